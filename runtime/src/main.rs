@@ -1,0 +1,2 @@
+//! The `cohort` command-line tool (being written).
+fn main() {}
