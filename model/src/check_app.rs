@@ -234,8 +234,14 @@ fn check_actor(app: &App, actor: &Actor, messages: &MessageNames<'_>, d: &mut Ve
                         Diagnostic::error(
                             instance.name.span,
                             format!(
-                                "port `{}` of `{}` pairs a {rq} request `{}` with a {rp} reply `{}` in actor `{}`",
-                                port.name.name, instance.name.name, request.name, reply.name, actor.name.name
+                                "port `{}` of `{}` pairs {} request `{}` with {} reply `{}` in actor `{}`",
+                                port.name.name,
+                                instance.name.name,
+                                article(rq),
+                                request.name,
+                                article(rp),
+                                reply.name,
+                                actor.name.name
                             ),
                         )
                         .with_note(port.name.span, "port declared here")
@@ -362,9 +368,9 @@ pub(crate) fn type_mismatch(at: Span, name: &str, value: &Value, formal: &Formal
         .with_note(formal.name.span, format!("its default is {}", default.map(render_value).unwrap_or_default()))
 }
 
-fn article(type_name: &str) -> String {
-    match type_name {
-        "integer" => "an integer".to_string(),
+fn article(word: &str) -> String {
+    match word {
+        "integer" | "internal" => format!("an {word}"),
         other => format!("a {other}"),
     }
 }

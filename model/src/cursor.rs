@@ -101,13 +101,42 @@ impl<'a> Cursor<'a> {
 
     /// Records that `what` would have been accepted at the current position.
     pub(crate) fn expect(&mut self, what: &'static str) {
-        if self.pos > self.far {
-            self.far = self.pos;
+        self.expect_at(self.pos, what);
+    }
+
+    /// Records that `what` would have been accepted at `pos`.
+    pub(crate) fn expect_at(&mut self, pos: usize, what: &'static str) {
+        if pos > self.far {
+            self.far = pos;
             self.expected.clear();
         }
-        if self.pos == self.far && !self.expected.contains(&what) {
+        if pos == self.far && !self.expected.contains(&what) {
             self.expected.push(what);
         }
+    }
+
+    /// Ends a statement with `;`. A missing `;` is reported but does not lose the statement:
+    /// when the next token begins another item (one of `sync`, or `}`) parsing goes on from
+    /// there; otherwise the rest of the statement is skipped. Fails only when too many errors
+    /// were reported.
+    pub(crate) fn end_statement(&mut self, sync: &[&str]) -> Parse<()> {
+        if self.eat(";").is_some() {
+            return Ok(());
+        }
+        if !self.report_syntax_error() {
+            return Err(Fail);
+        }
+        let at_next_item = self.looking_at("}") || sync.iter().any(|kw| self.looking_at_word(kw));
+        if !at_next_item {
+            let here = self.pos;
+            self.recover_item(here, sync);
+        }
+        Ok(())
+    }
+
+    /// Whether the next token is the whole word `word`.
+    fn looking_at_word(&mut self, word: &str) -> bool {
+        self.looking_at(word) && !self.rest()[word.len()..].starts_with(is_word)
     }
 
     /// Whether only trivia is left.
@@ -396,11 +425,12 @@ impl<'a> Cursor<'a> {
         self.syntax_errors < MAX_SYNTAX_ERRORS
     }
 
-    /// Skips to the end of the broken statement or block: past a `;` or a balanced `{ ... }`
-    /// at this level, or up to (not past) the `}` that closes the enclosing block. Always moves
-    /// forward unless it is already at that `}` or at the end.
-    pub(crate) fn recover(&mut self) {
-        let mut depth = 0usize;
+    /// Skips the rest of a broken item (a statement or a block) that started at `start`, so
+    /// parsing can resume with the next one. It stops after the `;` or the `}` that ends the
+    /// item, before the `}` that closes the enclosing block, or before one of the `sync`
+    /// keywords (which begin the next item: the usual cause is a missing `;`).
+    pub(crate) fn recover_item(&mut self, start: usize, sync: &[&str]) {
+        let mut depth = self.open_blocks(start, self.pos);
         loop {
             self.skip_trivia();
             let Some(c) = self.peek_char() else { return };
@@ -419,15 +449,58 @@ impl<'a> Cursor<'a> {
                     }
                 }
                 '"' | '\'' => {
-                    let before = self.diagnostics.len();
-                    let _ = self.string();
-                    self.diagnostics.truncate(before);
+                    self.skip_string();
+                    continue;
+                }
+                c if is_word(c) => {
+                    let rest = self.rest();
+                    let word = rest.find(|c: char| !is_word(c) && c != '-').unwrap_or(rest.len());
+                    if depth == 0 && self.pos > start && sync.contains(&&rest[..word]) {
+                        return;
+                    }
+                    self.pos += word;
                     continue;
                 }
                 _ => {}
             }
             self.pos += c.len_utf8();
         }
+    }
+
+    /// How many `{` between `start` and `end` are still open at `end`.
+    fn open_blocks(&mut self, start: usize, end: usize) -> usize {
+        let saved = (self.pos, self.diagnostics.len());
+        self.pos = start;
+        let mut depth = 0usize;
+        loop {
+            self.skip_trivia();
+            if self.pos >= end {
+                break;
+            }
+            match self.peek_char() {
+                Some('{') => depth += 1,
+                Some('}') => depth = depth.saturating_sub(1),
+                Some('"' | '\'') => {
+                    self.skip_string();
+                    continue;
+                }
+                None => break,
+                _ => {}
+            }
+            self.bump();
+        }
+        self.pos = saved.0;
+        self.diagnostics.truncate(saved.1);
+        depth
+    }
+
+    /// Moves past a string without reporting anything about it.
+    fn skip_string(&mut self) {
+        let before = self.diagnostics.len();
+        if self.string().is_err() {
+            self.bump();
+        }
+        self.diagnostics.truncate(before);
     }
 }
 
@@ -513,14 +586,30 @@ mod tests {
     #[test]
     fn recovery_skips_a_statement_or_a_balanced_block() {
         let mut c = cursor("x y; next");
-        c.recover();
+        c.recover_item(0, &[]);
         assert!(c.eat("next").is_some());
         let mut c = cursor("component C { pub p : M; } next");
-        c.recover();
+        c.recover_item(0, &[]);
         assert!(c.eat("next").is_some());
         let mut c = cursor("broken } after");
-        c.recover();
+        c.recover_item(0, &[]);
         assert!(c.peek("}"));
+    }
+
+    #[test]
+    fn recovery_finishes_a_block_the_item_had_opened() {
+        let mut c = cursor("host all { } on all X;");
+        assert!(c.eat("host").is_some() && c.eat("all").is_some() && c.eat("{").is_some());
+        c.recover_item(0, &["on"]);
+        assert!(c.eat("on").is_some());
+    }
+
+    #[test]
+    fn recovery_stops_before_the_next_item_after_a_missing_semicolon() {
+        let mut c = cursor("message M\n component C { pub p : M; }");
+        assert!(c.eat("message").is_some() && c.ident("a name").is_ok());
+        c.recover_item(0, &["component"]);
+        assert!(c.eat("component").is_some());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub fn parse_app_model(text: &str) -> (Model, Vec<Diagnostic>) {
         if c.at_end() {
             break;
         }
+        let start = c.pos();
         if c.peek("app") {
             match app(&mut c) {
                 Ok(Some(app)) => model.apps.push(app),
@@ -31,7 +32,7 @@ pub fn parse_app_model(text: &str) -> (Model, Vec<Diagnostic>) {
                     if !c.report_syntax_error() {
                         break;
                     }
-                    c.recover();
+                    c.recover_item(start, &["app"]);
                 }
             }
         } else {
@@ -39,9 +40,8 @@ pub fn parse_app_model(text: &str) -> (Model, Vec<Diagnostic>) {
             if !c.report_syntax_error() {
                 break;
             }
-            let before = c.pos();
-            c.recover();
-            if c.pos() == before {
+            c.recover_item(start, &["app"]);
+            if c.pos() == start {
                 c.bump();
             }
         }
@@ -68,6 +68,9 @@ const MEMBER_KEYWORDS: [(&str, Phase); 7] = [
     ("real-time", Phase::Actors),
     ("actor", Phase::Actors),
 ];
+
+/// Keywords that begin an app member, where recovery from a broken member stops.
+const MEMBER_SYNC: [&str; 7] = ["message", "group", "library", "component", "device", "real-time", "actor"];
 
 const MEMBER_ORDER_HELP: &str =
     "an app declares its messages first, then groups, libraries, components and devices, and actors last";
@@ -119,7 +122,7 @@ fn app(c: &mut Cursor<'_>) -> Parse<Option<App>> {
             if c.at_end() {
                 return Ok(Some(app));
             }
-            c.recover();
+            c.recover_item(start, &MEMBER_SYNC);
             if c.pos() == start && !c.peek("}") {
                 c.bump();
             } else if c.pos() == start {
@@ -137,8 +140,8 @@ fn member(c: &mut Cursor<'_>, app: &mut App, phase: Phase) -> Parse<()> {
         Phase::Messages => {
             c.must("message")?;
             let name = c.ident("a message name")?;
-            c.must(";")?;
             app.messages.push(name);
+            c.end_statement(&MEMBER_SYNC)?;
         }
         Phase::Groups => app.groups.push(group(c)?),
         Phase::Libraries => {
@@ -147,8 +150,8 @@ fn member(c: &mut Cursor<'_>, app: &mut App, phase: Phase) -> Parse<()> {
                 Ok(Literal { value: crate::literal::Value::Str(s), span }) => Ident { name: s, span },
                 _ => c.ident("a library name")?,
             };
-            c.must(";")?;
             app.libraries.push(name);
+            c.end_statement(&MEMBER_SYNC)?;
         }
         Phase::Components => app.components.push(component(c)?),
         Phase::Actors => app.actors.push(actor(c)?),
@@ -176,7 +179,7 @@ fn group(c: &mut Cursor<'_>) -> Parse<Group> {
             params.push(group_param(c, next, span)?);
         }
     }
-    c.must(";")?;
+    c.end_statement(&MEMBER_SYNC)?;
     Ok(Group { name, kind, message, timed, params })
 }
 
@@ -211,7 +214,7 @@ fn component(c: &mut Cursor<'_>) -> Parse<Component> {
     }
     c.must("{")?;
     let mut ports = Vec::new();
-    block_items(c, |c| {
+    block_items(c, &PORT_SYNC, |c| {
         ports.push(port(c)?);
         Ok(())
     })?;
@@ -219,20 +222,24 @@ fn component(c: &mut Cursor<'_>) -> Parse<Component> {
 }
 
 /// Parses items until the closing `}` (consumed), recovering from errors in single items.
-fn block_items(c: &mut Cursor<'_>, mut item: impl FnMut(&mut Cursor<'_>) -> Parse<()>) -> Parse<()> {
+/// `sync` lists the keywords that begin an item.
+fn block_items(c: &mut Cursor<'_>, sync: &[&str], mut item: impl FnMut(&mut Cursor<'_>) -> Parse<()>) -> Parse<()> {
     loop {
-        if c.eat("}").is_some() {
+        if c.looking_at("}") {
+            c.bump();
             return Ok(());
         }
         if c.at_end() {
+            c.expect("}");
             return Err(Fail);
         }
         let start = c.pos();
         if item(c).is_err() {
+            c.expect_at(start, "}");
             if !c.report_syntax_error() {
                 return Err(Fail);
             }
-            c.recover();
+            c.recover_item(start, sync);
             if c.pos() == start && !c.peek("}") {
                 c.bump();
             }
@@ -269,6 +276,9 @@ const PORT_KINDS: [(&str, PortKind); 10] = [
     ("qry", PortKind::Qry),
     ("ans", PortKind::Ans),
 ];
+
+/// Keywords that begin a port, where recovery from a broken port stops.
+const PORT_SYNC: [&str; 10] = ["pub", "sub", "clt", "srv", "req", "rep", "timer", "inside", "qry", "ans"];
 
 const TIME_UNITS: [(&str, TimeUnit); 3] = [("msec", TimeUnit::Msec), ("sec", TimeUnit::Sec), ("min", TimeUnit::Min)];
 
@@ -315,7 +325,7 @@ fn port(c: &mut Cursor<'_>) -> Parse<Port> {
             }
         }
     }
-    c.must(";")?;
+    c.end_statement(&PORT_SYNC)?;
     Ok(port)
 }
 
@@ -372,14 +382,14 @@ fn actor(c: &mut Cursor<'_>) -> Parse<Actor> {
             if !c.report_syntax_error() {
                 return Err(Fail);
             }
-            c.recover();
+            c.recover_item(start, &CLAUSES);
             if c.pos() == start {
                 c.bump();
             }
         }
     }
     c.must("{")?;
-    block_items(c, |c| {
+    block_items(c, &[], |c| {
         actor.instances.push(instance(c)?);
         Ok(())
     })?;
@@ -408,7 +418,7 @@ fn actor_clause(c: &mut Cursor<'_>, actor: &mut Actor, clause: &'static str) -> 
         "uses" => {
             c.must("{")?;
             let mut usage = Vec::new();
-            block_items(c, |c| {
+            block_items(c, &USAGE_SYNC, |c| {
                 usage.push(usage_clause(c)?);
                 Ok(())
             })?;
@@ -426,6 +436,8 @@ fn actor_clause(c: &mut Cursor<'_>, actor: &mut Actor, clause: &'static str) -> 
     }
     Ok(())
 }
+
+const USAGE_SYNC: [&str; 4] = ["cpu", "mem", "space", "net"];
 
 const SIZE_UNITS: [(&str, SizeUnit); 3] = [("kb", SizeUnit::Kb), ("mb", SizeUnit::Mb), ("gb", SizeUnit::Gb)];
 const RATE_UNITS: [(&str, RateUnit); 2] = [("kbps", RateUnit::Kbps), ("mbps", RateUnit::Mbps)];
@@ -471,7 +483,7 @@ fn usage_clause(c: &mut Cursor<'_>) -> Parse<Usage> {
             Usage::Net { rate, ceil, burst, span }
         }
     };
-    c.must(";")?;
+    c.end_statement(&USAGE_SYNC)?;
     Ok(usage)
 }
 
@@ -511,6 +523,6 @@ fn instance(c: &mut Cursor<'_>) -> Parse<Instance> {
             }
         }
     }
-    c.must(";")?;
+    c.end_statement(&[])?;
     Ok(Instance { name, component, actuals })
 }

@@ -66,7 +66,7 @@ fn deployment(c: &mut Cursor<'_>) -> Parse<Option<Deployment>> {
             if !report(c, text) || c.at_end() {
                 return Ok(Some(d));
             }
-            c.recover();
+            c.recover_item(start, &["host", "on"]);
             if c.pos() == start {
                 c.bump();
                 if text[start..].starts_with('}') {
@@ -130,7 +130,7 @@ fn placement(c: &mut Cursor<'_>) -> Parse<Placement> {
     while c.eat(",").is_some() {
         actors.push(actor(c)?);
     }
-    c.must(";")?;
+    c.end_statement(&["host", "on"])?;
     Ok(Placement { location, actors })
 }
 
