@@ -52,7 +52,9 @@ fn is_host_char(c: char) -> bool {
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(text: &'a str, comments: Comments) -> Self {
-        Self { text, pos: 0, comments, far: 0, expected: Vec::new(), syntax_errors: 0, diagnostics: Vec::new() }
+        // A UTF-8 byte-order mark, which some editors write, is not part of the model.
+        let pos = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+        Self { text, pos, comments, far: 0, expected: Vec::new(), syntax_errors: 0, diagnostics: Vec::new() }
     }
 
     /// The whole text being read.
@@ -610,6 +612,11 @@ mod tests {
         assert!(c.eat("message").is_some() && c.ident("a name").is_ok());
         c.recover_item(0, &["component"]);
         assert!(c.eat("component").is_some());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        assert!(Cursor::new("\u{feff}app", Comments::LineOnly).eat("app").is_some());
     }
 
     #[test]
