@@ -1,0 +1,188 @@
+//! The `cohort` command line: the clap definitions (their doc comments are the help text), the
+//! dispatch to each subcommand, and [`Failure`], the one way a subcommand reports that it failed.
+
+mod check;
+mod compile;
+mod flows;
+mod graph;
+mod load;
+mod output;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const LONG_ABOUT: &str = "\
+Cohort runs RIAPS-style distributed component applications over ZeroMQ.
+
+An application is described by a model (.riaps): message types, components with their ports
+(pub/sub, req/rep, clt/srv, qry/ans, timers), and actors that group component instances into
+processes. A deployment (.depl) says which actors run on which hosts, with which arguments.
+These commands read both file kinds, written exactly as for RIAPS.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  cohort check app.riaps app.depl        Check a model and a deployment of it
+  cohort compile app.riaps -o App.json   Write the model as RIAPS JSON
+  cohort graph app.riaps | dot -Tsvg > app.svg
+
+Exit status: 0 on success, 1 when an input has errors, 2 on a usage error
+(bad arguments, unreadable file, unknown file kind).";
+
+const CHECK_LONG_ABOUT: &str = "\
+Check .riaps models and .depl deployments and report every problem found.
+
+Each file is parsed and checked; all errors and warnings go to standard error as
+`FILE:LINE:COL: error: MESSAGE`, followed by the source line and a caret. Warnings do not fail
+the check. A deployment given together with the model that declares its app is also checked
+against that app: known actors, known and required parameters, matching argument types.
+Nothing is written to standard output.";
+
+const COMPILE_LONG_ABOUT: &str = "\
+Compile a .riaps model or a .depl deployment to RIAPS's JSON.
+
+A model gives the app's <App>.json, a deployment gives <App>-deplo.json, both as RIAPS's own
+compiler writes them, pretty-printed. When a model declares several apps and --app is not
+given, the output is one JSON object mapping \"<App>.json\" to each app's JSON. Errors and
+warnings go to standard error; on error nothing is written.";
+
+const GRAPH_LONG_ABOUT: &str = "\
+Draw an app's actors, components and message flows as a Graphviz dot graph.
+
+Each actor is a cluster holding one record per component instance, labelled
+`instance : Component` and listing its ports. An edge joins every pair of matching ports:
+pub to sub with the same message type; req to rep, clt to srv and qry to ans with the same
+(request, reply) types, drawn from the client to the server. Timers and inside ports have no
+edges. A model that declares several apps needs --app.";
+
+const CHECK_AFTER_HELP: &str = "\
+Examples:
+  cohort check app.riaps                 Check one model
+  cohort check app.riaps app.depl        Also check the deployment against the app it deploys
+  cohort check apps/*/*.riaps            Check many models at once
+
+Exit status: 0 when every file is valid (warnings allowed), 1 when any file has an error,
+2 when a file cannot be read or is neither .riaps nor .depl.";
+
+const COMPILE_AFTER_HELP: &str = "\
+Examples:
+  cohort compile app.riaps               Print the app's JSON
+  cohort compile app.riaps -o App.json   Write it to App.json
+  cohort compile app.riaps --app Hello   Pick one app of a model that declares several
+  cohort compile app.depl                Print the deployment's JSON
+
+Exit status: 0 on success, 1 when the input has errors (nothing is written),
+2 on a usage error.";
+
+const GRAPH_AFTER_HELP: &str = "\
+Examples:
+  cohort graph app.riaps | dot -Tsvg > app.svg
+  cohort graph app.riaps --app Hello -o hello.dot
+
+Edges follow RIAPS's discovery rules: a port only reaches ports whose message scope (set by
+the `local` and `internal` lists of the hosting actor) is the same. Local flows, which stay on
+one host, are dashed; internal flows, which stay inside one actor, are dotted.
+
+Exit status: 0 on success, 1 when the model has errors, 2 on a usage error.";
+
+/// The `cohort` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cohort",
+    version,
+    about = "Cohort: check, compile and draw RIAPS-style distributed component applications",
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check .riaps models and .depl deployments and report every problem found.
+    #[command(long_about = CHECK_LONG_ABOUT, after_help = CHECK_AFTER_HELP)]
+    Check(CheckArgs),
+    /// Compile a .riaps model or a .depl deployment to RIAPS's JSON.
+    #[command(long_about = COMPILE_LONG_ABOUT, after_help = COMPILE_AFTER_HELP)]
+    Compile(CompileArgs),
+    /// Draw an app's actors, components and message flows as a Graphviz dot graph.
+    #[command(long_about = GRAPH_LONG_ABOUT, after_help = GRAPH_AFTER_HELP)]
+    Graph(GraphArgs),
+}
+
+/// Arguments of `cohort check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// Models (.riaps) and deployments (.depl) to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+}
+
+/// Arguments of `cohort compile`.
+#[derive(Debug, Args)]
+pub(crate) struct CompileArgs {
+    /// The model (.riaps) or deployment (.depl) to compile.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// Write the JSON to OUT instead of standard output.
+    #[arg(short, long, value_name = "OUT")]
+    pub(crate) output: Option<PathBuf>,
+    /// Compile only the app NAME of a model that declares several.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) app: Option<String>,
+}
+
+/// Arguments of `cohort graph`.
+#[derive(Debug, Args)]
+pub(crate) struct GraphArgs {
+    /// The model (.riaps) to draw.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// Write the dot text to OUT instead of standard output.
+    #[arg(short, long, value_name = "OUT")]
+    pub(crate) output: Option<PathBuf>,
+    /// Draw the app NAME; needed when the model declares several apps.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) app: Option<String>,
+}
+
+/// Why a subcommand did not succeed; `main` turns it into the exit status.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// An input has errors, and its diagnostics have been printed. Exit status 1.
+    Invalid,
+    /// The command could not do its work: a file cannot be read or written, is of an unknown
+    /// kind, or the arguments do not fit the input. Exit status 2; `main` prints each error.
+    Fatal(Vec<anyhow::Error>),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Fatal(vec![error])
+    }
+}
+
+/// Runs the subcommand the command line asks for.
+pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Compile(args) => compile::run(args),
+        Command::Graph(args) => graph::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
