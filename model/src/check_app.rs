@@ -306,7 +306,7 @@ fn check_actuals(actor: &Actor, instance: &crate::ast::Instance, component: &Com
             ActualValue::Literal(lit) => {
                 if let Some(default) = &formal.default {
                     if !lit.value.fits(&default.value) {
-                        d.push(type_mismatch(lit.span, &actual.name.name, &lit.value, formal));
+                        d.push(type_mismatch(lit.span, &actual.name.name, &lit.value, formal, &default.value));
                     }
                 }
             }
@@ -361,11 +361,14 @@ fn check_actuals(actor: &Actor, instance: &crate::ast::Instance, component: &Com
 }
 
 /// An error for a value whose type does not match the default of the formal it sets.
-pub(crate) fn type_mismatch(at: Span, name: &str, value: &Value, formal: &Formal) -> Diagnostic {
-    let default = formal.default.as_ref().map(|d| &d.value);
-    let expected = default.map_or("a value", |v| v.type_name());
-    Diagnostic::error(at, format!("`{name}` expects {}, found {}", article(expected), article(value.type_name())))
-        .with_note(formal.name.span, format!("its default is {}", default.map(render_value).unwrap_or_default()))
+fn type_mismatch(at: Span, name: &str, value: &Value, formal: &Formal, default: &Value) -> Diagnostic {
+    Diagnostic::error(at, mismatch_message(name, value, default))
+        .with_note(formal.name.span, format!("its default is {}", render_value(default)))
+}
+
+/// "`name` expects a float, found a string".
+pub(crate) fn mismatch_message(name: &str, value: &Value, default: &Value) -> String {
+    format!("`{name}` expects {}, found {}", article(default.type_name()), article(value.type_name()))
 }
 
 fn article(word: &str) -> String {
@@ -375,7 +378,8 @@ fn article(word: &str) -> String {
     }
 }
 
-fn render_value(value: &Value) -> String {
+/// A value as it would be written in a model.
+pub(crate) fn render_value(value: &Value) -> String {
     match value {
         Value::Str(s) => format!("{s:?}"),
         Value::Int(i) => i.to_string(),

@@ -2,7 +2,7 @@
 //! model it deploys (known actors, known parameters, required parameters set, matching types).
 
 use crate::ast::App;
-use crate::check_app::{describe_formals, type_mismatch};
+use crate::check_app::{describe_formals, mismatch_message, render_value};
 use crate::deployment::{Deployment, DeploymentValue, HostTarget};
 use crate::diagnostic::Diagnostic;
 use crate::literal::Value;
@@ -80,7 +80,18 @@ pub fn check_deployment_against(deployment: &Deployment, app: &App) -> Vec<Diagn
             };
             if let Some(default) = &formal.default {
                 if !value.fits(&default.value) {
-                    d.push(type_mismatch(span, &actual.name.name, &value, formal));
+                    // The formal is in the app model, another file, so its default goes in the
+                    // help rather than in a note pointing into this one.
+                    d.push(
+                        Diagnostic::error(span, mismatch_message(&actual.name.name, &value, &default.value)).with_help(
+                            format!(
+                                "`{}` of actor `{}` defaults to {}",
+                                formal.name.name,
+                                actor.name.name,
+                                render_value(&default.value)
+                            ),
+                        ),
+                    );
                 }
             }
         }

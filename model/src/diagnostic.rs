@@ -31,23 +31,23 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at `span`.
     pub fn error(span: Span, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Error, span, message: message.into(), notes: Vec::new(), help: None }
+        Self { severity: Severity::Error, span, message: one_line(message.into()), notes: Vec::new(), help: None }
     }
 
     /// A warning at `span`.
     pub fn warning(span: Span, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, span, message: message.into(), notes: Vec::new(), help: None }
+        Self { severity: Severity::Warning, span, message: one_line(message.into()), notes: Vec::new(), help: None }
     }
 
     /// Adds a note pointing at another place in the same file.
     pub fn with_note(mut self, span: Span, note: impl Into<String>) -> Self {
-        self.notes.push((span, note.into()));
+        self.notes.push((span, one_line(note.into())));
         self
     }
 
     /// Adds a suggestion.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(one_line(help.into()));
         self
     }
 
@@ -77,6 +77,16 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// Escapes line breaks and other control characters (`\n`, `\t`, `\u{2028}`, ...), so that a
+/// message quoting the model, such as a library name written as a string, stays on one line.
+fn one_line(text: String) -> String {
+    let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.contains(breaks) {
+        return text;
+    }
+    text.chars().map(|c| if breaks(c) { c.escape_debug().to_string() } else { c.to_string() }).collect()
 }
 
 fn render_snippet(out: &mut String, source: &SourceFile, span: Span) {
@@ -115,6 +125,16 @@ mod tests {
             text,
             "m.riaps:2:3: error: expected `message`, found `mesage`\n  |\n2 |   mesage M;\n  |   ^^^^^^\n  = help: did you mean `message`?\n"
         );
+    }
+
+    #[test]
+    fn a_line_break_quoted_in_a_message_is_escaped() {
+        let text = "app A { library \"a\nb\"; library \"a\nb\"; component C {} actor X { { c : C; } } }";
+        let compiled = crate::compile_app_model(text);
+        let rendered = render_all(&compiled.diagnostics, &SourceFile::new("m.riaps", text));
+        assert!(rendered.starts_with("m.riaps:2:13: error: library `a\\nb` is declared twice\n"), "{rendered}");
+        let d = Diagnostic::error(Span::at(0), "x").with_note(Span::at(0), "a\u{2028}b").with_help("a\tb");
+        assert_eq!((d.notes[0].1.as_str(), d.help.as_deref()), (r"a\u{2028}b", Some(r"a\tb")));
     }
 
     #[test]

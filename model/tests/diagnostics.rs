@@ -310,6 +310,12 @@ fn deployment_is_checked_against_its_app() {
             "4:22: error: actor `X` has no parameter `op`",
         ]
     );
+    // The parameter is declared in the model, another file: the help says its default, and no
+    // note points into the deployment at the model's offsets.
+    let mismatch =
+        check_deployment_against(&deployment, app).into_iter().find(|d| d.message.contains("expects")).unwrap();
+    assert_eq!(mismatch.notes, vec![]);
+    assert_eq!(mismatch.help.as_deref(), Some("`opt` of actor `X` defaults to 2.5"));
     let other = compile_deployment("app B { on all X; }").value.unwrap();
     assert_eq!(
         lines("app B { on all X; }", &check_deployment_against(&other, app)),
