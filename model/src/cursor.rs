@@ -390,6 +390,24 @@ impl<'a> Cursor<'a> {
         self.string().or_else(|_| self.number()).or_else(|_| self.boolean())
     }
 
+    /// An optional argument list `(name = value, ...)`, where `value` reads one value. No list
+    /// and `()` both give no arguments.
+    pub(crate) fn arguments<T>(&mut self, mut value: impl FnMut(&mut Self) -> Parse<T>) -> Parse<Vec<(Ident, T)>> {
+        let mut arguments = Vec::new();
+        if self.eat("(").is_none() || self.eat(")").is_some() {
+            return Ok(arguments);
+        }
+        loop {
+            let name = self.ident("a parameter name")?;
+            self.must("=")?;
+            arguments.push((name, value(self)?));
+            if self.eat(",").is_none() {
+                self.must(")")?;
+                return Ok(arguments);
+            }
+        }
+    }
+
     /// Builds the diagnostic for the farthest failure and resets the expectations.
     pub(crate) fn take_syntax_error(&mut self) -> Diagnostic {
         let at = self.far.max(self.pos).min(self.text.len());

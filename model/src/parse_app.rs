@@ -507,22 +507,11 @@ fn instance(c: &mut Cursor<'_>) -> Parse<Instance> {
     let name = c.ident("an instance name")?;
     c.must(":")?;
     let component = c.ident("a component name")?;
-    let mut actuals = Vec::new();
-    if c.eat("(").is_some() && c.eat(")").is_none() {
-        loop {
-            let name = c.ident("a parameter name")?;
-            c.must("=")?;
-            let value = match c.literal() {
-                Ok(lit) => ActualValue::Literal(lit),
-                Err(Fail) => ActualValue::Param(c.ident("a value or an actor parameter")?),
-            };
-            actuals.push(Actual { name, value });
-            if c.eat(",").is_none() {
-                c.must(")")?;
-                break;
-            }
-        }
-    }
+    let actuals = c.arguments(|c| match c.literal() {
+        Ok(lit) => Ok(ActualValue::Literal(lit)),
+        Err(Fail) => Ok(ActualValue::Param(c.ident("a value or an actor parameter")?)),
+    })?;
+    let actuals = actuals.into_iter().map(|(name, value)| Actual { name, value }).collect();
     c.end_statement(&[])?;
     Ok(Instance { name, component, actuals })
 }

@@ -136,21 +136,10 @@ fn placement(c: &mut Cursor<'_>) -> Parse<Placement> {
 
 fn actor(c: &mut Cursor<'_>) -> Parse<ActorPlacement> {
     let name = c.ident("an actor name")?;
-    let mut actuals = Vec::new();
-    if c.eat("(").is_some() && c.eat(")").is_none() {
-        loop {
-            let name = c.ident("a parameter name")?;
-            c.must("=")?;
-            let value = match c.literal() {
-                Ok(lit) => DeploymentValue::Literal(lit),
-                Err(Fail) => DeploymentValue::Name(c.ident("a value")?),
-            };
-            actuals.push(DeploymentActual { name, value });
-            if c.eat(",").is_none() {
-                c.must(")")?;
-                break;
-            }
-        }
-    }
+    let actuals = c.arguments(|c| match c.literal() {
+        Ok(lit) => Ok(DeploymentValue::Literal(lit)),
+        Err(Fail) => Ok(DeploymentValue::Name(c.ident("a value")?)),
+    })?;
+    let actuals = actuals.into_iter().map(|(name, value)| DeploymentActual { name, value }).collect();
     Ok(ActorPlacement { name, actuals })
 }
