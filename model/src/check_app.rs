@@ -62,20 +62,6 @@ impl MessageNames<'_> {
     }
 }
 
-trait HelpIfNone {
-    fn with_help_if_none(self, help: String) -> Self;
-}
-
-impl HelpIfNone for Diagnostic {
-    fn with_help_if_none(self, help: String) -> Self {
-        if self.help.is_some() {
-            self
-        } else {
-            self.with_help(help)
-        }
-    }
-}
-
 fn check_group(group: &Group, d: &mut Vec<Diagnostic>) {
     report_duplicates(
         group.params.iter().map(|p| &p.name),

@@ -70,8 +70,11 @@ pub fn check_deployment_against(deployment: &Deployment, app: &App) -> Vec<Diagn
                 );
                 let error =
                     with_suggestion(error, &actual.name.name, actor.formals.iter().map(|f| f.name.name.as_str()));
-                let help = format!("`{}` takes {}", actor.name.name, describe_formals(&actor.formals));
-                d.push(if error.help.is_none() { error.with_help(help) } else { error });
+                d.push(error.with_help_if_none(format!(
+                    "`{}` takes {}",
+                    actor.name.name,
+                    describe_formals(&actor.formals)
+                )));
                 continue;
             };
             let (value, span) = match &actual.value {

@@ -51,6 +51,15 @@ impl Diagnostic {
         self
     }
 
+    /// Adds a suggestion unless the diagnostic has one already (a more specific one, say).
+    pub fn with_help_if_none(self, help: impl Into<String>) -> Self {
+        if self.help.is_some() {
+            self
+        } else {
+            self.with_help(help)
+        }
+    }
+
     /// Whether this diagnostic rejects the model.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
