@@ -1,8 +1,55 @@
 //! Cohort ports: the kinds of port a component can have, the port factory that turns a port of
-//! the model into a ZeroMQ socket, the wire format and socket security.
+//! the model into a configured ZeroMQ socket, the wire format and socket security.
 //!
-//! The port kinds and the factory arrive with the ports issue; for now this crate only reports
-//! what the linked libzmq can do, which the CLI shows and later security checks rely on.
+//! | kind | socket | side | notes |
+//! |---|---|---|---|
+//! | `pub` / `gpub` | PUB | bind | |
+//! | `sub` / `gsub` | SUB | connect | every endpoint discovery reports |
+//! | `req` | DEALER per provider | connect | any number outstanding, correlated by id |
+//! | `rep` | ROUTER | bind | replies routed to their sender |
+//! | `clt` | DEALER per provider | connect | blocking call with a timeout |
+//! | `srv` | ROUTER | bind | |
+//! | `qry` | DEALER per provider | connect | several answers per query, any order |
+//! | `ans` | ROUTER | bind | |
+//! | `ins` | ROUTER on inproc | bind | worker threads plug DEALERs in |
+//! | group member / leader | DEALER / ROUTER | connect / bind | member follows the leader |
+//!
+//! Scopes pick the transport ([`scope`]); [`wire`] describes the frame format; the factory is
+//! [`PortFactory`]. `docs/ports.md` has the defaults and the security build.
+
+mod codec;
+pub mod endpoint;
+pub mod error;
+mod factory;
+mod frames;
+mod hub;
+pub mod kind;
+pub mod options;
+mod publish;
+mod request;
+mod respond;
+pub mod scope;
+pub mod security;
+mod socket;
+mod spec;
+pub mod stats;
+pub mod wire;
+
+pub use endpoint::{Endpoint, Transport};
+pub use error::{CallError, PortError};
+pub use factory::{Port, PortFactory};
+pub use frames::Received;
+pub use hub::{FromPeer, Hub, InsPlug, InsPort, LeaderPort, MemberPort, PeerId, Spoke};
+pub use kind::{PortKind, Side};
+pub use options::SocketOptions;
+pub use publish::{PubPort, SubPort};
+pub use request::{CltPort, QryPort, ReqPort, RequestId, Response};
+pub use respond::{AnsPort, RepPort, ReplyPort, ReplyToken, Request, SrvPort};
+pub use scope::{Addressing, Interface, Scope};
+pub use security::{AppKeys, Security};
+pub use spec::PortSpec;
+pub use stats::{PortStats, StatsSnapshot};
+pub use wire::MessageType;
 
 /// What the linked libzmq is and which optional mechanisms it was built with.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,244 @@
+//! Building outgoing frames and checking incoming ones: the part every port shares.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use slog::warn;
+
+use crate::codec;
+use crate::error::PortError;
+use crate::options::SocketOptions;
+use crate::stats::{worth_logging, PortStats};
+use crate::wire::{self, Flags, FrameError, Header, MessageType};
+
+/// A message received on a port, with its sequence number and timestamps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received<T> {
+    /// The message (or, from a `*_bytes` receive, its payload bytes).
+    pub value: T,
+    /// The sender's sequence number of the message (the request id on request ports).
+    pub seq: u64,
+    /// When it was sent, if the sending port is `timed`.
+    pub send_time: Option<SystemTime>,
+    /// When it was received, if the receiving port is `timed`.
+    pub recv_time: Option<SystemTime>,
+}
+
+/// Writes outgoing frames into one reused buffer.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    buf: Vec<u8>,
+    timed: bool,
+}
+
+impl Outbox {
+    pub(crate) fn new(timed: bool) -> Outbox {
+        Outbox { buf: Vec::with_capacity(256), timed }
+    }
+
+    fn flags(&self, extra: Flags) -> Flags {
+        if self.timed {
+            extra.with(Flags::TIMED)
+        } else {
+            extra
+        }
+    }
+
+    /// A frame carrying `value` as CBOR.
+    pub(crate) fn typed<T: Serialize + ?Sized>(
+        &mut self,
+        ty: &MessageType,
+        seq: u64,
+        extra: Flags,
+        value: &T,
+    ) -> Result<&[u8], PortError> {
+        let flags = self.flags(extra);
+        wire::write_header(&mut self.buf, flags, ty.id(), seq);
+        codec::encode(value, &mut self.buf).map_err(PortError::Encode)?;
+        Ok(&self.buf)
+    }
+
+    /// A frame carrying `bytes` as they are.
+    pub(crate) fn raw(&mut self, ty: &MessageType, seq: u64, extra: Flags, bytes: &[u8]) -> &[u8] {
+        let flags = self.flags(extra.with(Flags::RAW));
+        wire::write_header(&mut self.buf, flags, ty.id(), seq);
+        self.buf.extend_from_slice(bytes);
+        &self.buf
+    }
+}
+
+/// What a receive asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    /// A CBOR payload, to decode.
+    Typed,
+    /// The payload bytes, whatever their encoding.
+    Bytes,
+}
+
+/// A frame that passed the checks; its payload stays in the [`Inbox`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival {
+    pub(crate) header: Header,
+    pub(crate) recv_time: Option<SystemTime>,
+    offset: usize,
+}
+
+impl Arrival {
+    pub(crate) fn received<T>(&self, value: T) -> Received<T> {
+        Received { value, seq: self.header.seq, send_time: self.header.send_time, recv_time: self.recv_time }
+    }
+}
+
+/// Receives frames from a socket, refusing (counting and logging) every frame that is not a
+/// well-formed message of the expected type.
+pub(crate) struct Inbox {
+    identity: zmq::Message,
+    body: zmq::Message,
+    extra: zmq::Message,
+    stats: Arc<PortStats>,
+    log: slog::Logger,
+    timed: bool,
+}
+
+impl Inbox {
+    pub(crate) fn new(stats: Arc<PortStats>, log: slog::Logger, timed: bool) -> Inbox {
+        Inbox {
+            identity: zmq::Message::new(),
+            body: zmq::Message::new(),
+            extra: zmq::Message::new(),
+            stats,
+            log,
+            timed,
+        }
+    }
+
+    pub(crate) fn stats(&self) -> &Arc<PortStats> {
+        &self.stats
+    }
+
+    pub(crate) fn log(&self) -> &slog::Logger {
+        &self.log
+    }
+
+    /// Receives, without blocking, the next frame of type `expected` that passes the checks.
+    /// `routed` says the socket is a ROUTER, whose messages start with the sender's identity.
+    /// Returns `None` when nothing (more) is waiting.
+    pub(crate) fn next(
+        &mut self,
+        socket: &zmq::Socket,
+        routed: bool,
+        expected: &MessageType,
+        want: Want,
+    ) -> Result<Option<Arrival>, PortError> {
+        loop {
+            if routed {
+                if !recv_nowait(socket, &mut self.identity)? {
+                    return Ok(None);
+                }
+                if !self.identity.get_more() {
+                    self.refuse(&FrameError::FrameCount { found: 1, expected: 2 });
+                    continue;
+                }
+            }
+            if !recv_nowait(socket, &mut self.body)? {
+                return Ok(None);
+            }
+            let recv_time = if self.timed { Some(SystemTime::now()) } else { None };
+            if self.body.get_more() {
+                let found = usize::from(routed) + 1 + self.drain(socket)?;
+                self.refuse(&FrameError::FrameCount { found, expected: usize::from(routed) + 1 });
+                continue;
+            }
+            match check(&self.body, expected, want) {
+                Ok((header, offset)) => return Ok(Some(Arrival { header, recv_time, offset })),
+                Err(e) => self.refuse(&e),
+            }
+        }
+    }
+
+    /// The payload of the last arrival.
+    pub(crate) fn payload(&self, arrival: &Arrival) -> &[u8] {
+        &self.body[arrival.offset..]
+    }
+
+    /// The identity frame of the last arrival on a ROUTER.
+    pub(crate) fn identity(&self) -> &[u8] {
+        &self.identity
+    }
+
+    /// Decodes the payload of the last arrival; a payload that does not decode is refused.
+    pub(crate) fn decode<T: DeserializeOwned>(&self, arrival: &Arrival) -> Option<T> {
+        match codec::decode(self.payload(arrival)) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.refuse(&e);
+                None
+            }
+        }
+    }
+
+    /// Counts and (thinly) logs a refused frame.
+    pub(crate) fn refuse(&self, error: &FrameError) {
+        let count = self.stats.refused(error);
+        if worth_logging(count) {
+            warn!(self.log, "dropped a bad frame"; "reason" => %error, "count_of_this_reason" => count);
+        }
+    }
+
+    /// Receives and discards the remaining parts of a multipart message; returns how many.
+    fn drain(&mut self, socket: &zmq::Socket) -> Result<usize, PortError> {
+        let mut n = 0;
+        loop {
+            if !recv_nowait(socket, &mut self.extra)? {
+                return Ok(n);
+            }
+            n += 1;
+            if !self.extra.get_more() {
+                return Ok(n);
+            }
+        }
+    }
+}
+
+fn check(frame: &[u8], expected: &MessageType, want: Want) -> Result<(Header, usize), FrameError> {
+    let (header, payload) = wire::read_header(frame)?;
+    wire::check_type(&header, expected)?;
+    if want == Want::Typed && header.flags.contains(Flags::RAW) {
+        return Err(FrameError::Encoding { found: "raw bytes", expected: "CBOR" });
+    }
+    Ok((header, frame.len() - payload.len()))
+}
+
+/// Receives one part without blocking; false when nothing is waiting. Retries on EINTR.
+pub(crate) fn recv_nowait(socket: &zmq::Socket, msg: &mut zmq::Message) -> Result<bool, PortError> {
+    loop {
+        match socket.recv(msg, zmq::DONTWAIT) {
+            Ok(()) => return Ok(true),
+            Err(zmq::Error::EAGAIN) => return Ok(false),
+            Err(zmq::Error::EINTR) => continue,
+            Err(e) => return Err(PortError::zmq("receive", e)),
+        }
+    }
+}
+
+/// Sends one part, waiting up to the socket's send timeout. Retries on EINTR.
+pub(crate) fn send_part(
+    socket: &zmq::Socket,
+    bytes: &[u8],
+    more: bool,
+    options: &SocketOptions,
+) -> Result<(), PortError> {
+    let flags = if more { zmq::SNDMORE } else { 0 };
+    loop {
+        match socket.send(bytes, flags) {
+            Ok(()) => return Ok(()),
+            Err(zmq::Error::EINTR) => continue,
+            Err(zmq::Error::EAGAIN) => return Err(PortError::SendTimeout(options.send_timeout)),
+            Err(zmq::Error::EHOSTUNREACH) => return Err(PortError::PeerGone),
+            Err(e) => return Err(PortError::zmq("send", e)),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Publish/subscribe ports: `pub`/`sub` and the group's `gpub`/`gsub`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::endpoint::Endpoint;
+use crate::error::PortError;
+use crate::frames::{send_part, Inbox, Outbox, Received, Want};
+use crate::kind::PortKind;
+use crate::options::SocketOptions;
+use crate::stats::PortStats;
+use crate::wire::{Flags, MessageType};
+
+/// A publisher: a PUB socket bound at [`PubPort::endpoint`], which discovery hands to subscribers.
+pub struct PubPort {
+    pub(crate) kind: PortKind,
+    pub(crate) socket: zmq::Socket,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) message: MessageType,
+    pub(crate) outbox: Outbox,
+    pub(crate) seq: u64,
+    pub(crate) stats: Arc<PortStats>,
+    pub(crate) options: SocketOptions,
+}
+
+impl PubPort {
+    /// The endpoint the port is bound at, with its real (ephemeral) port number.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// `pub` or `gpub`.
+    pub fn kind(&self) -> PortKind {
+        self.kind
+    }
+
+    /// The port's counters.
+    pub fn stats(&self) -> &Arc<PortStats> {
+        &self.stats
+    }
+
+    /// Publishes `value`, encoded as CBOR.
+    pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PortError> {
+        self.seq += 1;
+        let frame = self.outbox.typed(&self.message, self.seq, Flags::empty(), value)?;
+        send_part(&self.socket, frame, false, &self.options)?;
+        self.stats.sent();
+        Ok(())
+    }
+
+    /// Publishes `bytes` as they are.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), PortError> {
+        self.seq += 1;
+        let frame = self.outbox.raw(&self.message, self.seq, Flags::empty(), bytes);
+        send_part(&self.socket, frame, false, &self.options)?;
+        self.stats.sent();
+        Ok(())
+    }
+}
+
+/// A subscriber: a SUB socket connected to every publisher discovery reports. It receives every
+/// message of its type from them; frames of other types or forms are counted and dropped.
+pub struct SubPort {
+    pub(crate) kind: PortKind,
+    pub(crate) socket: zmq::Socket,
+    pub(crate) endpoints: BTreeSet<Endpoint>,
+    pub(crate) message: MessageType,
+    pub(crate) inbox: Inbox,
+}
+
+impl SubPort {
+    /// `sub` or `gsub`.
+    pub fn kind(&self) -> PortKind {
+        self.kind
+    }
+
+    /// The port's counters.
+    pub fn stats(&self) -> &Arc<PortStats> {
+        self.inbox.stats()
+    }
+
+    /// The socket, for polling: readable means [`SubPort::recv`] may return a message.
+    pub fn socket(&self) -> &zmq::Socket {
+        &self.socket
+    }
+
+    /// Connects to a publisher; returns false if it was already connected.
+    pub fn add_endpoint(&mut self, endpoint: &Endpoint) -> Result<bool, PortError> {
+        if self.endpoints.contains(endpoint) {
+            return Ok(false);
+        }
+        self.socket.connect(endpoint.as_str()).map_err(|e| PortError::zmq(format!("connecting to {endpoint}"), e))?;
+        self.endpoints.insert(endpoint.clone());
+        Ok(true)
+    }
+
+    /// Disconnects from a publisher; returns false if it was not connected.
+    pub fn remove_endpoint(&mut self, endpoint: &Endpoint) -> Result<bool, PortError> {
+        if !self.endpoints.remove(endpoint) {
+            return Ok(false);
+        }
+        disconnect(&self.socket, endpoint)?;
+        Ok(true)
+    }
+
+    /// The publishers it is connected to.
+    pub fn endpoints(&self) -> impl Iterator<Item = &Endpoint> {
+        self.endpoints.iter()
+    }
+
+    /// The next message, decoded from CBOR, or `None` when none is waiting. Never blocks.
+    pub fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<Received<T>>, PortError> {
+        loop {
+            let Some(arrival) = self.inbox.next(&self.socket, false, &self.message, Want::Typed)? else {
+                return Ok(None);
+            };
+            if let Some(value) = self.inbox.decode(&arrival) {
+                self.inbox.stats().received();
+                return Ok(Some(arrival.received(value)));
+            }
+        }
+    }
+
+    /// The payload bytes of the next message, or `None` when none is waiting. Never blocks.
+    pub fn recv_bytes(&mut self) -> Result<Option<Received<&[u8]>>, PortError> {
+        let Some(arrival) = self.inbox.next(&self.socket, false, &self.message, Want::Bytes)? else {
+            return Ok(None);
+        };
+        self.inbox.stats().received();
+        Ok(Some(arrival.received(self.inbox.payload(&arrival))))
+    }
+}
+
+/// Disconnects `socket` from `endpoint`; an endpoint the socket no longer knows is not an error.
+pub(crate) fn disconnect(socket: &zmq::Socket, endpoint: &Endpoint) -> Result<(), PortError> {
+    match socket.disconnect(endpoint.as_str()) {
+        Ok(()) | Err(zmq::Error::ENOENT) => Ok(()),
+        Err(e) => Err(PortError::zmq(format!("disconnecting from {endpoint}"), e)),
+    }
+}
