@@ -103,6 +103,9 @@ impl Hub {
     /// the hub is on inproc, so the spoke must stay in this process). Spokes can move to
     /// another thread.
     pub fn plug(&self) -> Result<Spoke, PortError> {
+        if self.kind != PortKind::Ins {
+            return Err(PortError::WrongKind { op: "plug", kind: self.kind.name() });
+        }
         let mut spoke = new_spoke(
             self.kind,
             &self.ctx,

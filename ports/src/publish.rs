@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::endpoint::Endpoint;
 use crate::error::PortError;
-use crate::frames::{send_part, Inbox, Outbox, Received, Want};
+use crate::frames::{send_frame, send_part, Inbox, Outbox, Received, Want};
 use crate::kind::PortKind;
 use crate::options::SocketOptions;
 use crate::stats::PortStats;
@@ -54,8 +54,8 @@ impl PubPort {
     /// Publishes `bytes` as they are.
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), PortError> {
         self.seq += 1;
-        let frame = self.outbox.raw(&self.message, self.seq, Flags::empty(), bytes);
-        send_part(&self.socket, frame, false, &self.options)?;
+        let frame = self.outbox.raw_frame(&self.message, self.seq, Flags::empty(), bytes);
+        send_frame(&mut self.socket, &frame, false, &self.options)?;
         self.stats.sent();
         Ok(())
     }

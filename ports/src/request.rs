@@ -17,7 +17,7 @@ use slog::{debug, warn};
 
 use crate::endpoint::{Endpoint, Transport};
 use crate::error::{CallError, PortError};
-use crate::frames::{send_part, Arrival, Inbox, Outbox, Received, Want};
+use crate::frames::{send_frame, send_part, Arrival, Inbox, Outbox, Received, Want};
 use crate::kind::PortKind;
 use crate::options::SocketOptions;
 use crate::security::Security;
@@ -68,12 +68,14 @@ impl<T> Response<T> {
 }
 
 struct Provider {
+    /// Names the provider in [`Pending`] (cheaper to copy per request than the endpoint).
+    id: u64,
     endpoint: Endpoint,
     socket: zmq::Socket,
 }
 
 struct Pending {
-    provider: Endpoint,
+    provider: u64,
     deadline: Instant,
     timeout: Duration,
     replies: u32,
@@ -90,6 +92,8 @@ pub(crate) struct Requester {
     pub(crate) reply_type: MessageType,
     providers: Vec<Provider>,
     next_provider: usize,
+    next_read: usize,
+    next_provider_id: u64,
     pending: HashMap<u64, Pending>,
     deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
     ended: VecDeque<(u64, CallError, u32)>,
@@ -128,6 +132,8 @@ impl Requester {
             reply_type,
             providers: Vec::new(),
             next_provider: 0,
+            next_read: 0,
+            next_provider_id: 0,
             pending: HashMap::new(),
             deadlines: BinaryHeap::new(),
             ended: VecDeque::new(),
@@ -152,7 +158,8 @@ impl Requester {
         let socket = make_socket(&self.ctx, self.kind, self.transport, &self.options, &self.security)?;
         socket.connect(endpoint.as_str()).map_err(|e| PortError::zmq(format!("connecting to {endpoint}"), e))?;
         debug!(self.log(), "provider added"; "endpoint" => %endpoint);
-        self.providers.push(Provider { endpoint: endpoint.clone(), socket });
+        self.next_provider_id += 1;
+        self.providers.push(Provider { id: self.next_provider_id, endpoint: endpoint.clone(), socket });
         Ok(true)
     }
 
@@ -161,11 +168,11 @@ impl Requester {
             return Ok(false);
         };
         let provider = self.providers.remove(index);
+        let id = provider.id;
         // Requests still queued for it are dropped with the socket.
         provider.socket.set_linger(0).map_err(|e| PortError::zmq("setting ZMQ_LINGER", e))?;
         drop(provider);
-        let mut gone: Vec<u64> =
-            self.pending.iter().filter(|(_, p)| &p.provider == endpoint).map(|(seq, _)| *seq).collect();
+        let mut gone: Vec<u64> = self.pending.iter().filter(|(_, p)| p.provider == id).map(|(seq, _)| *seq).collect();
         gone.sort_unstable();
         for seq in gone {
             if let Some(p) = self.pending.remove(&seq) {
@@ -202,14 +209,19 @@ impl Requester {
         self.next_provider = index + 1;
         self.seq += 1;
         let seq = self.seq;
-        let frame = match body {
-            Body::Typed(value) => self.outbox.typed(&self.request_type, seq, Flags::empty(), value)?,
-            Body::Raw(bytes) => self.outbox.raw(&self.request_type, seq, Flags::empty(), bytes),
-        };
-        let provider = &self.providers[index];
-        send_part(&provider.socket, frame, false, &self.options)?;
+        let provider = &mut self.providers[index];
+        match body {
+            Body::Typed(value) => {
+                let frame = self.outbox.typed(&self.request_type, seq, Flags::empty(), value)?;
+                send_part(&provider.socket, frame, false, &self.options)?;
+            }
+            Body::Raw(bytes) => {
+                let frame = self.outbox.raw_frame(&self.request_type, seq, Flags::empty(), bytes);
+                send_frame(&mut provider.socket, &frame, false, &self.options)?;
+            }
+        }
         let deadline = Instant::now() + timeout;
-        self.pending.insert(seq, Pending { provider: provider.endpoint.clone(), deadline, timeout, replies: 0 });
+        self.pending.insert(seq, Pending { provider: provider.id, deadline, timeout, replies: 0 });
         if self.kind != PortKind::Clt {
             // A call waits for its own deadline; only asynchronous requests need the heap.
             self.deadlines.push(Reverse((deadline, seq)));
@@ -261,22 +273,26 @@ impl Requester {
     /// are counted and dropped. `only` limits the search to one provider's socket.
     fn next_reply(&mut self, want: Want, only: Option<usize>) -> Result<Option<Arrival>, PortError> {
         let count = self.providers.len();
-        let range = match only {
-            Some(i) => i..i + 1,
-            None => 0..count,
+        // Start after the provider read last, so a busy provider cannot starve the others.
+        let (first, n) = match only {
+            Some(i) => (i, 1),
+            None => (self.next_read, count),
         };
-        for i in range {
+        for k in 0..n {
+            let i = (first + k) % count;
             loop {
-                let socket = &self.providers[i].socket;
-                let Some(arrival) = self.inbox.next(socket, false, &self.reply_type, want)? else {
+                let provider = &self.providers[i];
+                let Some(arrival) = self.inbox.next(&provider.socket, false, &self.reply_type, want)? else {
                     break;
                 };
-                if self.pending.contains_key(&arrival.header.seq) {
+                // A reply counts only from the provider its request went to.
+                if self.pending.get(&arrival.header.seq).is_some_and(|p| p.provider == provider.id) {
+                    self.next_read = i + 1;
                     return Ok(Some(arrival));
                 }
                 let n = self.stats().stale();
                 if worth_logging(n) {
-                    warn!(self.log(), "dropped a reply to a request that had already ended";
+                    warn!(self.log(), "dropped a reply to a request that had already ended (or was not sent there)";
                         "request" => arrival.header.seq, "stale_replies" => n);
                 }
             }

@@ -8,7 +8,7 @@ use slog::warn;
 
 use crate::endpoint::Endpoint;
 use crate::error::PortError;
-use crate::frames::{send_part, Inbox, Outbox, Received, Want};
+use crate::frames::{send_frame, send_part, Inbox, Outbox, RawFrame, Received, Want};
 use crate::kind::PortKind;
 use crate::options::SocketOptions;
 use crate::stats::{worth_logging, PortStats};
@@ -112,8 +112,8 @@ impl ReplyPort {
 
     /// Sends raw bytes as the reply to `token`; on an `ans` port, the final answer.
     pub fn reply_bytes(&mut self, token: &ReplyToken, bytes: &[u8]) -> Result<(), PortError> {
-        let frame = self.outbox.raw(&self.reply_type, token.seq, Flags::FINAL, bytes);
-        route(&self.socket, &token.identity, frame, &self.options, &self.inbox)
+        let frame = self.outbox.raw_frame(&self.reply_type, token.seq, Flags::FINAL, bytes);
+        route_frame(&mut self.socket, &token.identity, &frame, &self.options, &self.inbox)
     }
 
     /// Sends one answer of several to the query of `token` (`ans` ports only); end the
@@ -127,8 +127,8 @@ impl ReplyPort {
     /// Sends raw bytes as one answer of several (`ans` ports only).
     pub fn answer_bytes(&mut self, token: &ReplyToken, bytes: &[u8]) -> Result<(), PortError> {
         self.require_ans("answer")?;
-        let frame = self.outbox.raw(&self.reply_type, token.seq, Flags::empty(), bytes);
-        route(&self.socket, &token.identity, frame, &self.options, &self.inbox)
+        let frame = self.outbox.raw_frame(&self.reply_type, token.seq, Flags::empty(), bytes);
+        route_frame(&mut self.socket, &token.identity, &frame, &self.options, &self.inbox)
     }
 
     fn require_ans(&self, op: &'static str) -> Result<(), PortError> {
@@ -149,6 +149,23 @@ pub(crate) fn route(
     inbox: &Inbox,
 ) -> Result<(), PortError> {
     let sent = send_part(socket, identity, true, options).and_then(|()| send_part(socket, frame, false, options));
+    routed(sent, inbox)
+}
+
+/// Like [`route`], with a raw-payload frame (see [`send_frame`]).
+pub(crate) fn route_frame(
+    socket: &mut zmq::Socket,
+    identity: &[u8],
+    frame: &RawFrame<'_>,
+    options: &SocketOptions,
+    inbox: &Inbox,
+) -> Result<(), PortError> {
+    let sent = send_part(socket, identity, true, options).and_then(|()| send_frame(socket, frame, false, options));
+    routed(sent, inbox)
+}
+
+/// Counts the outcome of routing a message.
+fn routed(sent: Result<(), PortError>, inbox: &Inbox) -> Result<(), PortError> {
     match sent {
         Ok(()) => {
             inbox.stats().sent();

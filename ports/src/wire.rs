@@ -170,18 +170,40 @@ pub enum FrameError {
 
 /// Writes a header for (`flags`, `type_id`, `seq`) into `out`, which is cleared first. When
 /// `flags` has [`Flags::TIMED`], the current time is written too.
+#[inline]
 pub fn write_header(out: &mut Vec<u8>, flags: Flags, type_id: u32, seq: u64) {
+    let len = header_len(flags);
     out.clear();
-    out.push(FORMAT_VERSION);
-    out.push(flags.bits());
-    out.extend_from_slice(&type_id.to_le_bytes());
-    out.extend_from_slice(&seq.to_le_bytes());
+    out.resize(len, 0);
+    put_header(&mut out[..len], flags, type_id, seq);
+}
+
+/// Length of the header that `flags` call for.
+#[inline]
+pub(crate) const fn header_len(flags: Flags) -> usize {
     if flags.contains(Flags::TIMED) {
-        out.extend_from_slice(&nanos_since_epoch(SystemTime::now()).to_le_bytes());
+        TIMED_HEADER_LEN
+    } else {
+        BASE_HEADER_LEN
+    }
+}
+
+/// Writes the header for (`flags`, `type_id`, `seq`) into `out`, which is exactly
+/// [`header_len`]`(flags)` bytes long (the start of an outgoing ZeroMQ message). The current
+/// time is read only when `flags` has [`Flags::TIMED`].
+#[inline]
+pub(crate) fn put_header(out: &mut [u8], flags: Flags, type_id: u32, seq: u64) {
+    out[0] = FORMAT_VERSION;
+    out[1] = flags.bits();
+    out[2..6].copy_from_slice(&type_id.to_le_bytes());
+    out[6..BASE_HEADER_LEN].copy_from_slice(&seq.to_le_bytes());
+    if flags.contains(Flags::TIMED) {
+        out[BASE_HEADER_LEN..TIMED_HEADER_LEN].copy_from_slice(&nanos_since_epoch(SystemTime::now()).to_le_bytes());
     }
 }
 
 /// Reads the header at the start of `frame` and returns it with the payload that follows.
+#[inline]
 pub fn read_header(frame: &[u8]) -> Result<(Header, &[u8]), FrameError> {
     if frame.len() < BASE_HEADER_LEN {
         // A frame too short to be ours may still announce another version: say so if it does.
@@ -218,6 +240,7 @@ pub fn read_header(frame: &[u8]) -> Result<(Header, &[u8]), FrameError> {
 }
 
 /// Checks that `header` is of the `expected` message type.
+#[inline]
 pub fn check_type(header: &Header, expected: &MessageType) -> Result<(), FrameError> {
     if header.type_id == expected.id() {
         Ok(())

@@ -258,3 +258,45 @@ fn requester_drops_bad_replies() {
     }
     assert_eq!(req.outstanding(), 0);
 }
+
+/// A reply counts only from the provider its request went to: another provider answering with
+/// the same request id is stale, and the real reply still arrives.
+#[test]
+fn requester_takes_replies_only_from_the_provider_asked() {
+    let env = Env::new("frames-other-provider");
+    let routers: Vec<zmq::Socket> = (0..2)
+        .map(|_| {
+            let router = env.factory.context().socket(zmq::ROUTER).unwrap();
+            router.bind("tcp://127.0.0.1:*").unwrap();
+            router
+        })
+        .collect();
+    let spec = PortSpec::new("c", "req", PortKind::Req, Scope::Global, "Ask").with_reply("Reading");
+    let mut req = env.factory.requester(&spec).unwrap();
+    for router in &routers {
+        req.add_endpoint(&bound_endpoint(router)).unwrap();
+    }
+    // Requests go to the providers in turn: the first to routers[0], the second to routers[1].
+    let first = req.request(&"one").unwrap();
+    let second = req.request(&"two").unwrap();
+    let mut identities = Vec::new();
+    for router in &routers {
+        wait_readable(router, "a request at a fake provider");
+        identities.push(router.recv_multipart(0).unwrap().swap_remove(0));
+    }
+
+    // routers[1] answers the request that went to routers[0].
+    send_parts(&routers[1], &[identities[1].clone(), good_frame("Reading", first.0, &Reading::new(1))]);
+    let other_socket = req.sockets().nth(1).unwrap();
+    wait_readable(other_socket, "the misdirected reply");
+    assert_eq!(req.recv::<Reading>().unwrap(), None);
+    assert_eq!(req.stats().snapshot().stale, 1);
+    assert_eq!(req.outstanding(), 2);
+
+    send_parts(&routers[0], &[identities[0].clone(), good_frame("Reading", first.0, &Reading::new(2))]);
+    match until(&mut req, "the real reply", |r| r.recv::<Reading>().unwrap()) {
+        Response::Reply { id, message, .. } => assert_eq!((id, message.value), (first, Reading::new(2))),
+        other => panic!("expected the reply, got {other:?}"),
+    }
+    assert_eq!(req.outstanding(), 1, "{second} is still open");
+}
