@@ -46,6 +46,28 @@ pub enum Side {
 }
 
 impl PortKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [PortKind; 13] = [
+        PortKind::Pub,
+        PortKind::Sub,
+        PortKind::Req,
+        PortKind::Rep,
+        PortKind::Clt,
+        PortKind::Srv,
+        PortKind::Qry,
+        PortKind::Ans,
+        PortKind::Ins,
+        PortKind::GroupPub,
+        PortKind::GroupSub,
+        PortKind::GroupMember,
+        PortKind::GroupLeader,
+    ];
+
+    /// The kind named `name` (as [`PortKind::name`] writes it).
+    pub fn from_name(name: &str) -> Option<PortKind> {
+        PortKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The name used in the model, logs and discovery (`pub`, `gmember`, …).
     pub fn name(self) -> &'static str {
         match self {
@@ -133,5 +155,9 @@ mod tests {
         assert_eq!(PortKind::of_model(ast::PortKind::Timer), None);
         assert_eq!(PortKind::of_model(ast::PortKind::Inside), Some(PortKind::Ins));
         assert_eq!(PortKind::Req.socket_type(), zmq::DEALER);
+        for kind in PortKind::ALL {
+            assert_eq!(PortKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(PortKind::from_name("tim"), None);
     }
 }

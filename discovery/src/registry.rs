@@ -1,0 +1,409 @@
+//! The registry core: a state machine with no sockets and no clock inside.
+//!
+//! It takes client frames (with the client's identity), changes reported by other hosts
+//! (through a shared backend), and the current time, and returns [`Effect`]s: replies and pushes
+//! to send to clients, and changes to share with other hosts. The daemon only moves bytes
+//! between it and the sockets, so everything here is tested with simulated time.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use cohort_ports::Endpoint;
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{decode_client, ClientRequest, DecodeError, ErrorCode, ErrorReply, ReplyBody, PROTOCOL_VERSION};
+use crate::service::{provided, wanted, Reach, Service};
+
+/// A client's identity: the routing id of its DEALER, unique per actor process.
+pub type ClientId = Vec<u8>;
+
+/// Timing of liveness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryConfig {
+    /// This host's id (local and internal services are keyed by it).
+    pub host: String,
+    /// How often clients are asked to heartbeat.
+    pub heartbeat_interval: Duration,
+    /// A client silent this long is dropped with all its providers.
+    pub liveness_timeout: Duration,
+}
+
+impl RegistryConfig {
+    /// Defaults for `host`: heartbeat every 500 ms, dropped after 2 s of silence.
+    pub fn new(host: &str) -> RegistryConfig {
+        RegistryConfig {
+            host: host.to_owned(),
+            heartbeat_interval: Duration::from_millis(500),
+            liveness_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Something the daemon must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Reply to request `id` of client `to`.
+    Reply {
+        /// The client.
+        to: ClientId,
+        /// The request id (0 when the request did not decode).
+        id: u64,
+        /// The outcome.
+        result: Result<ReplyBody, ErrorReply>,
+    },
+    /// Push a change of providers to a consuming port of client `to`.
+    Push {
+        /// The client.
+        to: ClientId,
+        /// The consuming port.
+        port: String,
+        /// New endpoints.
+        added: Vec<String>,
+        /// Endpoints that are gone.
+        removed: Vec<String>,
+    },
+    /// Tell other hosts that this host provides `service` at `endpoint`.
+    Share(Service, String),
+    /// Tell other hosts that this host no longer provides `service` at `endpoint`.
+    Unshare(Service, String),
+}
+
+/// Who registered a provider.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Origin {
+    /// A client of this daemon.
+    Client(ClientId),
+    /// Another host, through the backend.
+    Remote,
+}
+
+#[derive(Debug, Clone)]
+struct Client {
+    app: String,
+    actor: String,
+    pid: u32,
+    last_seen: Duration,
+    /// Endpoint → (port, service).
+    provides: BTreeMap<String, (String, Service)>,
+    /// Port → service.
+    lookups: BTreeMap<String, Service>,
+}
+
+/// What the registry knows, for `cohort ls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    /// Registered actors.
+    pub actors: Vec<ActorListing>,
+    /// Providers from other hosts.
+    pub remote: Vec<(Service, String)>,
+}
+
+/// One actor in a [`Listing`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorListing {
+    /// App.
+    pub app: String,
+    /// Actor.
+    pub actor: String,
+    /// Process id.
+    pub pid: u32,
+    /// Its providers: port, service, endpoint.
+    pub provides: Vec<(String, Service, String)>,
+    /// Its lookups: port, service.
+    pub lookups: Vec<(String, Service)>,
+}
+
+/// The registry of one host's daemon.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    config: RegistryConfig,
+    clients: BTreeMap<ClientId, Client>,
+    providers: BTreeMap<Service, BTreeMap<String, Origin>>,
+    watchers: BTreeMap<Service, BTreeSet<(ClientId, String)>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new(config: RegistryConfig) -> Registry {
+        Registry { config, clients: BTreeMap::new(), providers: BTreeMap::new(), watchers: BTreeMap::new() }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// Handles one frame from client `from` at time `now`.
+    pub fn on_frame(&mut self, now: Duration, from: &[u8], bytes: &[u8]) -> Vec<Effect> {
+        match decode_client(bytes) {
+            Ok(frame) => self.on_request(now, from, frame.id, frame.request),
+            Err(e) => {
+                let code = match e {
+                    DecodeError::Version { .. } => ErrorCode::Version,
+                    DecodeError::Malformed(_) => ErrorCode::Malformed,
+                };
+                vec![error(from, 0, code, e.to_string())]
+            }
+        }
+    }
+
+    /// Handles one decoded request.
+    pub fn on_request(&mut self, now: Duration, from: &[u8], id: u64, request: ClientRequest) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if let ClientRequest::Hello { app, actor, pid } = request {
+            // A second hello (the client reconnected) starts the actor afresh.
+            self.drop_client(from, &mut effects);
+            if app.is_empty() || actor.is_empty() {
+                effects.push(error(from, id, ErrorCode::Invalid, "the app and actor names must not be empty".into()));
+                return effects;
+            }
+            let client =
+                Client { app, actor, pid, last_seen: now, provides: BTreeMap::new(), lookups: BTreeMap::new() };
+            self.clients.insert(from.to_vec(), client);
+            effects.push(reply(
+                from,
+                id,
+                ReplyBody::Welcome {
+                    heartbeat_ms: millis(self.config.heartbeat_interval),
+                    timeout_ms: millis(self.config.liveness_timeout),
+                },
+            ));
+            return effects;
+        }
+        let Some(client) = self.clients.get_mut(from) else {
+            let message = format!("unknown client: send Hello (protocol version {PROTOCOL_VERSION}) first");
+            return vec![error(from, id, ErrorCode::UnknownClient, message)];
+        };
+        client.last_seen = now;
+        let (app, actor) = (client.app.clone(), client.actor.clone());
+        match request {
+            ClientRequest::Hello { .. } => {}
+            ClientRequest::Heartbeat => effects.push(reply(from, id, ReplyBody::Done)),
+            ClientRequest::Goodbye => {
+                self.drop_client(from, &mut effects);
+                effects.push(reply(from, id, ReplyBody::Done));
+            }
+            ClientRequest::Provide { port, kind, messages, scope, endpoint } => {
+                let reach = Reach::of(scope.into(), &self.config.host, &actor);
+                match (provided(&app, &kind, &messages, reach), Endpoint::parse(&endpoint)) {
+                    (Ok(service), Ok(_)) => {
+                        self.add_local(from, port, service, endpoint, &mut effects);
+                        effects.push(reply(from, id, ReplyBody::Done));
+                    }
+                    (Err(e), _) => effects.push(error(from, id, ErrorCode::Invalid, e.to_string())),
+                    (_, Err(e)) => effects.push(error(from, id, ErrorCode::Invalid, e.to_string())),
+                }
+            }
+            ClientRequest::Withdraw { endpoint } => {
+                let removed = self.clients.get_mut(from).and_then(|c| c.provides.remove(&endpoint));
+                if let Some((_, service)) = removed {
+                    self.remove_provider(&service, &endpoint, &mut effects);
+                }
+                effects.push(reply(from, id, ReplyBody::Done));
+            }
+            ClientRequest::Lookup { port, kind, messages, scope } => {
+                let reach = Reach::of(scope.into(), &self.config.host, &actor);
+                match wanted(&app, &kind, &messages, reach) {
+                    Ok(service) => {
+                        self.unwatch(from, &port);
+                        let endpoints: Vec<String> =
+                            self.providers.get(&service).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+                        self.watchers.entry(service.clone()).or_default().insert((from.to_vec(), port.clone()));
+                        if let Some(c) = self.clients.get_mut(from) {
+                            c.lookups.insert(port, service);
+                        }
+                        effects.push(reply(from, id, ReplyBody::Endpoints(endpoints)));
+                    }
+                    Err(e) => effects.push(error(from, id, ErrorCode::Invalid, e.to_string())),
+                }
+            }
+            ClientRequest::Unlookup { port } => {
+                self.unwatch(from, &port);
+                effects.push(reply(from, id, ReplyBody::Done));
+            }
+        }
+        effects
+    }
+
+    /// Drops every client silent for longer than the liveness timeout.
+    pub fn on_tick(&mut self, now: Duration) -> Vec<Effect> {
+        let timeout = self.config.liveness_timeout;
+        let dead: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| now.saturating_sub(c.last_seen) >= timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut effects = Vec::new();
+        for id in dead {
+            self.drop_client(&id, &mut effects);
+        }
+        effects
+    }
+
+    /// When the next client would time out, for the daemon's poll timeout.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.clients.values().map(|c| c.last_seen + self.config.liveness_timeout).min()
+    }
+
+    /// Another host started providing `service` at `endpoint`.
+    pub fn on_remote_added(&mut self, service: Service, endpoint: String) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let entry = self.providers.entry(service.clone()).or_default();
+        if entry.contains_key(&endpoint) {
+            return effects;
+        }
+        entry.insert(endpoint.clone(), Origin::Remote);
+        self.push(&service, vec![endpoint], Vec::new(), &mut effects);
+        effects
+    }
+
+    /// Another host stopped providing `service` at `endpoint`.
+    pub fn on_remote_removed(&mut self, service: &Service, endpoint: &str) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let remote = self.providers.get(service).and_then(|m| m.get(endpoint)) == Some(&Origin::Remote);
+        if remote {
+            self.remove_provider(service, endpoint, &mut effects);
+        }
+        effects
+    }
+
+    /// Everything this host's clients provide globally, for re-sharing after a backend restart.
+    pub fn shared(&self) -> Vec<(Service, String)> {
+        let mut out = Vec::new();
+        for (service, endpoints) in &self.providers {
+            if service.reach == Reach::Global {
+                for (endpoint, origin) in endpoints {
+                    if *origin != Origin::Remote {
+                        out.push((service.clone(), endpoint.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// What the registry knows.
+    pub fn listing(&self) -> Listing {
+        let actors = self
+            .clients
+            .values()
+            .map(|c| ActorListing {
+                app: c.app.clone(),
+                actor: c.actor.clone(),
+                pid: c.pid,
+                provides: c.provides.iter().map(|(e, (p, s))| (p.clone(), s.clone(), e.clone())).collect(),
+                lookups: c.lookups.iter().map(|(p, s)| (p.clone(), s.clone())).collect(),
+            })
+            .collect();
+        let mut remote = Vec::new();
+        for (service, endpoints) in &self.providers {
+            for (endpoint, origin) in endpoints {
+                if *origin == Origin::Remote {
+                    remote.push((service.clone(), endpoint.clone()));
+                }
+            }
+        }
+        Listing { actors, remote }
+    }
+
+    fn add_local(&mut self, from: &[u8], port: String, service: Service, endpoint: String, effects: &mut Vec<Effect>) {
+        // An endpoint registered before by another client (a crashed actor whose port number
+        // was reused) changes owner; consumers stay connected to it.
+        let previous = self.providers.get(&service).and_then(|m| m.get(&endpoint)).cloned();
+        if let Some(Origin::Client(owner)) = &previous {
+            if owner.as_slice() != from {
+                if let Some(c) = self.clients.get_mut(owner) {
+                    c.provides.remove(&endpoint);
+                }
+            }
+        }
+        // The same endpoint under another service of this client is withdrawn first.
+        let old = self.clients.get(from).and_then(|c| c.provides.get(&endpoint)).map(|(_, s)| s.clone());
+        if let Some(old) = old.filter(|s| *s != service) {
+            self.remove_provider(&old, &endpoint, effects);
+        }
+        if let Some(c) = self.clients.get_mut(from) {
+            c.provides.insert(endpoint.clone(), (port, service.clone()));
+        }
+        self.providers.entry(service.clone()).or_default().insert(endpoint.clone(), Origin::Client(from.to_vec()));
+        if previous.is_none() {
+            if service.reach == Reach::Global {
+                effects.push(Effect::Share(service.clone(), endpoint.clone()));
+            }
+            self.push(&service, vec![endpoint], Vec::new(), effects);
+        }
+    }
+
+    fn remove_provider(&mut self, service: &Service, endpoint: &str, effects: &mut Vec<Effect>) {
+        let Some(endpoints) = self.providers.get_mut(service) else {
+            return;
+        };
+        let Some(origin) = endpoints.remove(endpoint) else {
+            return;
+        };
+        if endpoints.is_empty() {
+            self.providers.remove(service);
+        }
+        if origin != Origin::Remote && service.reach == Reach::Global {
+            effects.push(Effect::Unshare(service.clone(), endpoint.to_owned()));
+        }
+        self.push(service, Vec::new(), vec![endpoint.to_owned()], effects);
+    }
+
+    fn push(&self, service: &Service, added: Vec<String>, removed: Vec<String>, effects: &mut Vec<Effect>) {
+        for (client, port) in self.watchers.get(service).into_iter().flatten() {
+            effects.push(Effect::Push {
+                to: client.clone(),
+                port: port.clone(),
+                added: added.clone(),
+                removed: removed.clone(),
+            });
+        }
+    }
+
+    fn unwatch(&mut self, from: &[u8], port: &str) {
+        let Some(service) = self.clients.get_mut(from).and_then(|c| c.lookups.remove(port)) else {
+            return;
+        };
+        if let Some(set) = self.watchers.get_mut(&service) {
+            set.remove(&(from.to_vec(), port.to_owned()));
+            if set.is_empty() {
+                self.watchers.remove(&service);
+            }
+        }
+    }
+
+    /// Removes a client with its lookups and providers (pushing the removals).
+    fn drop_client(&mut self, id: &[u8], effects: &mut Vec<Effect>) {
+        let Some(client) = self.clients.get(id) else {
+            return;
+        };
+        let ports: Vec<String> = client.lookups.keys().cloned().collect();
+        for port in ports {
+            self.unwatch(id, &port);
+        }
+        let Some(client) = self.clients.remove(id) else {
+            return;
+        };
+        for (endpoint, (_, service)) in client.provides {
+            let owned =
+                self.providers.get(&service).and_then(|m| m.get(&endpoint)) == Some(&Origin::Client(id.to_vec()));
+            if owned {
+                self.remove_provider(&service, &endpoint, effects);
+            }
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn reply(to: &[u8], id: u64, body: ReplyBody) -> Effect {
+    Effect::Reply { to: to.to_vec(), id, result: Ok(body) }
+}
+
+fn error(to: &[u8], id: u64, code: ErrorCode, message: String) -> Effect {
+    Effect::Reply { to: to.to_vec(), id, result: Err(ErrorReply { code, message }) }
+}
