@@ -1,15 +1,23 @@
-//! Cohort discovery: the protocol between actors and the per-host discovery daemon, and the
-//! registry core that matches providers with consumers.
+//! Cohort discovery: the protocol between actors and the per-host discovery daemon, the
+//! registry core that matches providers with consumers, the daemon and the client.
 //!
 //! - [`protocol`]: versioned CBOR messages between an actor's client and its host's daemon.
 //! - [`service`]: the key (app, provider kind, message types, reach) that decides who matches whom.
 //! - [`registry`]: the daemon's state machine, with no sockets or clock inside.
-//!
-//! The daemon, the client and the Redis registry for several hosts come next.
+//! - [`daemon`]: the daemon, which moves bytes between its ROUTER socket and the registry.
+//! - [`client`]: an actor's client, which registers, heartbeats and reports endpoint updates.
+//! - [`backend`]: registries shared between hosts; [`backend::MemoryBackend`] is the embedded
+//!   single-host default.
 
+pub mod backend;
+pub mod client;
+pub mod daemon;
 pub mod protocol;
 pub mod registry;
 pub mod service;
 
+pub use backend::{Backend, MemoryBackend};
+pub use client::{ClientConfig, ClientError, DiscoveryClient, Update};
+pub use daemon::{Daemon, DaemonError};
 pub use registry::{ClientId, Effect, Listing, Registry, RegistryConfig};
 pub use service::{Reach, Service, ServiceError};
