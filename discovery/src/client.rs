@@ -451,3 +451,36 @@ fn parse_all(endpoints: &[String], log: &slog::Logger) -> Vec<Endpoint> {
         })
         .collect()
 }
+
+/// Asks the daemon at `daemon` what it knows (for `cohort ls`), waiting up to `timeout`.
+pub fn list(ctx: &zmq::Context, daemon: &str, timeout: Duration) -> Result<crate::protocol::Listing, ClientError> {
+    let socket = ctx.socket(zmq::DEALER).map_err(zmq_err("creating the discovery socket"))?;
+    socket.set_linger(0).map_err(zmq_err("setting ZMQ_LINGER"))?;
+    socket.connect(daemon).map_err(zmq_err(format!("connecting to {daemon}")))?;
+    let request = ClientFrame { version: PROTOCOL_VERSION, id: 1, request: ClientRequest::List };
+    socket.send(encode(&request), 0).map_err(zmq_err("sending to the daemon"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut items = [socket.as_poll_item(zmq::POLLIN)];
+        match zmq::poll(&mut items, i64::try_from(left.as_millis()).unwrap_or(i64::MAX)) {
+            Ok(_) | Err(zmq::Error::EINTR) => {}
+            Err(e) => return Err(zmq_err("poll")(e)),
+        }
+        if !items[0].is_readable() {
+            if left.is_zero() {
+                return Err(ClientError::Timeout { daemon: daemon.to_owned(), timeout });
+            }
+            continue;
+        }
+        let bytes = socket.recv_bytes(0).map_err(zmq_err("receiving from the daemon"))?;
+        if let DaemonMessage::Reply { id: 1, result } = decode_daemon(&bytes)?.message {
+            return match result.map_err(ClientError::Refused)? {
+                ReplyBody::Listing(listing) => Ok(listing),
+                other => {
+                    Err(ClientError::Protocol(DecodeError::Malformed(format!("expected a listing, got {other:?}"))))
+                }
+            };
+        }
+    }
+}

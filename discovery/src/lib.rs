@@ -17,7 +17,7 @@ pub mod registry;
 pub mod service;
 
 pub use backend::{Backend, MemoryBackend};
-pub use client::{ClientConfig, ClientError, DiscoveryClient, Update};
+pub use client::{list, ClientConfig, ClientError, DiscoveryClient, Update};
 pub use daemon::{Daemon, DaemonError};
 pub use registry::{ClientId, Effect, Listing, Registry, RegistryConfig};
 pub use service::{Reach, Service, ServiceError};

@@ -5,6 +5,8 @@
 use cohort_ports::Scope;
 use serde::{Deserialize, Serialize};
 
+use crate::service::Service;
+
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
 
@@ -92,6 +94,8 @@ pub enum ClientRequest {
     },
     /// Says the actor is alive.
     Heartbeat,
+    /// Asks what the daemon knows (for `cohort ls`); needs no `Hello`.
+    List,
 }
 
 /// A client's message: version, request id, request.
@@ -119,6 +123,32 @@ pub enum ReplyBody {
     },
     /// The current providers of a lookup.
     Endpoints(Vec<String>),
+    /// What the daemon knows.
+    Listing(Listing),
+}
+
+/// What the registry knows, for `cohort ls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    /// Registered actors.
+    pub actors: Vec<ActorListing>,
+    /// Providers from other hosts.
+    pub remote: Vec<(Service, String)>,
+}
+
+/// One actor in a [`Listing`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorListing {
+    /// App.
+    pub app: String,
+    /// Actor.
+    pub actor: String,
+    /// Process id.
+    pub pid: u32,
+    /// Its providers: port, service, endpoint.
+    pub provides: Vec<(String, Service, String)>,
+    /// Its lookups: port, service.
+    pub lookups: Vec<(String, Service)>,
 }
 
 /// Why a request failed.

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use cohort_ports::Endpoint;
-use serde::{Deserialize, Serialize};
 
 use crate::protocol::{decode_client, ClientRequest, DecodeError, ErrorCode, ErrorReply, ReplyBody, PROTOCOL_VERSION};
+pub use crate::protocol::{ActorListing, Listing};
 use crate::service::{provided, wanted, Reach, Service};
 
 /// A client's identity: the routing id of its DEALER, unique per actor process.
@@ -89,30 +89,6 @@ struct Client {
     lookups: BTreeMap<String, Service>,
 }
 
-/// What the registry knows, for `cohort ls`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Listing {
-    /// Registered actors.
-    pub actors: Vec<ActorListing>,
-    /// Providers from other hosts.
-    pub remote: Vec<(Service, String)>,
-}
-
-/// One actor in a [`Listing`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActorListing {
-    /// App.
-    pub app: String,
-    /// Actor.
-    pub actor: String,
-    /// Process id.
-    pub pid: u32,
-    /// Its providers: port, service, endpoint.
-    pub provides: Vec<(String, Service, String)>,
-    /// Its lookups: port, service.
-    pub lookups: Vec<(String, Service)>,
-}
-
 /// The registry of one host's daemon.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -170,6 +146,10 @@ impl Registry {
             ));
             return effects;
         }
+        if request == ClientRequest::List {
+            // Tools ask without registering an actor.
+            return vec![reply(from, id, ReplyBody::Listing(self.listing()))];
+        }
         let Some(client) = self.clients.get_mut(from) else {
             let message = format!("unknown client: send Hello (protocol version {PROTOCOL_VERSION}) first");
             return vec![error(from, id, ErrorCode::UnknownClient, message)];
@@ -177,7 +157,7 @@ impl Registry {
         client.last_seen = now;
         let (app, actor) = (client.app.clone(), client.actor.clone());
         match request {
-            ClientRequest::Hello { .. } => {}
+            ClientRequest::Hello { .. } | ClientRequest::List => {}
             ClientRequest::Heartbeat => effects.push(reply(from, id, ReplyBody::Done)),
             ClientRequest::Goodbye => {
                 self.drop_client(from, &mut effects);

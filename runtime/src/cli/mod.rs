@@ -3,9 +3,12 @@
 
 mod check;
 mod compile;
+mod disco;
 mod flows;
 mod graph;
 mod load;
+mod logging;
+mod ls;
 mod output;
 
 use clap::{Args, Parser, Subcommand};
@@ -84,6 +87,37 @@ one host, are dashed; internal flows, which stay inside one actor, are dotted.
 
 Exit status: 0 on success, 1 when the model has errors, 2 on a usage error.";
 
+const DISCO_LONG_ABOUT: &str = "\
+Run this host's discovery daemon until interrupted (Ctrl-C, SIGTERM or SIGHUP).
+
+Actors register the endpoints of their providing ports (pub, rep, srv, ans, group pub) with the
+daemon of their host and look up the providers of their consuming ports; the daemon pushes every
+later change, so ports connect and disconnect by themselves. Providers match consumers by app,
+message type(s), port kind and scope: local services stay on this host, internal ones inside
+their actor. Actors heartbeat; an actor silent for --timeout-ms is dropped and every consumer of
+its providers is told. If the daemon restarts, actors register again by themselves.
+
+With --registry memory (the default) the daemon serves this host only.";
+
+const DISCO_AFTER_HELP: &str = "\
+Examples:
+  cohort disco                                   Serve at tcp://127.0.0.1:9700
+  cohort disco --endpoint tcp://127.0.0.1:9800   Serve elsewhere
+  cohort disco --log-level debug --log-json      Log every request, as JSON lines
+
+Exit status: 0 when stopped by a signal, 2 when the daemon cannot start (address in use, …).";
+
+const LS_LONG_ABOUT: &str = "\
+Ask a discovery daemon what it knows: the apps and actors registered with it, the endpoints
+their ports provide, the lookups of their consuming ports, and providers on other hosts.";
+
+const LS_AFTER_HELP: &str = "\
+Examples:
+  cohort ls                                   Ask the daemon at tcp://127.0.0.1:9700
+  cohort ls --json | jq '.actors[].actor'
+
+Exit status: 0 on success, 2 when the daemon does not answer.";
+
 /// The `cohort` command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -113,6 +147,59 @@ pub(crate) enum Command {
     /// Draw an app's actors, components and message flows as a Graphviz dot graph.
     #[command(long_about = GRAPH_LONG_ABOUT, after_help = GRAPH_AFTER_HELP)]
     Graph(GraphArgs),
+    /// Run this host's discovery daemon.
+    #[command(long_about = DISCO_LONG_ABOUT, after_help = DISCO_AFTER_HELP)]
+    Disco(DiscoArgs),
+    /// List what a discovery daemon knows: actors, providers, lookups.
+    #[command(long_about = LS_LONG_ABOUT, after_help = LS_AFTER_HELP)]
+    Ls(LsArgs),
+}
+
+/// Which registry the daemon shares with other hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum RegistryKind {
+    /// This host only, in memory.
+    Memory,
+}
+
+/// Arguments of `cohort disco`.
+#[derive(Debug, Args)]
+pub(crate) struct DiscoArgs {
+    /// The endpoint to serve at.
+    #[arg(long, value_name = "ENDPOINT", default_value = cohort_discovery::protocol::DEFAULT_DAEMON_ENDPOINT)]
+    pub(crate) endpoint: String,
+    /// This host's id, which keys its local services [default: the host name].
+    #[arg(long, value_name = "ID")]
+    pub(crate) host: Option<String>,
+    /// Where providers are shared with other hosts.
+    #[arg(long, value_enum, default_value = "memory")]
+    pub(crate) registry: RegistryKind,
+    /// How often actors heartbeat, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub(crate) heartbeat_ms: u64,
+    /// An actor silent this long (milliseconds) is dropped with all its providers.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub(crate) timeout_ms: u64,
+    /// How much to log.
+    #[arg(long, value_enum, default_value = "info")]
+    pub(crate) log_level: logging::Level,
+    /// Log JSON objects, one per line, instead of text.
+    #[arg(long)]
+    pub(crate) log_json: bool,
+}
+
+/// Arguments of `cohort ls`.
+#[derive(Debug, Args)]
+pub(crate) struct LsArgs {
+    /// The daemon to ask.
+    #[arg(long, value_name = "ENDPOINT", default_value = cohort_discovery::protocol::DEFAULT_DAEMON_ENDPOINT)]
+    pub(crate) daemon: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// How long to wait for the daemon, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub(crate) timeout_ms: u64,
 }
 
 /// Arguments of `cohort check`.
@@ -173,6 +260,8 @@ pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Check(args) => check::run(args),
         Command::Compile(args) => compile::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Disco(args) => disco::run(args),
+        Command::Ls(args) => ls::run(args),
     }
 }
 

@@ -1,0 +1,48 @@
+//! `cohort disco`: runs this host's discovery daemon until interrupted.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cohort_discovery::{Backend, Daemon, MemoryBackend, RegistryConfig};
+use slog::info;
+
+use super::logging::logger;
+use super::{DiscoArgs, Failure, RegistryKind};
+
+/// Runs the daemon until Ctrl-C, SIGTERM or SIGHUP.
+pub(crate) fn run(args: &DiscoArgs) -> Result<(), Failure> {
+    let log = logger(args.log_level, args.log_json);
+    let host = match &args.host {
+        Some(host) => host.clone(),
+        None => hostname().context("cannot read this host's name; give one with --host")?,
+    };
+    let mut config = RegistryConfig::new(&host);
+    config.heartbeat_interval = Duration::from_millis(args.heartbeat_ms);
+    config.liveness_timeout = Duration::from_millis(args.timeout_ms);
+    let backend: Box<dyn Backend + Send> = match args.registry {
+        RegistryKind::Memory => Box::new(MemoryBackend),
+    };
+    let ctx = zmq::Context::new();
+    let mut daemon = Daemon::bind(&ctx, &args.endpoint, config, backend, log.clone())
+        .with_context(|| format!("cannot start the discovery daemon at {}", args.endpoint))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).context("cannot install the signal handler")?;
+    daemon.run(&stop).context("the discovery daemon failed")?;
+    info!(log, "discovery daemon stopped");
+    Ok(())
+}
+
+/// This host's name.
+fn hostname() -> anyhow::Result<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
+}

@@ -1,0 +1,49 @@
+//! The logger of long-running commands: human-readable lines on standard error, or JSON lines.
+
+use slog::Drain;
+
+/// How much to log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Level {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// What the service does (the default).
+    Info,
+    /// Every request and update.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl Level {
+    fn slog(self) -> slog::Level {
+        match self {
+            Level::Error => slog::Level::Error,
+            Level::Warn => slog::Level::Warning,
+            Level::Info => slog::Level::Info,
+            Level::Debug => slog::Level::Debug,
+            Level::Trace => slog::Level::Trace,
+        }
+    }
+}
+
+/// A logger at `level`, writing terminal lines to standard error, or JSON objects (one per line)
+/// when `json` is set. Records are written by a background thread; a burst beyond 4096 pending
+/// records waits rather than dropping.
+pub(crate) fn logger(level: Level, json: bool) -> slog::Logger {
+    let drain: Box<dyn Drain<Ok = (), Err = slog::Never> + Send> = if json {
+        Box::new(slog_json::Json::new(std::io::stderr()).add_default_keys().set_newlines(true).build().fuse())
+    } else {
+        let decorator = slog_term::TermDecorator::new().stderr().build();
+        Box::new(slog_term::FullFormat::new(decorator).build().fuse())
+    };
+    let drain = slog::LevelFilter::new(drain, level.slog()).fuse();
+    let drain = slog_async::Async::new(drain)
+        .chan_size(4096)
+        .overflow_strategy(slog_async::OverflowStrategy::Block)
+        .build()
+        .fuse();
+    slog::Logger::root(drain, slog::o!())
+}
