@@ -127,12 +127,12 @@ impl Registry {
     pub fn on_request(&mut self, now: Duration, from: &[u8], id: u64, request: ClientRequest) -> Vec<Effect> {
         let mut effects = Vec::new();
         if let ClientRequest::Hello { app, actor, pid } = request {
-            // A second hello (the client reconnected) starts the actor afresh.
-            self.drop_client(from, &mut effects);
             if app.is_empty() || actor.is_empty() {
                 effects.push(error(from, id, ErrorCode::Invalid, "the app and actor names must not be empty".into()));
                 return effects;
             }
+            // A second hello (the client reconnected) starts the actor afresh.
+            self.drop_client(from, &mut effects);
             let client =
                 Client { app, actor, pid, last_seen: now, provides: BTreeMap::new(), lookups: BTreeMap::new() };
             self.clients.insert(from.to_vec(), client);
