@@ -118,6 +118,9 @@ pub struct DiscoveryClient {
     suspects_deadline: Option<Instant>,
     liveness_timeout: Duration,
     sessions: u32,
+    /// The request id of the latest hello: an "unknown client" reply to an earlier request
+    /// (a heartbeat queued while the daemon was down) says nothing about the current session.
+    hello_id: u64,
     log: slog::Logger,
 }
 
@@ -149,6 +152,7 @@ impl DiscoveryClient {
             suspects_deadline: None,
             liveness_timeout: Duration::from_secs(2),
             sessions: 0,
+            hello_id: 0,
             log,
         };
         client.hello()?;
@@ -245,6 +249,7 @@ impl DiscoveryClient {
             actor: self.config.actor.clone(),
             pid: std::process::id(),
         };
+        self.hello_id = self.next_id + 1;
         if let ReplyBody::Welcome { heartbeat_ms, timeout_ms } = self.call(hello)? {
             self.heartbeat_interval = Duration::from_millis(heartbeat_ms.max(10));
             self.liveness_timeout = Duration::from_millis(timeout_ms);
@@ -402,7 +407,7 @@ impl DiscoveryClient {
         match frame.message {
             DaemonMessage::Reply { id, result } => {
                 if let Err(e) = &result {
-                    if e.code == ErrorCode::UnknownClient {
+                    if e.code == ErrorCode::UnknownClient && id > self.hello_id {
                         self.forgotten = true;
                     }
                 }

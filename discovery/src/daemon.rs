@@ -100,8 +100,11 @@ impl Daemon {
         let now = self.now();
         let wait = self.registry.next_deadline().map_or(max_wait, |d| d.saturating_sub(now).min(max_wait));
         let timeout = i64::try_from(wait.as_millis() + 1).unwrap_or(i64::MAX);
-        let mut items = [self.socket.as_poll_item(zmq::POLLIN)];
-        match zmq::poll(&mut items, timeout) {
+        // The backend's descriptor (if any) wakes the daemon as soon as another host changes.
+        let fd = self.backend.poll_fd();
+        let mut items = [self.socket.as_poll_item(zmq::POLLIN), zmq::PollItem::from_fd(fd.unwrap_or(-1), zmq::POLLIN)];
+        let polled = if fd.is_some() { &mut items[..] } else { &mut items[..1] };
+        match zmq::poll(polled, timeout) {
             Ok(_) | Err(zmq::Error::EINTR) => {}
             Err(e) => return Err(zmq_err("poll")(e)),
         }

@@ -8,16 +8,20 @@
 //! - [`client`]: an actor's client, which registers, heartbeats and reports endpoint updates.
 //! - [`backend`]: registries shared between hosts; [`backend::MemoryBackend`] is the embedded
 //!   single-host default.
+//! - [`redis_backend`]: the registry of several hosts, shared through a Redis server with
+//!   expiring entries.
 
 pub mod backend;
 pub mod client;
 pub mod daemon;
 pub mod protocol;
+pub mod redis_backend;
 pub mod registry;
 pub mod service;
 
 pub use backend::{Backend, MemoryBackend};
 pub use client::{list, ClientConfig, ClientError, DiscoveryClient, Update};
 pub use daemon::{Daemon, DaemonError};
+pub use redis_backend::{RedisBackend, RedisConfig};
 pub use registry::{ClientId, Effect, Listing, Registry, RegistryConfig};
 pub use service::{Reach, Service, ServiceError};

@@ -260,26 +260,34 @@ fn a_restart_does_not_disconnect_consumers_from_live_providers() {
     let mut consumer = client(&endpoint, &ctx, "Consumer");
     assert_eq!(consumer.lookup("c.in", PortKind::Sub, "Temp", Scope::Global).unwrap().len(), 2);
 
-    // The daemon restarts, and one provider dies with it.
+    // The daemon restarts, and one provider dies with it. While it is down, the others keep
+    // heartbeating into their queues; the new daemon answers each of those as unknown.
     drop(daemon);
     drop(doomed);
+    quiet_for(&mut consumer, Duration::from_millis(200));
+    quiet_for(&mut provider, Duration::from_millis(200));
     let _restarted = RunningDaemon::start(&endpoint);
 
     // The consumer re-registers first: the new daemon knows no provider yet, but the consumer
     // reports no removal, because providers get one liveness timeout to come back.
     until_sessions(&mut consumer, 2);
     until_sessions(&mut provider, 2);
-    let _alive = KeepAlive::start(provider);
+    let alive = KeepAlive::start(provider);
     // The live provider came back, so it is never reported; the dead one is, after the timeout.
     let update = next_update(&mut consumer);
     assert_eq!((update.added, update.removed), (vec![], vec![other.endpoint().clone()]));
     quiet_for(&mut consumer, Duration::from_millis(100));
+    // The stale "unknown" answers to queued heartbeats did not make anyone register twice
+    // (a second hello would have removed and re-added the provider).
+    let provider = alive.stop();
+    assert_eq!((provider.sessions(), consumer.sessions()), (2, 2));
 }
 
-/// Keeps a client heartbeating on a thread of its own until dropped.
+/// Keeps a client heartbeating on a thread of its own until stopped (or dropped, which drops
+/// the client: the actor dies).
 struct KeepAlive {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<DiscoveryClient>>,
 }
 
 impl KeepAlive {
@@ -292,8 +300,15 @@ impl KeepAlive {
                 let mut items = [client.socket().as_poll_item(zmq::POLLIN)];
                 zmq::poll(&mut items, 10).unwrap();
             }
+            client
         });
         KeepAlive { stop, thread: Some(thread) }
+    }
+
+    /// Stops heartbeating and hands the client back.
+    fn stop(mut self) -> DiscoveryClient {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
     }
 }
 
@@ -301,7 +316,7 @@ impl Drop for KeepAlive {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
-            t.join().unwrap();
+            drop(t.join().unwrap());
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cohort_discovery::{Backend, Daemon, MemoryBackend, RegistryConfig};
+use cohort_discovery::{Backend, Daemon, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig};
 use slog::info;
 
 use super::logging::logger;
@@ -23,6 +23,12 @@ pub(crate) fn run(args: &DiscoArgs) -> Result<(), Failure> {
     config.liveness_timeout = Duration::from_millis(args.timeout_ms);
     let backend: Box<dyn Backend + Send> = match args.registry {
         RegistryKind::Memory => Box::new(MemoryBackend),
+        RegistryKind::Redis => {
+            let mut redis = RedisConfig::new(&host);
+            redis.url = args.redis_url.clone();
+            redis.ttl = Duration::from_millis(args.redis_ttl_ms);
+            Box::new(RedisBackend::connect(redis, log.clone()).context("cannot use the Redis registry")?)
+        }
     };
     let ctx = zmq::Context::new();
     let mut daemon = Daemon::bind(&ctx, &args.endpoint, config, backend, log.clone())

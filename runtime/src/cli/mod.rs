@@ -97,13 +97,18 @@ message type(s), port kind and scope: local services stay on this host, internal
 their actor. Actors heartbeat; an actor silent for --timeout-ms is dropped and every consumer of
 its providers is told. If the daemon restarts, actors register again by themselves.
 
-With --registry memory (the default) the daemon serves this host only.";
+With --registry memory (the default) the daemon serves this host only. With --registry redis the
+daemons of several hosts share their global providers through one Redis server: each writes its
+host's providers under keys that expire unless refreshed (--redis-ttl-ms), and learns the other
+hosts' changes from Redis keyspace notifications, so a dead host's providers vanish within the TTL
+and every consumer is told.";
 
 const DISCO_AFTER_HELP: &str = "\
 Examples:
   cohort disco                                   Serve at tcp://127.0.0.1:9700
   cohort disco --endpoint tcp://127.0.0.1:9800   Serve elsewhere
   cohort disco --log-level debug --log-json      Log every request, as JSON lines
+  cohort disco --registry redis --redis-url redis://10.0.0.1:6379/ --host node-1
 
 Exit status: 0 when stopped by a signal, 2 when the daemon cannot start (address in use, …).";
 
@@ -160,6 +165,8 @@ pub(crate) enum Command {
 pub(crate) enum RegistryKind {
     /// This host only, in memory.
     Memory,
+    /// Shared with the daemons of other hosts through a Redis server (--redis-url).
+    Redis,
 }
 
 /// Arguments of `cohort disco`.
@@ -174,6 +181,12 @@ pub(crate) struct DiscoArgs {
     /// Where providers are shared with other hosts.
     #[arg(long, value_enum, default_value = "memory")]
     pub(crate) registry: RegistryKind,
+    /// The Redis server of `--registry redis`.
+    #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379/")]
+    pub(crate) redis_url: String,
+    /// How long this host's entries outlive it in Redis (milliseconds); refreshed every third of it.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub(crate) redis_ttl_ms: u64,
     /// How often actors heartbeat, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     pub(crate) heartbeat_ms: u64,
