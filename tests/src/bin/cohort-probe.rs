@@ -8,22 +8,85 @@
 //!
 //! Each prints one line per event on standard output, flushed at once:
 //! `READY <endpoint>`, `ADDED <endpoint>`, `REMOVED <endpoint>`, `MSG <n> FROM <endpoint>` (the
-//! first message after each addition), so a test can follow what happens.
+//! first message after each addition), so a test can follow what happens. The provider also
+//! prints `PROVIDING <endpoint>` just before it registers its port.
+//!
+//! Options, after the arguments (for the discovery benchmark):
+//!
+//! ```text
+//! --stamp             append the wall-clock time (CLOCK_REALTIME, nanoseconds since the Unix
+//!                     epoch) to every line, as a last word: comparable between processes
+//! --every-ms N        provide: publish every N ms (10)
+//! --heartbeat-ms N    disco: ask clients to heartbeat every N ms (500)
+//! --liveness-ms N     disco: drop a client silent for N ms (2000)
+//! --ttl-ms N          disco: the TTL of the Redis entries (1000)
+//! ```
 
 use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::{bail, ensure, Context as _};
 use cohort_discovery::{
     ClientConfig, Daemon, DiscoveryClient, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig,
 };
 use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, Scope, Security, SocketOptions};
 
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+/// What the options after the arguments ask for.
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    stamp: bool,
+    every: Duration,
+    heartbeat: Duration,
+    liveness: Duration,
+    ttl: Duration,
+}
+
+impl Options {
+    /// Splits `args` into positional arguments and options.
+    fn parse(args: &[String]) -> anyhow::Result<(Vec<String>, Options)> {
+        let mut options = Options {
+            stamp: false,
+            every: Duration::from_millis(10),
+            heartbeat: Duration::from_millis(500),
+            liveness: Duration::from_secs(2),
+            ttl: Duration::from_millis(1000),
+        };
+        let mut positional = Vec::new();
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let field = match arg.as_str() {
+                "--stamp" => {
+                    options.stamp = true;
+                    continue;
+                }
+                "--every-ms" => &mut options.every,
+                "--heartbeat-ms" => &mut options.heartbeat,
+                "--liveness-ms" => &mut options.liveness,
+                "--ttl-ms" => &mut options.ttl,
+                other if other.starts_with("--") => {
+                    bail!("unknown option {other}; see the doc comment of cohort-probe")
+                }
+                _ => {
+                    positional.push(arg.clone());
+                    continue;
+                }
+            };
+            let value = it.next().with_context(|| format!("{arg} needs a number of milliseconds"))?;
+            let ms: u64 = value.parse().with_context(|| format!("{arg} {value}: not a number of milliseconds"))?;
+            ensure!(ms > 0, "{arg} must be at least 1");
+            *field = Duration::from_millis(ms);
+        }
+        Ok((positional, options))
+    }
+
+    /// Prints `line`, stamped if asked.
+    fn say(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ =
+            if self.stamp { writeln!(out, "{line} {}", cohort_tests::unix_nanos()) } else { writeln!(out, "{line}") };
+        let _ = out.flush();
+    }
 }
 
 fn logger() -> slog::Logger {
@@ -47,57 +110,63 @@ fn client(daemon: &str, app: &str, actor: &str) -> anyhow::Result<DiscoveryClien
 }
 
 fn wait(socket: &zmq::Socket, until: Instant) -> anyhow::Result<()> {
-    let left = until.saturating_duration_since(Instant::now());
+    // Rounded up to whole milliseconds, so as not to spin just before `until`.
+    let left = until.saturating_duration_since(Instant::now()).as_micros().div_ceil(1000);
     let mut items = [socket.as_poll_item(zmq::POLLIN)];
-    match zmq::poll(&mut items, i64::try_from(left.as_millis()).unwrap_or(i64::MAX)) {
+    match zmq::poll(&mut items, i64::try_from(left).unwrap_or(i64::MAX)) {
         Ok(_) | Err(zmq::Error::EINTR) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
 
-fn provide(daemon: &str, app: &str, actor: &str, message: &str) -> anyhow::Result<()> {
+fn provide(o: &Options, daemon: &str, app: &str, actor: &str, message: &str) -> anyhow::Result<()> {
     let factory = factory(app, actor)?;
     let mut publisher = factory.publisher(&PortSpec::new("probe", "out", PortKind::Pub, Scope::Global, message))?;
     let mut disco = client(daemon, app, actor)?;
+    o.say(&format!("PROVIDING {}", publisher.endpoint()));
     disco.provide("probe.out", PortKind::Pub, message, Scope::Global, publisher.endpoint())?;
-    say(&format!("READY {}", publisher.endpoint()));
+    o.say(&format!("READY {}", publisher.endpoint()));
     let mut n: u64 = 0;
+    let mut next = Instant::now();
     loop {
-        n += 1;
-        publisher.send(&n)?;
+        if Instant::now() >= next {
+            n += 1;
+            publisher.send(&n)?;
+            next = Instant::now() + o.every;
+        }
         disco.poll()?;
-        wait(disco.socket(), Instant::now() + Duration::from_millis(10))?;
+        wait(disco.socket(), next.min(disco.next_deadline()))?;
     }
 }
 
-fn consume(daemon: &str, app: &str, actor: &str, message: &str) -> anyhow::Result<()> {
+fn consume(o: &Options, daemon: &str, app: &str, actor: &str, message: &str) -> anyhow::Result<()> {
     let factory = factory(app, actor)?;
     let mut sub = factory.subscriber(&PortSpec::new("probe", "in", PortKind::Sub, Scope::Global, message))?;
     let mut disco = client(daemon, app, actor)?;
     let mut fresh = Vec::new();
     for endpoint in disco.lookup("probe.in", PortKind::Sub, message, Scope::Global)? {
         sub.add_endpoint(&endpoint)?;
-        say(&format!("ADDED {endpoint}"));
+        o.say(&format!("ADDED {endpoint}"));
         fresh.push(endpoint);
     }
-    say("READY");
+    o.say("READY");
     loop {
         for update in disco.poll()? {
             for endpoint in update.added {
                 sub.add_endpoint(&endpoint)?;
-                say(&format!("ADDED {endpoint}"));
+                o.say(&format!("ADDED {endpoint}"));
                 fresh.push(endpoint);
             }
             for endpoint in update.removed {
                 sub.remove_endpoint(&endpoint)?;
                 fresh.retain(|e| *e != endpoint);
-                say(&format!("REMOVED {endpoint}"));
+                o.say(&format!("REMOVED {endpoint}"));
             }
         }
         while let Some(m) = sub.recv::<u64>()? {
             if !fresh.is_empty() {
                 // One provider in these tests: the first message after an addition is its.
-                say(&format!("MSG {} FROM {}", m.value, fresh.remove(0)));
+                o.say(&format!("MSG {} FROM {}", m.value, fresh.remove(0)));
             }
         }
         let until = disco.next_deadline().min(Instant::now() + Duration::from_millis(10));
@@ -110,34 +179,37 @@ fn consume(daemon: &str, app: &str, actor: &str, message: &str) -> anyhow::Resul
     }
 }
 
-fn disco(endpoint: &str, host: &str, redis: Option<&str>) -> anyhow::Result<()> {
+fn disco(o: &Options, endpoint: &str, host: &str, redis: Option<&str>) -> anyhow::Result<()> {
     let log = logger();
-    let config = RegistryConfig::new(host);
+    let mut config = RegistryConfig::new(host);
+    config.heartbeat_interval = o.heartbeat;
+    config.liveness_timeout = o.liveness;
     let backend: Box<dyn cohort_discovery::Backend + Send> = match redis {
         None => Box::new(MemoryBackend),
         Some(url) => {
             let mut redis = RedisConfig::new(host);
             redis.url = url.to_owned();
-            redis.ttl = Duration::from_millis(1000);
+            redis.ttl = o.ttl;
             Box::new(RedisBackend::connect(redis, log.clone())?)
         }
     };
     let ctx = zmq::Context::new();
     let mut daemon = Daemon::bind(&ctx, endpoint, config, backend, log)?;
-    say(&format!("READY {}", daemon.endpoint()));
+    o.say(&format!("READY {}", daemon.endpoint()));
     let stop = AtomicBool::new(false);
     daemon.run(&stop)?;
     Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let (args, o) = Options::parse(&all)?;
     let arg =
         |i: usize| args.get(i).map(String::as_str).context("missing argument; see the doc comment of cohort-probe");
     match arg(0)? {
-        "provide" => provide(arg(1)?, arg(2)?, arg(3)?, arg(4)?),
-        "consume" => consume(arg(1)?, arg(2)?, arg(3)?, arg(4)?),
-        "disco" => disco(arg(1)?, arg(2)?, args.get(3).map(String::as_str)),
+        "provide" => provide(&o, arg(1)?, arg(2)?, arg(3)?, arg(4)?),
+        "consume" => consume(&o, arg(1)?, arg(2)?, arg(3)?, arg(4)?),
+        "disco" => disco(&o, arg(1)?, arg(2)?, args.get(3).map(String::as_str)),
         other => bail!("unknown command {other:?}: provide, consume or disco"),
     }
 }
