@@ -1,4 +1,23 @@
 //! Cohort runtime: the component API, actors, timers and the launcher.
 //!
-//! The `cohort` command-line tool is this crate's binary. The component API, actors and the
-//! launcher arrive with the runtime issue; the library is empty until then.
+//! Users implement [`Component`] for each component type of their model and register the types
+//! in [`Components`]. Each component instance runs on its own thread, which owns its ports and
+//! its timers and calls its handlers. The `cohort` command-line tool is this crate's binary.
+
+pub mod actor;
+mod component;
+mod context;
+mod control;
+mod executor;
+mod hosted;
+mod message;
+pub mod params;
+pub mod timers;
+
+pub use actor::{run_actor, ActorError, ActorSettings};
+pub use component::{Component, HandlerError, HandlerResult, Handlers};
+pub use context::{Context, ContextError, Identity};
+pub use hosted::Components;
+pub use message::Message;
+pub use params::ComponentArgs;
+pub use timers::Tick;

@@ -1,0 +1,285 @@
+//! What a component's handlers get: its ports by name, its timers, its logger and identity.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use cohort_ports::{
+    CltPort, Hub, InsPlug, PeerId, Port, PortError, PubPort, QryPort, Received, ReplyPort, ReplyToken, ReqPort,
+    RequestId, Response, SubPort,
+};
+
+use crate::message::Message;
+use crate::timers::TimerSet;
+
+/// Who a component instance is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The app.
+    pub app: String,
+    /// The actor hosting the instance.
+    pub actor: String,
+    /// The instance's name in the actor.
+    pub instance: String,
+    /// The component type.
+    pub component: String,
+}
+
+/// A misuse of the context, reported to the handler as an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// No port of that name.
+    #[error("component {component} has no port {port:?}; its ports are: {known}")]
+    UnknownPort {
+        /// The component type.
+        component: String,
+        /// The name asked for.
+        port: String,
+        /// The names it has.
+        known: String,
+    },
+    /// The port is of another kind than the operation needs.
+    #[error("port {port:?} is a {kind} port; {operation} needs a {wanted} port")]
+    WrongKind {
+        /// The port.
+        port: String,
+        /// Its kind.
+        kind: &'static str,
+        /// What was attempted.
+        operation: &'static str,
+        /// The kind that would do.
+        wanted: &'static str,
+    },
+    /// The message's type is not the port's.
+    #[error("port {port:?} carries {expected}, not {given}")]
+    WrongMessage {
+        /// The port.
+        port: String,
+        /// The port's message type.
+        expected: String,
+        /// The type given.
+        given: &'static str,
+    },
+    /// No timer of that name.
+    #[error("component {component} has no timer {timer:?}")]
+    UnknownTimer {
+        /// The component type.
+        component: String,
+        /// The name asked for.
+        timer: String,
+    },
+    /// A timer operation does not apply (a period on a sporadic timer, …).
+    #[error(transparent)]
+    Timer(#[from] crate::timers::TimerError),
+    /// The port failed.
+    #[error("port {port:?}: {source}")]
+    Port {
+        /// The port.
+        port: String,
+        /// The error.
+        source: PortError,
+    },
+}
+
+/// One port of the component with what the model says about it.
+pub(crate) struct PortSlot {
+    pub(crate) port: Port,
+    /// The message it sends (the request type of a duplex port), or none (inside ports).
+    pub(crate) message: Option<String>,
+    /// The `within` deadline of its handler.
+    pub(crate) deadline: Option<Duration>,
+}
+
+/// The handlers' view of their component instance.
+pub struct Context {
+    pub(crate) identity: Identity,
+    pub(crate) log: slog::Logger,
+    pub(crate) ports: BTreeMap<String, PortSlot>,
+    pub(crate) timers: TimerSet,
+    /// Timer deadlines of the model (`within` on a timer port).
+    pub(crate) timer_deadlines: BTreeMap<String, Duration>,
+}
+
+fn kind_name(port: &Port) -> &'static str {
+    port.kind().name()
+}
+
+impl Context {
+    /// Who this instance is.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The instance's logger, named `<actor>.<instance>`.
+    pub fn log(&self) -> &slog::Logger {
+        &self.log
+    }
+
+    fn slot(&mut self, port: &str) -> Result<&mut PortSlot, ContextError> {
+        if !self.ports.contains_key(port) {
+            let known: Vec<&str> = self.ports.keys().map(String::as_str).collect();
+            return Err(ContextError::UnknownPort {
+                component: self.identity.component.clone(),
+                port: port.to_owned(),
+                known: if known.is_empty() { "none".to_owned() } else { known.join(", ") },
+            });
+        }
+        self.ports.get_mut(port).ok_or_else(|| ContextError::UnknownPort {
+            component: self.identity.component.clone(),
+            port: port.to_owned(),
+            known: String::new(),
+        })
+    }
+
+    fn typed<M: Message>(&mut self, port: &str) -> Result<&mut Port, ContextError> {
+        let slot = self.slot(port)?;
+        if let Some(expected) = &slot.message {
+            if expected != M::NAME {
+                return Err(ContextError::WrongMessage {
+                    port: port.to_owned(),
+                    expected: expected.clone(),
+                    given: M::NAME,
+                });
+            }
+        }
+        Ok(&mut slot.port)
+    }
+
+    /// Publishes `message` on the `pub` port `port`.
+    pub fn publish<M: Message>(&mut self, port: &str, message: &M) -> Result<(), ContextError> {
+        let p = self.typed::<M>(port)?;
+        let p: &mut PubPort = match p {
+            Port::Pub(p) => p,
+            other => return Err(wrong(port, other, "publish", "pub")),
+        };
+        p.send(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Sends `message` as a request on the `req` port `port`; its reply (or its failure) comes
+    /// to the port's response handler.
+    pub fn request<M: Message>(&mut self, port: &str, message: &M) -> Result<RequestId, ContextError> {
+        let p = self.typed::<M>(port)?;
+        let p: &mut ReqPort = match p {
+            Port::Req(p) => p,
+            other => return Err(wrong(port, other, "request", "req")),
+        };
+        p.request(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Sends `message` as a query on the `qry` port `port`; answers come to its response handler.
+    pub fn query<M: Message>(&mut self, port: &str, message: &M) -> Result<RequestId, ContextError> {
+        let p = self.typed::<M>(port)?;
+        let p: &mut QryPort = match p {
+            Port::Qry(p) => p,
+            other => return Err(wrong(port, other, "query", "qry")),
+        };
+        p.query(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Calls through the `clt` port `port` and waits for the reply, up to the request timeout.
+    pub fn call<Q: Message, A: Message>(&mut self, port: &str, message: &Q) -> Result<Received<A>, ContextError> {
+        let p = self.typed::<Q>(port)?;
+        let p: &mut CltPort = match p {
+            Port::Clt(p) => p,
+            other => return Err(wrong(port, other, "call", "clt")),
+        };
+        p.call(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Sends one answer of several to a query received on the `ans` port `port`.
+    pub fn answer<A: Message>(&mut self, port: &str, token: &ReplyToken, message: &A) -> Result<(), ContextError> {
+        let p = self.reply_port(port)?;
+        p.answer(token, message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Sends the (final) reply to a request received on `port` (`rep`, `srv` or `ans`).
+    pub fn reply_to<A: Message>(&mut self, port: &str, token: &ReplyToken, message: &A) -> Result<(), ContextError> {
+        let p = self.reply_port(port)?;
+        p.reply(token, message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Sends `message` to the worker thread `to` through the inside port `port`.
+    pub fn send_inside<M: Message>(&mut self, port: &str, to: &PeerId, message: &M) -> Result<(), ContextError> {
+        let p = self.inside_port(port)?;
+        p.send_to(to, message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// A plug for a worker thread of this component into the inside port `port`.
+    pub fn plug(&mut self, port: &str) -> Result<InsPlug, ContextError> {
+        let p = self.inside_port(port)?;
+        p.plug().map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    fn timer_id(&self, timer: &str) -> Result<crate::timers::TimerId, ContextError> {
+        self.timers.id(timer).ok_or_else(|| ContextError::UnknownTimer {
+            component: self.identity.component.clone(),
+            timer: timer.to_owned(),
+        })
+    }
+
+    /// Starts the timer `timer`: a periodic timer ticks from now on; a sporadic one fires once
+    /// after its delay.
+    pub fn launch(&mut self, timer: &str) -> Result<(), ContextError> {
+        let id = self.timer_id(timer)?;
+        Ok(self.timers.launch(id, Instant::now())?)
+    }
+
+    /// Stops the periodic timer `timer`, keeping its period.
+    pub fn halt(&mut self, timer: &str) -> Result<(), ContextError> {
+        let id = self.timer_id(timer)?;
+        Ok(self.timers.halt(id)?)
+    }
+
+    /// Disarms the sporadic timer `timer`, or makes the periodic timer `timer` skip its next
+    /// tick (staying phase-locked).
+    pub fn cancel(&mut self, timer: &str) -> Result<(), ContextError> {
+        let id = self.timer_id(timer)?;
+        Ok(self.timers.cancel(id)?)
+    }
+
+    /// Sets the period of the periodic timer `timer`, from its next tick on.
+    pub fn set_period(&mut self, timer: &str, period: Duration) -> Result<(), ContextError> {
+        let id = self.timer_id(timer)?;
+        Ok(self.timers.set_period(id, period)?)
+    }
+
+    /// Sets the delay of the sporadic timer `timer`: for its next launch, or, if it is armed,
+    /// moving its pending firing to launch time + `delay`.
+    pub fn set_delay(&mut self, timer: &str, delay: Duration) -> Result<(), ContextError> {
+        let id = self.timer_id(timer)?;
+        Ok(self.timers.set_delay(id, delay)?)
+    }
+
+    pub(crate) fn sub_port(&mut self, port: &str) -> Result<&mut SubPort, ContextError> {
+        match &mut self.slot(port)?.port {
+            Port::Sub(p) => Ok(p),
+            other => Err(wrong(port, other, "receive", "sub")),
+        }
+    }
+
+    pub(crate) fn reply_port(&mut self, port: &str) -> Result<&mut ReplyPort, ContextError> {
+        match &mut self.slot(port)?.port {
+            Port::Reply(p) => Ok(p),
+            other => Err(wrong(port, other, "reply", "rep, srv or ans")),
+        }
+    }
+
+    pub(crate) fn inside_port(&mut self, port: &str) -> Result<&mut Hub, ContextError> {
+        match &mut self.slot(port)?.port {
+            Port::Hub(p) => Ok(p),
+            other => Err(wrong(port, other, "use an inside port", "inside")),
+        }
+    }
+
+    pub(crate) fn recv_response<A: Message>(&mut self, port: &str) -> Result<Option<Response<A>>, ContextError> {
+        let result = match &mut self.slot(port)?.port {
+            Port::Req(p) => p.recv::<A>(),
+            Port::Qry(p) => p.recv::<A>(),
+            other => return Err(wrong(port, other, "receive responses", "req or qry")),
+        };
+        result.map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+}
+
+fn wrong(port: &str, actual: &Port, operation: &'static str, wanted: &'static str) -> ContextError {
+    ContextError::WrongKind { port: port.to_owned(), kind: kind_name(actual), operation, wanted }
+}
