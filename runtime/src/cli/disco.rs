@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use cohort_discovery::{Backend, Daemon, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig};
 use slog::info;
 
-use super::logging::logger;
+use cohort_runtime::host::hostname;
+use cohort_runtime::logging::logger;
 use super::{DiscoArgs, Failure, RegistryKind};
 
 /// Runs the daemon until Ctrl-C, SIGTERM or SIGHUP.
@@ -39,16 +40,4 @@ pub(crate) fn run(args: &DiscoArgs) -> Result<(), Failure> {
     daemon.run(&stop).context("the discovery daemon failed")?;
     info!(log, "discovery daemon stopped");
     Ok(())
-}
-
-/// This host's name.
-fn hostname() -> anyhow::Result<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
 }

@@ -7,7 +7,6 @@ mod disco;
 mod flows;
 mod graph;
 mod load;
-mod logging;
 mod ls;
 mod output;
 
@@ -195,7 +194,7 @@ pub(crate) struct DiscoArgs {
     pub(crate) timeout_ms: u64,
     /// How much to log.
     #[arg(long, value_enum, default_value = "info")]
-    pub(crate) log_level: logging::Level,
+    pub(crate) log_level: cohort_runtime::logging::Level,
     /// Log JSON objects, one per line, instead of text.
     #[arg(long)]
     pub(crate) log_json: bool,

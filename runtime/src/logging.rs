@@ -1,10 +1,10 @@
-//! The logger of long-running commands: human-readable lines on standard error, or JSON lines.
+//! The logger of long-running commands (the discovery daemon, the launcher, actors): human-readable lines on standard error, or JSON lines.
 
 use slog::Drain;
 
 /// How much to log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Level {
+pub enum Level {
     /// Errors only.
     Error,
     /// Warnings and errors.
@@ -32,7 +32,7 @@ impl Level {
 /// A logger at `level`, writing terminal lines to standard error, or JSON objects (one per line)
 /// when `json` is set. Records are written by a background thread; a burst beyond 4096 pending
 /// records waits rather than dropping.
-pub(crate) fn logger(level: Level, json: bool) -> slog::Logger {
+pub fn logger(level: Level, json: bool) -> slog::Logger {
     let drain: Box<dyn Drain<Ok = (), Err = slog::Never> + Send> = if json {
         Box::new(slog_json::Json::new(std::io::stderr()).add_default_keys().set_newlines(true).build().fuse())
     } else {

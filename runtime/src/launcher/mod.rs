@@ -1,0 +1,240 @@
+//! The launcher every app binary offers: `run` starts this host's actors, one process each,
+//! with an embedded discovery daemon when none answers, and supervises them.
+//!
+//! ```no_run
+//! use cohort_runtime::{launch, AppModel, Components};
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let model = AppModel::embedded("hello.riaps", "app Hello { message M; }");
+//!     launch(model, Components::new())
+//! }
+//! ```
+
+mod model;
+mod restart;
+mod supervise;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use cohort_ports::Interface;
+use slog::{error, info, o};
+
+pub use model::AppModel;
+pub use restart::{Decision, RestartPolicy, RestartState};
+
+use crate::actor::{run_actor, ActorSettings};
+use crate::hosted::Components;
+use crate::logging::{logger, Level};
+
+/// The command line of an app binary.
+#[derive(Debug, Parser)]
+#[command(
+    about = "A Cohort app: runs this host's actors of the app and keeps them running",
+    after_help = "Examples:\n  APP run                                    Run every actor of the app on this host\n  APP run --deployment app.depl --host h1    Run the actors the deployment places on h1\n  APP run --duration 10 --log-format json    Stop after 10 s; JSON log lines\n\nExit status: 0 when stopped, 1 when the model, the deployment, an argument or a component\nimplementation is wrong (or an actor keeps crashing), 2 on a usage error."
+)]
+struct LaunchCli {
+    #[command(subcommand)]
+    command: LaunchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum LaunchCommand {
+    /// Start this host's actors, supervise them, stop them on Ctrl-C or SIGTERM.
+    Run(Common),
+    /// Run one actor in this process (what `run` starts for each actor).
+    #[command(hide = true)]
+    Actor {
+        /// The actor.
+        name: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options of `run` (and of the actor processes it starts).
+#[derive(Debug, Clone, Args)]
+struct Common {
+    /// Use this model file instead of the one built into the app.
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Run the actors this deployment places on this host, with its arguments.
+    #[arg(long, value_name = "FILE")]
+    deployment: Option<PathBuf>,
+    /// This host's name in the deployment [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
+    /// The discovery daemon; one is started in the launcher when none answers.
+    #[arg(long, value_name = "ENDPOINT", default_value = cohort_discovery::protocol::DEFAULT_DAEMON_ENDPOINT)]
+    daemon: String,
+    /// The network interface global ports bind to [default: the first non-loopback IPv4].
+    #[arg(long, value_name = "NAME")]
+    interface: Option<String>,
+    /// Stop the app after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Log as human-readable lines or as one JSON object per line.
+    #[arg(long, value_enum, default_value = "human")]
+    log_format: LogFormat,
+    /// How much to log.
+    #[arg(long, value_enum, default_value = "info")]
+    log_level: Level,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+impl Common {
+    fn host(&self) -> Result<String, String> {
+        match &self.host {
+            Some(h) => Ok(h.clone()),
+            None => crate::host::hostname().map_err(|e| format!("cannot read this host's name ({e}); give --host")),
+        }
+    }
+
+    fn settings(&self) -> ActorSettings {
+        ActorSettings {
+            daemon: self.daemon.clone(),
+            interface: self.interface.clone().map_or(Interface::Auto, Interface::Named),
+            ..ActorSettings::default()
+        }
+    }
+
+    /// The arguments that give a child actor process the same view.
+    fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        let mut push = |flag: &str, value: String| {
+            args.push(flag.to_owned());
+            args.push(value);
+        };
+        if let Some(m) = &self.model {
+            push("--model", m.display().to_string());
+        }
+        if let Some(d) = &self.deployment {
+            push("--deployment", d.display().to_string());
+        }
+        if let Some(h) = &self.host {
+            push("--host", h.clone());
+        }
+        push("--daemon", self.daemon.clone());
+        if let Some(i) = &self.interface {
+            push("--interface", i.clone());
+        }
+        push("--log-format", if self.log_format == LogFormat::Json { "json" } else { "human" }.to_owned());
+        push("--log-level", format!("{:?}", self.log_level).to_lowercase());
+        args
+    }
+}
+
+/// Runs an app binary's command line: `run` (the launcher) or, internally, one actor.
+pub fn launch(model: AppModel, components: Components) -> ExitCode {
+    let cli = LaunchCli::parse();
+    let (common, actor) = match &cli.command {
+        LaunchCommand::Run(common) => (common, None),
+        LaunchCommand::Actor { name, common } => (common, Some(name.clone())),
+    };
+    let log = logger(common.log_level, common.log_format == LogFormat::Json);
+    let model = match &common.model {
+        Some(path) => match AppModel::from_file(path) {
+            Ok(m) => m,
+            Err(e) => return fail(&e),
+        },
+        None => model,
+    };
+    let loaded = match model::load(&model, common.deployment.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    let host = match common.host() {
+        Ok(h) => h,
+        Err(e) => return fail(&e),
+    };
+    let log = log.new(o!("app" => loaded.app.name.name.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)) {
+        return fail(&format!("cannot install the signal handler: {e}"));
+    }
+    match actor {
+        Some(name) => run_one(&loaded, &name, &host, &components, common, &stop, &log),
+        None => {
+            if let Err(e) = loaded.check(&host) {
+                return fail(&e);
+            }
+            if let Err(e) = check_components(&loaded, &host, &components) {
+                return fail(&e);
+            }
+            let actors = loaded.actors_here(&host);
+            if actors.is_empty() {
+                return fail(&format!("the deployment places no actor on host {host:?} (give --host)"));
+            }
+            let duration = common.duration.map(Duration::from_secs_f64);
+            match supervise::run(&actors, &common.to_args(), &common.daemon, duration, &stop, &log) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    error!(log, "the app stopped"; "error" => &e);
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("{}", message.trim_end());
+    ExitCode::from(1)
+}
+
+/// Every component type the host's actors use must have an implementation.
+fn check_components(loaded: &model::Loaded, host: &str, components: &Components) -> Result<(), String> {
+    let registered: Vec<&str> = components.names().collect();
+    for actor in loaded.actors_here(host) {
+        let Some(model) = loaded.app.actor(&actor) else { continue };
+        for instance in &model.instances {
+            let ty = &instance.component.name;
+            if !registered.contains(&ty.as_str()) {
+                return Err(format!(
+                    "no implementation of component type {ty} (instance {} of actor {actor}) is registered; registered: {}",
+                    instance.name.name,
+                    if registered.is_empty() { "none".to_owned() } else { registered.join(", ") }
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The body of an actor process.
+fn run_one(
+    loaded: &model::Loaded,
+    actor: &str,
+    host: &str,
+    components: &Components,
+    common: &Common,
+    stop: &AtomicBool,
+    log: &slog::Logger,
+) -> ExitCode {
+    // Die with the launcher, so a killed launcher leaves no actor behind.
+    // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag of this process.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
+    let args = match loaded.component_args(actor, host) {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    let settings = common.settings();
+    info!(log, "actor starting"; "actor" => actor, "pid" => std::process::id());
+    match run_actor(&loaded.app, actor, args, components, &settings, stop, log) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(log, "the actor failed"; "actor" => actor, "error" => %e);
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The supervisor: one child process per actor, restarted with backoff when it crashes, all
+//! stopped gracefully (SIGTERM, then SIGKILL after 5 s) when the app stops.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use cohort_discovery::{Daemon, MemoryBackend, RegistryConfig};
+use slog::{info, warn};
+
+use super::restart::{Decision, RestartPolicy, RestartState};
+
+/// How long stopping may take before stragglers are killed.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// How often the supervisor looks at its children.
+const TICK: Duration = Duration::from_millis(20);
+
+struct Supervised {
+    name: String,
+    child: Option<Child>,
+    started: Instant,
+    restart_at: Option<Instant>,
+    history: RestartState,
+}
+
+/// A discovery daemon running in the launcher because none answered.
+struct EmbeddedDaemon {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for EmbeddedDaemon {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts a daemon at `endpoint` unless one answers there.
+fn ensure_daemon(endpoint: &str, log: &slog::Logger) -> Result<Option<EmbeddedDaemon>, String> {
+    let ctx = zmq::Context::new();
+    if cohort_discovery::list(&ctx, endpoint, Duration::from_millis(300)).is_ok() {
+        info!(log, "using the running discovery daemon"; "endpoint" => endpoint);
+        return Ok(None);
+    }
+    let host = crate::host::hostname().unwrap_or_else(|_| "localhost".to_owned());
+    let mut daemon = Daemon::bind(&ctx, endpoint, RegistryConfig::new(&host), Box::new(MemoryBackend), log.clone())
+        .map_err(|e| format!("no discovery daemon answers at {endpoint}, and one cannot be started there: {e}"))?;
+    info!(log, "started an embedded discovery daemon"; "endpoint" => endpoint);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let log = log.clone();
+    let thread = std::thread::Builder::new()
+        .name("discovery".into())
+        .spawn(move || {
+            let _ctx = ctx;
+            if let Err(e) = daemon.run(&flag) {
+                warn!(log, "the embedded discovery daemon failed"; "error" => %e);
+            }
+        })
+        .map_err(|e| format!("cannot start the discovery thread: {e}"))?;
+    Ok(Some(EmbeddedDaemon { stop, thread: Some(thread) }))
+}
+
+fn spawn(name: &str, child_args: &[String]) -> Result<Child, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
+    Command::new(exe)
+        .arg("actor")
+        .arg(name)
+        .args(child_args)
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start actor {name}: {e}"))
+}
+
+/// Runs `actors` until `stop` is set or `duration` passes; gives up (and stops all) when an
+/// actor crashes too often.
+pub(crate) fn run(
+    actors: &[String],
+    child_args: &[String],
+    daemon: &str,
+    duration: Option<Duration>,
+    stop: &AtomicBool,
+    log: &slog::Logger,
+) -> Result<(), String> {
+    let _daemon = ensure_daemon(daemon, log)?;
+    let policy = RestartPolicy::default();
+    let mut supervised = Vec::new();
+    for name in actors {
+        let child = spawn(name, child_args)?;
+        info!(log, "actor started"; "actor" => name, "pid" => child.id());
+        supervised.push(Supervised {
+            name: name.clone(),
+            child: Some(child),
+            started: Instant::now(),
+            restart_at: None,
+            history: RestartState::new(policy),
+        });
+    }
+    let until = duration.map(|d| Instant::now() + d);
+    let mut outcome = Ok(());
+    'serve: while !stop.load(Ordering::Relaxed) && until.is_none_or(|u| Instant::now() < u) {
+        for s in &mut supervised {
+            if let Some(child) = &mut s.child {
+                if let Ok(Some(status)) = child.try_wait() {
+                    s.child = None;
+                    let now = Instant::now();
+                    match s.history.crashed(s.started, now) {
+                        Decision::RestartAt(at) => {
+                            warn!(log, "actor exited; restarting it"; "actor" => &s.name, "status" => %status,
+                                "in_ms" => at.saturating_duration_since(now).as_millis() as u64);
+                            s.restart_at = Some(at);
+                        }
+                        Decision::GiveUp { crashes } => {
+                            outcome = Err(format!(
+                                "actor {} exited {crashes} times within {:?}; giving up",
+                                s.name, policy.window
+                            ));
+                            break 'serve;
+                        }
+                    }
+                }
+            }
+            if s.restart_at.is_some_and(|at| Instant::now() >= at) {
+                s.restart_at = None;
+                match spawn(&s.name, child_args) {
+                    Ok(child) => {
+                        info!(log, "actor restarted"; "actor" => &s.name, "pid" => child.id());
+                        s.child = Some(child);
+                        s.started = Instant::now();
+                    }
+                    Err(e) => {
+                        outcome = Err(e);
+                        break 'serve;
+                    }
+                }
+            }
+        }
+        std::thread::sleep(TICK);
+    }
+    info!(log, "stopping the app");
+    stop_all(&mut supervised, log);
+    outcome
+}
+
+/// SIGTERM to every child, then SIGKILL to those still running after [`GRACE`].
+fn stop_all(supervised: &mut [Supervised], log: &slog::Logger) {
+    for s in supervised.iter() {
+        if let Some(child) = &s.child {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+    }
+    let deadline = Instant::now() + GRACE;
+    loop {
+        let mut running = 0;
+        for s in supervised.iter_mut() {
+            if let Some(child) = &mut s.child {
+                match child.try_wait() {
+                    Ok(Some(_)) | Err(_) => s.child = None,
+                    Ok(None) => running += 1,
+                }
+            }
+        }
+        if running == 0 {
+            info!(log, "every actor stopped");
+            return;
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(TICK);
+    }
+    for s in supervised.iter_mut() {
+        if let Some(mut child) = s.child.take() {
+            warn!(log, "actor did not stop in time; killing it"; "actor" => &s.name);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
