@@ -1,6 +1,10 @@
 //! Example Cohort applications that users copy.
 //!
 //! Each folder under `apps/` holds one application: its model (`.riaps`) and a deployment
-//! (`.depl`). `apps/estimator` is RIAPS's DistributedEstimator: a sensor and a local estimator
-//! in one actor, a global estimator in another. The component code arrives with the runtime;
-//! for now the tests make sure every example model and deployment checks cleanly.
+//! (`.depl`); its component code is a module of this crate and its program a binary of it.
+//! `apps/estimator` is RIAPS's DistributedEstimator: a sensor and a local estimator in one
+//! actor, a global estimator in another; [`estimator`] holds its components and the
+//! `estimator` binary runs it. The tests make sure every example model and deployment checks
+//! cleanly, and run the estimator's two actors in one process.
+
+pub mod estimator;

@@ -80,6 +80,13 @@ pub enum ContextError {
     },
 }
 
+impl ContextError {
+    /// Whether the port has no provider yet: normal while discovery is still connecting it.
+    pub fn is_no_provider(&self) -> bool {
+        matches!(self, ContextError::Port { source: PortError::NoProvider, .. })
+    }
+}
+
 /// One port of the component with what the model says about it.
 pub(crate) struct PortSlot {
     pub(crate) port: Port,

@@ -18,6 +18,10 @@ pub mod params;
 pub mod timers;
 
 pub use actor::{run_actor, ActorError, ActorSettings};
+/// Port types that handlers see, re-exported so an app needs no direct dependency on `cohort-ports`.
+pub use cohort_ports::{
+    CallError, FromPeer, Interface, PeerId, PortError, Received, ReplyToken, Request, RequestId, Response,
+};
 pub use component::{Component, HandlerError, HandlerResult, Handlers};
 pub use context::{Context, ContextError, Identity};
 pub use hosted::Components;

@@ -33,10 +33,13 @@ impl Level {
 /// when `json` is set. Records are written by a background thread; a burst beyond 4096 pending
 /// records waits rather than dropping.
 pub fn logger(level: Level, json: bool) -> slog::Logger {
+    // Each record is assembled in a buffer and written with one flush, so lines of several
+    // processes sharing a terminal (the launcher and its actors) never interleave mid-line.
+    let out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
     let drain: Box<dyn Drain<Ok = (), Err = slog::Never> + Send> = if json {
-        Box::new(slog_json::Json::new(std::io::stderr()).add_default_keys().set_newlines(true).build().fuse())
+        Box::new(slog_json::Json::new(out).add_default_keys().set_newlines(true).set_flush(true).build().fuse())
     } else {
-        let decorator = slog_term::TermDecorator::new().stderr().build();
+        let decorator = slog_term::PlainDecorator::new(out);
         Box::new(slog_term::FullFormat::new(decorator).build().fuse())
     };
     let drain = slog::LevelFilter::new(drain, level.slog()).fuse();

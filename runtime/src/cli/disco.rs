@@ -8,9 +8,9 @@ use anyhow::Context as _;
 use cohort_discovery::{Backend, Daemon, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig};
 use slog::info;
 
+use super::{DiscoArgs, Failure, RegistryKind};
 use cohort_runtime::host::hostname;
 use cohort_runtime::logging::logger;
-use super::{DiscoArgs, Failure, RegistryKind};
 
 /// Runs the daemon until Ctrl-C, SIGTERM or SIGHUP.
 pub(crate) fn run(args: &DiscoArgs) -> Result<(), Failure> {

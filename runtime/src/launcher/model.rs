@@ -62,9 +62,11 @@ pub(crate) fn load(model: &AppModel, deployment: Option<&Path>) -> Result<Loaded
     };
     let wanted = deployment.as_ref().map(|(d, _)| d.app.name.clone());
     let app = match wanted {
-        Some(name) => parsed.apps.into_iter().find(|a| a.name.name == name).ok_or_else(|| {
-            format!("the deployment is for app {name}, which {} does not declare", model.name)
-        })?,
+        Some(name) => parsed
+            .apps
+            .into_iter()
+            .find(|a| a.name.name == name)
+            .ok_or_else(|| format!("the deployment is for app {name}, which {} does not declare", model.name))?,
         None => {
             let mut apps = parsed.apps.into_iter();
             let first = apps.next().ok_or_else(|| format!("{} declares no app", model.name))?;
