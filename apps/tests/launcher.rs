@@ -1,0 +1,181 @@
+//! The estimator app as a user runs it: `estimator run` starts one process per actor with an
+//! embedded discovery daemon; a killed actor is restarted and the flow resumes; Ctrl-C stops
+//! everything within 5 s; bad input is a clear error with exit status 1.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const DEPLOYMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/estimator/estimator.depl");
+const WAIT: Duration = Duration::from_secs(15);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `estimator run`, whose JSON log records arrive on a channel.
+struct App {
+    child: Child,
+    records: Receiver<Value>,
+}
+
+impl App {
+    fn start(extra: &[&str]) -> App {
+        let daemon = format!("tcp://127.0.0.1:{}", free_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_estimator"))
+            .args(["run", "--deployment", DEPLOYMENT, "--daemon", &daemon, "--interface", "lo", "--log-format", "json"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, records) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(record) = serde_json::from_str::<Value>(&line) {
+                    if tx.send(record).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        App { child, records }
+    }
+
+    /// The next record whose message is `msg` and that satisfies `also`.
+    fn expect(&self, msg: &str, also: impl Fn(&Value) -> bool) -> Value {
+        let give_up = Instant::now() + WAIT;
+        loop {
+            let left = give_up.saturating_duration_since(Instant::now());
+            match self.records.recv_timeout(left) {
+                Ok(r) if r["msg"] == msg && also(&r) => return r,
+                Ok(_) => {}
+                Err(e) => panic!("no {msg:?} record within {WAIT:?} ({e})"),
+            }
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+        unsafe { libc::kill(i32::try_from(self.child.id()).unwrap(), signal) };
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn alive(pid: i64) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(i32::try_from(pid).unwrap(), 0) == 0 }
+}
+
+fn pid_of(record: &Value) -> i64 {
+    record["pid"].as_i64().unwrap()
+}
+
+#[test]
+fn the_estimator_runs_recovers_from_a_killed_actor_and_stops_on_ctrl_c() {
+    let mut app = App::start(&[]);
+    let estimator = app.expect("actor started", |r| r["actor"] == "Estimator");
+    let aggregator = app.expect("actor started", |r| r["actor"] == "Aggregator");
+    // Every component's handlers fire: readings, queries, estimates, aggregates.
+    app.expect("sensor reading", |_| true);
+    app.expect("sensor queried", |_| true);
+    app.expect("estimate", |_| true);
+    app.expect("estimate received", |_| true);
+    app.expect("aggregate", |r| r["count"].as_u64().unwrap_or(0) >= 1);
+
+    // kill -9 the Estimator actor: it is restarted and estimates flow again.
+    let old = pid_of(&estimator);
+    // SAFETY: as above; the pid is a grandchild the launcher started.
+    unsafe { libc::kill(i32::try_from(old).unwrap(), libc::SIGKILL) };
+    app.expect("actor exited; restarting it", |r| r["actor"] == "Estimator");
+    let restarted = app.expect("actor restarted", |r| r["actor"] == "Estimator");
+    assert_ne!(pid_of(&restarted), old);
+    app.expect("estimate received", |_| true);
+
+    // Ctrl-C: everything stops within 5 s, with status 0, leaving no process behind.
+    let asked = Instant::now();
+    app.signal(libc::SIGINT);
+    let status = loop {
+        if let Some(status) = app.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(asked.elapsed() < Duration::from_secs(6), "the app did not stop within 5 s");
+        std::thread::yield_now();
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(asked.elapsed() <= Duration::from_secs(5));
+    for pid in [pid_of(&restarted), pid_of(&aggregator)] {
+        assert!(!alive(pid), "actor process {pid} is still running");
+    }
+}
+
+#[test]
+fn duration_stops_the_app_by_itself() {
+    let mut app = App::start(&["--duration", "1"]);
+    app.expect("every actor stopped", |_| true);
+    assert!(app.child.wait().unwrap().success());
+}
+
+fn run_with(args: &[&str]) -> (Option<i32>, String) {
+    let daemon = format!("tcp://127.0.0.1:{}", free_port());
+    let out = Command::new(env!("CARGO_BIN_EXE_estimator"))
+        .args(["run", "--daemon", &daemon, "--interface", "lo"])
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("cohort-launcher-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_status_1() {
+    // A model with a syntax error: file:line:col and what was expected.
+    let bad = temp_file("bad.riaps", "app DistributedEstimator {\n  message M\n}\n");
+    let (code, err) = run_with(&["--model", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("bad.riaps:3:1: error: expected"), "{err}");
+
+    // A component type the binary does not implement.
+    let extra = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/estimator/estimator.riaps"))
+        .unwrap()
+        .replace("sensor : Sensor;", "sensor : Sensor;\n          spare : Spare;")
+        .replace("// Local estimator component", "component Spare { timer t 1000; }\n    // Local estimator component");
+    let model = temp_file("spare.riaps", &extra);
+    let (code, err) = run_with(&["--model", model.to_str().unwrap(), "--deployment", DEPLOYMENT]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no implementation of component type Spare (instance spare of actor Estimator)"), "{err}");
+
+    // An argument of the wrong type in the deployment.
+    let depl = temp_file(
+        "bad.depl",
+        "app DistributedEstimator {\n\ton all Estimator;\n\ton all Aggregator(posArg=\"twelve\");\n}\n",
+    );
+    let (code, err) = run_with(&["--deployment", depl.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("bad.depl:3:27: error:") && err.contains("expects an integer"), "{err}");
+
+    // Without a deployment, a required actor argument is missing.
+    let (code, err) = run_with(&[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("needs a value for `posArg`"), "{err}");
+    for f in [bad, model, depl] {
+        let _ = std::fs::remove_file(f);
+    }
+}
