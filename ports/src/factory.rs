@@ -15,7 +15,7 @@ use crate::options::SocketOptions;
 use crate::publish::{PubPort, SubPort};
 use crate::request::{CltPort, QryPort, ReqPort, Requester};
 use crate::respond::ReplyPort;
-use crate::scope::{last_endpoint, Addressing, Scope};
+use crate::scope::{last_endpoint, Addressing, IpcFile, Scope};
 use crate::security::Security;
 use crate::socket::make_socket;
 use crate::spec::PortSpec;
@@ -175,7 +175,7 @@ impl PortFactory {
     }
 
     /// Creates and binds the socket of a providing port.
-    fn bound(&self, spec: &PortSpec, log: &slog::Logger) -> Result<(zmq::Socket, Endpoint), PortError> {
+    fn bound(&self, spec: &PortSpec, log: &slog::Logger) -> Result<(zmq::Socket, Endpoint, IpcFile), PortError> {
         debug_assert_eq!(spec.kind.side(), Side::Bind);
         let transport = Self::transport(spec);
         let socket = make_socket(&self.ctx, spec.kind, transport, &self.options, &self.security)?;
@@ -184,14 +184,15 @@ impl PortFactory {
         socket.bind(&address).map_err(|e| PortError::zmq(format!("binding {address}"), e))?;
         let endpoint = last_endpoint(&socket)?;
         info!(log, "port bound"; "endpoint" => %endpoint);
-        Ok((socket, endpoint))
+        let file = IpcFile::of(&endpoint);
+        Ok((socket, endpoint, file))
     }
 
     /// A `pub` or `gpub` port, bound.
     pub fn publisher(&self, spec: &PortSpec) -> Result<PubPort, PortError> {
         Self::expect(spec, &[PortKind::Pub, PortKind::GroupPub], "publisher")?;
         let log = self.port_log(spec);
-        let (socket, endpoint) = self.bound(spec, &log)?;
+        let (socket, endpoint, ipc) = self.bound(spec, &log)?;
         Ok(PubPort {
             kind: spec.kind,
             socket,
@@ -201,6 +202,7 @@ impl PortFactory {
             seq: 0,
             stats: Arc::new(PortStats::default()),
             options: self.options.clone(),
+            _ipc: ipc,
         })
     }
 
@@ -254,7 +256,7 @@ impl PortFactory {
     pub fn replier(&self, spec: &PortSpec) -> Result<ReplyPort, PortError> {
         Self::expect(spec, &[PortKind::Rep, PortKind::Srv, PortKind::Ans], "replier")?;
         let log = self.port_log(spec);
-        let (socket, endpoint) = self.bound(spec, &log)?;
+        let (socket, endpoint, ipc) = self.bound(spec, &log)?;
         Ok(ReplyPort {
             kind: spec.kind,
             socket,
@@ -264,6 +266,7 @@ impl PortFactory {
             inbox: Inbox::new(Arc::new(PortStats::default()), log, spec.timed),
             outbox: Outbox::new(spec.timed),
             options: self.options.clone(),
+            _ipc: ipc,
         })
     }
 
@@ -271,7 +274,7 @@ impl PortFactory {
     pub fn hub(&self, spec: &PortSpec) -> Result<Hub, PortError> {
         Self::expect(spec, &[PortKind::Ins, PortKind::GroupLeader], "hub")?;
         let log = self.port_log(spec);
-        let (socket, endpoint) = self.bound(spec, &log)?;
+        let (socket, endpoint, ipc) = self.bound(spec, &log)?;
         Ok(Hub {
             kind: spec.kind,
             socket,
@@ -284,6 +287,7 @@ impl PortFactory {
             ctx: self.ctx.clone(),
             timed: spec.timed,
             log,
+            _ipc: ipc,
         })
     }
 

@@ -67,6 +67,8 @@ pub struct Hub {
     pub(crate) ctx: zmq::Context,
     pub(crate) timed: bool,
     pub(crate) log: slog::Logger,
+    /// Removes the port's ipc file after the socket (declared above) has closed.
+    pub(crate) _ipc: crate::scope::IpcFile,
 }
 
 /// `ins`: an inside port.

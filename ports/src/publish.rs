@@ -24,6 +24,8 @@ pub struct PubPort {
     pub(crate) seq: u64,
     pub(crate) stats: Arc<PortStats>,
     pub(crate) options: SocketOptions,
+    /// Removes the port's ipc file after the socket (declared above) has closed.
+    pub(crate) _ipc: crate::scope::IpcFile,
 }
 
 impl PubPort {

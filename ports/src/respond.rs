@@ -50,6 +50,8 @@ pub struct ReplyPort {
     pub(crate) inbox: Inbox,
     pub(crate) outbox: Outbox,
     pub(crate) options: SocketOptions,
+    /// Removes the port's ipc file after the socket (declared above) has closed.
+    pub(crate) _ipc: crate::scope::IpcFile,
 }
 
 /// `rep`: answers each request of a `req` port.

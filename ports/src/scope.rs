@@ -163,11 +163,59 @@ impl Addressing {
             },
             // A Unix socket path is limited to 107 bytes, so the file name is short and unique;
             // the port it belongs to is known from discovery, not from the name.
+            // The name starts with the process id, so files of dead processes can be found.
             Scope::Local => {
                 let id = uuid::Uuid::new_v4().simple().to_string();
-                format!("ipc://{}/{}.sock", self.runtime_dir.display(), &id[..16])
+                format!("ipc://{}/{}-{}.sock", self.runtime_dir.display(), std::process::id(), &id[..12])
             }
             Scope::Internal => format!("inproc://{}/{owner}.{port}", self.actor),
+        }
+    }
+}
+
+impl Addressing {
+    /// Removes the ipc files that processes which no longer exist left in the runtime
+    /// directory (an actor killed with SIGKILL cannot remove its own); returns how many.
+    pub fn remove_stale_ipc(&self) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.runtime_dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.strip_suffix(".sock")).and_then(|n| n.split_once('-')) else {
+                continue;
+            };
+            let Ok(pid) = pid.0.parse::<libc::pid_t>() else {
+                continue;
+            };
+            // SAFETY: signal 0 only asks whether the process exists.
+            let gone = unsafe { libc::kill(pid, 0) } != 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
+/// The file behind an ipc endpoint a port bound, removed when the port is dropped (after its
+/// socket, which is declared before it): ZeroMQ leaves the file behind.
+#[derive(Debug)]
+pub(crate) struct IpcFile(Option<PathBuf>);
+
+impl IpcFile {
+    /// The file of `endpoint`, if it is an ipc endpoint.
+    pub(crate) fn of(endpoint: &Endpoint) -> IpcFile {
+        IpcFile(endpoint.as_str().strip_prefix("ipc://").map(PathBuf::from))
+    }
+}
+
+impl Drop for IpcFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
         }
     }
 }

@@ -87,6 +87,10 @@ pub fn run_actor(
     let ctx = zmq::Context::new();
     let addressing = Addressing::new(&app.name.name, actor, &settings.interface)
         .map_err(|e| ActorError::Setup(format!("cannot choose where ports bind: {e}")))?;
+    let swept = addressing.remove_stale_ipc();
+    if swept > 0 {
+        info!(log, "removed ipc files of dead processes"; "files" => swept);
+    }
     let mut config = ClientConfig::new(&app.name.name, actor);
     config.daemon = settings.daemon.clone();
     let mut disco = DiscoveryClient::connect(&ctx, config, log.clone())
