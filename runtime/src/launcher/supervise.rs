@@ -41,16 +41,24 @@ impl Drop for EmbeddedDaemon {
     }
 }
 
-/// Starts a daemon at `endpoint` unless one answers there.
+/// Starts a daemon at `endpoint` unless one runs there. Binding first costs nothing when no
+/// daemon runs (the usual case on one host); only a taken address is asked whether it is one.
 fn ensure_daemon(endpoint: &str, log: &slog::Logger) -> Result<Option<EmbeddedDaemon>, String> {
     let ctx = zmq::Context::new();
-    if cohort_discovery::list(&ctx, endpoint, Duration::from_millis(300)).is_ok() {
-        info!(log, "using the running discovery daemon"; "endpoint" => endpoint);
-        return Ok(None);
-    }
     let host = crate::host::hostname().unwrap_or_else(|_| "localhost".to_owned());
-    let mut daemon = Daemon::bind(&ctx, endpoint, RegistryConfig::new(&host), Box::new(MemoryBackend), log.clone())
-        .map_err(|e| format!("no discovery daemon answers at {endpoint}, and one cannot be started there: {e}"))?;
+    let mut daemon =
+        match Daemon::bind(&ctx, endpoint, RegistryConfig::new(&host), Box::new(MemoryBackend), log.clone()) {
+            Ok(daemon) => daemon,
+            Err(bind_error) => {
+                if cohort_discovery::list(&ctx, endpoint, Duration::from_secs(1)).is_ok() {
+                    info!(log, "using the running discovery daemon"; "endpoint" => endpoint);
+                    return Ok(None);
+                }
+                return Err(format!(
+                    "no discovery daemon answers at {endpoint}, and one cannot be started there: {bind_error}"
+                ));
+            }
+        };
     info!(log, "started an embedded discovery daemon"; "endpoint" => endpoint);
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
