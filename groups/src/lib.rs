@@ -1,5 +1,17 @@
-//! Cohort groups: membership, Raft-style leader election, member↔leader messaging and voting,
-//! built as pure state machines that take events and the current time and return actions.
+//! Cohort groups: membership and Raft-style leader election, built as pure state machines that
+//! take messages and the current time and return messages and events (like raft-rs or
+//! quinn-proto). The runtime moves the bytes.
 //!
-//! Empty until the groups issue; the crate exists so the dependency order of the workspace is
-//! fixed from the start.
+//! - [`GroupCore`]: one member of one group instance: heartbeats, peer timeouts, terms,
+//!   randomized election timeouts, one vote per voter per term, majority quorum (of the
+//!   declared size when there is one), leader heartbeats, fencing of stale terms.
+//!
+//! Member ↔ leader messaging, voting and the group ports come next.
+
+pub mod config;
+pub mod core;
+pub mod wire;
+
+pub use config::GroupConfig;
+pub use core::{Event, GroupCore, Output, Role};
+pub use wire::{GroupMessage, MemberId, Term};

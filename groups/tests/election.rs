@@ -1,0 +1,129 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Elections on a perfect network with simulated time: groups of 1, 2, 3 and 5 members elect
+//! exactly one leader that all agree on; a departed leader is replaced; a declared size keeps a
+//! minority leaderless.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use cohort_groups::*;
+
+/// Members exchanging messages instantly, with time advanced in 1 ms steps.
+struct Net {
+    members: Vec<Option<GroupCore>>,
+    queue: VecDeque<(usize, GroupMessage)>,
+    now: Duration,
+    /// Which members can hear each other (a partition when not all true).
+    side: Vec<u8>,
+}
+
+fn id(i: usize) -> MemberId {
+    let mut id = [0u8; 16];
+    id[15] = u8::try_from(i + 1).unwrap();
+    id
+}
+
+impl Net {
+    fn new(n: usize, config: GroupConfig) -> Net {
+        let mut net = Net { members: Vec::new(), queue: VecDeque::new(), now: Duration::ZERO, side: vec![0; n] };
+        for i in 0..n {
+            let (core, out) = GroupCore::new(id(i), config, &format!("tcp://m{i}:1"), 7, net.now);
+            net.members.push(Some(core));
+            net.absorb(i, out);
+        }
+        net
+    }
+
+    fn absorb(&mut self, from: usize, out: Vec<Output>) {
+        for o in out {
+            if let Output::Broadcast(m) = o {
+                self.queue.push_back((from, m));
+            }
+        }
+    }
+
+    fn deliver(&mut self) {
+        while let Some((from, message)) = self.queue.pop_front() {
+            for to in 0..self.members.len() {
+                if to == from || self.side[to] != self.side[from] {
+                    continue;
+                }
+                if let Some(core) = self.members[to].as_mut() {
+                    let out = core.handle(self.now, id(from), message.clone());
+                    self.absorb(to, out);
+                }
+            }
+        }
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.now += Duration::from_millis(1);
+            for i in 0..self.members.len() {
+                if let Some(core) = self.members[i].as_mut() {
+                    if core.next_deadline() <= self.now {
+                        let out = core.tick(self.now);
+                        self.absorb(i, out);
+                    }
+                }
+            }
+            self.deliver();
+        }
+    }
+
+    fn leaders(&self, among: &[usize]) -> Vec<usize> {
+        among.iter().copied().filter(|&i| self.members[i].as_ref().is_some_and(|c| c.role() == Role::Leader)).collect()
+    }
+
+    fn agreed_leader(&self, among: &[usize]) -> Option<MemberId> {
+        let views: Vec<Option<MemberId>> =
+            among.iter().filter_map(|&i| self.members[i].as_ref()).map(GroupCore::leader).collect();
+        let first = views.first().copied().flatten()?;
+        views.iter().all(|v| *v == Some(first)).then_some(first)
+    }
+}
+
+#[test]
+fn groups_of_every_size_elect_one_agreed_leader() {
+    for n in [1, 2, 3, 5] {
+        let mut net = Net::new(n, GroupConfig::default());
+        net.run_for(Duration::from_secs(5));
+        let all: Vec<usize> = (0..n).collect();
+        assert_eq!(net.leaders(&all).len(), 1, "{n} members");
+        assert!(net.agreed_leader(&all).is_some(), "{n} members disagree");
+    }
+}
+
+#[test]
+fn a_leader_that_leaves_is_replaced() {
+    let mut net = Net::new(3, GroupConfig::default());
+    net.run_for(Duration::from_secs(5));
+    let all: Vec<usize> = (0..3).collect();
+    let old = net.leaders(&all)[0];
+    let out = net.members[old].as_mut().unwrap().leave();
+    net.absorb(old, out);
+    net.members[old] = None;
+    net.run_for(Duration::from_secs(5));
+    let rest: Vec<usize> = all.into_iter().filter(|&i| i != old).collect();
+    assert_eq!(net.leaders(&rest).len(), 1);
+    assert_eq!(net.agreed_leader(&rest), Some(id(net.leaders(&rest)[0])));
+}
+
+#[test]
+fn with_a_declared_size_only_the_majority_side_of_a_partition_has_a_leader() {
+    let config = GroupConfig { expected_size: Some(5), ..GroupConfig::default() };
+    let mut net = Net::new(5, config);
+    net.run_for(Duration::from_secs(5));
+    net.side = vec![0, 0, 0, 1, 1];
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(net.leaders(&[0, 1, 2]).len(), 1, "the majority side has a leader");
+    assert!(net.leaders(&[3, 4]).is_empty(), "the minority side has none");
+    assert_eq!(net.agreed_leader(&[3, 4]), None);
+    // Healed: exactly one leader again, agreed by all.
+    net.side = vec![0; 5];
+    net.run_for(Duration::from_secs(10));
+    let all: Vec<usize> = (0..5).collect();
+    assert_eq!(net.leaders(&all).len(), 1);
+    assert!(net.agreed_leader(&all).is_some());
+}
