@@ -58,6 +58,8 @@ pub struct GroupCore {
     election_deadline: Duration,
     rng: u64,
     left: bool,
+    /// Until then this member grants no votes (see [`GroupCore::handle`]).
+    votes_from: Duration,
 }
 
 impl GroupCore {
@@ -87,6 +89,7 @@ impl GroupCore {
             election_deadline: now,
             rng: mix | 1,
             left: false,
+            votes_from: now + config.heartbeat + config.election_min.saturating_sub(config.heartbeat) / 2,
         };
         core.election_deadline = now + core.election_timeout();
         (core, vec![Output::Broadcast(GroupMessage::Alive { term: 0 })])
@@ -185,6 +188,13 @@ impl GroupCore {
 
     /// Handles a message from member `from` at `now`. Messages from this member itself are
     /// ignored (RIAPS delivers group messages back to their sender).
+    ///
+    /// Votes: a member grants one vote per term, and none in a term whose leader it knows.
+    /// Terms and votes are not persisted, so a member that restarts has forgotten whom it voted
+    /// for; to keep it from electing a second leader in a term that already has one, a member
+    /// grants no votes until it has been up for a heartbeat plus half the gap to the shortest
+    /// election timeout — long enough to hear a live leader's heartbeat, short enough not to
+    /// delay the first election of a group whose members start together.
     pub fn handle(&mut self, now: Duration, from: MemberId, message: GroupMessage) -> Vec<Output> {
         let mut out = Vec::new();
         if from == self.me || self.left {
@@ -210,7 +220,8 @@ impl GroupCore {
             | GroupMessage::Leader { term, .. } => *term,
             GroupMessage::Leave => self.term,
         };
-        if term > self.term {
+        let newer = term > self.term;
+        if newer {
             // A newer term: whatever this member was, it follows now.
             self.term = term;
             self.voted_for = None;
@@ -222,8 +233,11 @@ impl GroupCore {
         match message {
             GroupMessage::Alive { .. } | GroupMessage::Leave => {}
             GroupMessage::RequestVote { term } => {
-                let granted =
-                    term == self.term && self.role == Role::Follower && self.voted_for.is_none_or(|v| v == from);
+                let granted = term == self.term
+                    && self.role == Role::Follower
+                    && self.voted_for.is_none_or(|v| v == from)
+                    && self.leader.is_none()
+                    && now >= self.votes_from;
                 if granted {
                     self.voted_for = Some(from);
                     self.election_deadline = now + self.election_timeout();
@@ -240,8 +254,11 @@ impl GroupCore {
                 }
             }
             GroupMessage::Leader { term, endpoint } => {
-                // Fencing: a leader of an older term is ignored.
-                if term == self.term && self.role != Role::Leader {
+                // Fencing: a leader of an older term is ignored. Two leaders in one term (possible
+                // without a declared size, where both sides of a partition elect): the higher id
+                // wins, so the group settles on one when they meet.
+                let contested = !newer && self.leader.is_some_and(|current| current > from);
+                if term == self.term && !contested && (self.role != Role::Leader || from > self.me) {
                     self.become_follower(&mut out);
                     if self.leader != Some(from) {
                         self.lose_leader(&mut out);

@@ -5,11 +5,13 @@
 //! - [`GroupCore`]: one member of one group instance: heartbeats, peer timeouts, terms,
 //!   randomized election timeouts, one vote per voter per term, majority quorum (of the
 //!   declared size when there is one), leader heartbeats, fencing of stale terms.
+//! - [`sim`]: a deterministic simulator of many members over a faulty network (test tooling).
 //!
 //! Member ↔ leader messaging, voting and the group ports come next.
 
 pub mod config;
 pub mod core;
+pub mod sim;
 pub mod wire;
 
 pub use config::GroupConfig;
