@@ -54,7 +54,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{ClientConfig, Daemon, DiscoveryClient, MemoryBackend, RegistryConfig};
+use cohort_discovery::{ClientConfig, Daemon, DaemonThread, DiscoveryClient, MemoryBackend, RegistryConfig};
 use cohort_model::ast;
 use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, Scope, Security, SocketOptions};
 use cohort_runtime::{
@@ -472,37 +472,13 @@ impl Sink {
     }
 }
 
-/// A discovery daemon on its own thread, stopped when dropped.
-struct TestDaemon {
-    endpoint: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl TestDaemon {
-    fn start() -> TestDaemon {
-        let ctx = zmq::Context::new();
-        let log = slog::Logger::root(slog::Discard, slog::o!());
-        let mut daemon =
-            Daemon::bind(&ctx, "tcp://127.0.0.1:*", RegistryConfig::new("h"), Box::new(MemoryBackend), log).unwrap();
-        let endpoint = daemon.endpoint().to_owned();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = thread::spawn(move || {
-            let _ctx = ctx;
-            daemon.run(&flag).unwrap();
-        });
-        TestDaemon { endpoint, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for TestDaemon {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
+/// A daemon on its own thread, stopped when dropped.
+fn start_daemon() -> DaemonThread {
+    let ctx = zmq::Context::new();
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+    let daemon =
+        Daemon::bind(&ctx, "tcp://127.0.0.1:*", RegistryConfig::new("h"), Box::new(MemoryBackend), log).unwrap();
+    daemon.spawn(ctx).unwrap()
 }
 
 fn options() -> SocketOptions {
@@ -534,7 +510,7 @@ fn feed(cfg: &Config, publisher: &mut cohort_ports::PubPort, seen: &AtomicBool) 
 }
 
 /// A Cohort `pub` port into the `sub` handler of a component of an actor run in this process.
-fn cohort_dispatch(cfg: &Config, app: &ast::App, daemon: &TestDaemon) -> Outcome {
+fn cohort_dispatch(cfg: &Config, app: &ast::App, daemon: &DaemonThread) -> Outcome {
     let (tx, rx) = channel();
     REPORT.seen.store(false, Ordering::Release);
     *REPORT.done.lock().unwrap() = Some(tx);
@@ -544,7 +520,7 @@ fn cohort_dispatch(cfg: &Config, app: &ast::App, daemon: &TestDaemon) -> Outcome
         let app = app.clone();
         let stop = Arc::clone(&stop);
         let settings = ActorSettings {
-            daemon: daemon.endpoint.clone(),
+            daemon: daemon.endpoint().to_owned(),
             interface: Interface::Named("lo".into()),
             options: options(),
             ..ActorSettings::default()
@@ -560,7 +536,7 @@ fn cohort_dispatch(cfg: &Config, app: &ast::App, daemon: &TestDaemon) -> Outcome
     let sender = factory(cfg, "Feeder");
     let mut publisher = sender.publisher(&PortSpec::new("source", "out", PortKind::Pub, Scope::Global, "M")).unwrap();
     let mut config = ClientConfig::new(&app.name.name, "Feeder");
-    config.daemon = daemon.endpoint.clone();
+    config.daemon = daemon.endpoint().to_owned();
     let mut disco =
         DiscoveryClient::connect(sender.context(), config, slog::Logger::root(slog::Discard, slog::o!())).unwrap();
     disco.provide("source.out", PortKind::Pub, M::NAME, Scope::Global, publisher.endpoint()).unwrap();
@@ -613,7 +589,7 @@ fn dispatch(cfg: &Config) -> bool {
     let compiled = cohort_model::compile_app_model(BENCH_MODEL);
     assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
     let app = compiled.value.unwrap().apps.remove(0);
-    let daemon = TestDaemon::start();
+    let daemon = start_daemon();
 
     let short = Config { messages: cfg.messages.min(50_000), filters: Vec::new(), dir: cfg.dir.clone(), ..*cfg };
     raw_pubsub(&short);

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{Daemon, MemoryBackend, RegistryConfig};
+use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
 use cohort_model::{compile_app_model, compile_deployment, SourceFile};
 use cohort_ports::Interface;
 use cohort_runtime::params::Resolver;
@@ -65,36 +65,12 @@ impl slog::Drain for Capture {
 }
 
 /// A daemon on its own thread, stopped when dropped.
-struct TestDaemon {
-    endpoint: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl TestDaemon {
-    fn start() -> TestDaemon {
-        let ctx = zmq::Context::new();
-        let log = slog::Logger::root(slog::Discard, slog::o!());
-        let mut daemon =
-            Daemon::bind(&ctx, "tcp://127.0.0.1:*", RegistryConfig::new("h"), Box::new(MemoryBackend), log).unwrap();
-        let endpoint = daemon.endpoint().to_owned();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let _ctx = ctx;
-            daemon.run(&flag).unwrap();
-        });
-        TestDaemon { endpoint, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for TestDaemon {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
+fn start_daemon() -> DaemonThread {
+    let ctx = zmq::Context::new();
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+    let daemon =
+        Daemon::bind(&ctx, "tcp://127.0.0.1:*", RegistryConfig::new("h"), Box::new(MemoryBackend), log).unwrap();
+    daemon.spawn(ctx).unwrap()
 }
 
 /// Waits, up to `deadline`, for an event that `wanted` accepts; panics naming `what` and listing
@@ -123,9 +99,9 @@ fn sensor_readings_estimates_and_aggregates_flow_between_the_two_actors() {
     let args = |actor: &str| resolver.all_component_args(&resolver.actor_args(actor, "127.0.0.1").unwrap()).unwrap();
     let (estimator_args, aggregator_args) = (args("Estimator"), args("Aggregator"));
 
-    let daemon = TestDaemon::start();
+    let daemon = start_daemon();
     let settings = ActorSettings {
-        daemon: daemon.endpoint.clone(),
+        daemon: daemon.endpoint().to_owned(),
         interface: Interface::Named("lo".into()),
         ..ActorSettings::default()
     };

@@ -2,6 +2,8 @@
 //! [`Registry`], and a [`Backend`] shared with other hosts. All decisions are the registry's.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use slog::{debug, info, warn};
@@ -21,11 +23,37 @@ pub enum DaemonError {
         /// The error.
         source: zmq::Error,
     },
+    /// The daemon's thread could not start.
+    #[error("cannot start the discovery thread: {0}")]
+    Thread(String),
 }
 
 fn zmq_err(op: impl Into<String>) -> impl FnOnce(zmq::Error) -> DaemonError {
     let op = op.into();
     move |source| DaemonError::Zmq { op, source }
+}
+
+/// A daemon serving on its own thread; dropping it stops the daemon and waits for the thread.
+pub struct DaemonThread {
+    endpoint: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DaemonThread {
+    /// The endpoint the daemon is bound at.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}
+
+impl Drop for DaemonThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// The discovery daemon of one host.
@@ -84,6 +112,24 @@ impl Daemon {
 
     fn now(&self) -> Duration {
         self.start.elapsed()
+    }
+
+    /// Serves on a thread of its own until the returned handle is dropped. `ctx` is the context
+    /// the daemon was bound with; the thread keeps it alive.
+    pub fn spawn(mut self, ctx: zmq::Context) -> Result<DaemonThread, DaemonError> {
+        let endpoint = self.endpoint.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("discovery".into())
+            .spawn(move || {
+                let _ctx = ctx;
+                if let Err(e) = self.run(&flag) {
+                    warn!(self.log, "the discovery daemon failed"; "error" => %e);
+                }
+            })
+            .map_err(|e| DaemonError::Thread(e.to_string()))?;
+        Ok(DaemonThread { endpoint, stop, thread: Some(thread) })
     }
 
     /// Serves until `stop` is set; checks it at least every 100 ms.

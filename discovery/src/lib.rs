@@ -21,7 +21,7 @@ pub mod service;
 
 pub use backend::{Backend, MemoryBackend};
 pub use client::{list, ClientConfig, ClientError, DiscoveryClient, Update};
-pub use daemon::{Daemon, DaemonError};
+pub use daemon::{Daemon, DaemonError, DaemonThread};
 pub use redis_backend::{RedisBackend, RedisConfig};
 pub use registry::{ClientId, Effect, Listing, Registry, RegistryConfig};
 pub use service::{Reach, Service, ServiceError};

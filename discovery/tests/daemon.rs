@@ -18,38 +18,14 @@ fn log() -> slog::Logger {
     slog::Logger::root(slog::Discard, slog::o!())
 }
 
-/// A daemon serving on its own thread until dropped.
-struct RunningDaemon {
-    endpoint: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl RunningDaemon {
-    fn start(endpoint: &str) -> RunningDaemon {
-        let mut config = RegistryConfig::new("host-a");
-        config.heartbeat_interval = Duration::from_millis(50);
-        config.liveness_timeout = Duration::from_millis(300);
-        let ctx = zmq::Context::new();
-        let mut daemon = Daemon::bind(&ctx, endpoint, config, Box::new(MemoryBackend), log()).unwrap();
-        let endpoint = daemon.endpoint().to_owned();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let _ctx = ctx;
-            daemon.run(&flag).unwrap();
-        });
-        RunningDaemon { endpoint, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for RunningDaemon {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
+/// A daemon (heartbeat 50 ms, liveness 300 ms) serving on its own thread until dropped.
+fn start_daemon(endpoint: &str) -> DaemonThread {
+    let mut config = RegistryConfig::new("host-a");
+    config.heartbeat_interval = Duration::from_millis(50);
+    config.liveness_timeout = Duration::from_millis(300);
+    let ctx = zmq::Context::new();
+    let daemon = Daemon::bind(&ctx, endpoint, config, Box::new(MemoryBackend), log()).unwrap();
+    daemon.spawn(ctx).unwrap()
 }
 
 fn client(daemon: &str, ctx: &zmq::Context, actor: &str) -> DiscoveryClient {
@@ -93,14 +69,14 @@ fn quiet_for(client: &mut DiscoveryClient, duration: Duration) {
 
 #[test]
 fn a_subscriber_finds_its_publisher_and_hears_of_its_death() {
-    let daemon = RunningDaemon::start("tcp://127.0.0.1:*");
+    let daemon = start_daemon("tcp://127.0.0.1:*");
     let ctx = zmq::Context::new();
     let (fa, fb) = (factory("pa"), factory("pb"));
-    let mut consumer = client(&daemon.endpoint, &ctx, "Consumer");
+    let mut consumer = client(daemon.endpoint(), &ctx, "Consumer");
     let mut sub = fb.subscriber(&PortSpec::new("c", "in", PortKind::Sub, Scope::Global, "Temp")).unwrap();
     assert_eq!(consumer.lookup("c.in", PortKind::Sub, "Temp", Scope::Global).unwrap(), Vec::new());
 
-    let mut provider = client(&daemon.endpoint, &ctx, "Producer");
+    let mut provider = client(daemon.endpoint(), &ctx, "Producer");
     let mut publisher = fa.publisher(&PortSpec::new("p", "out", PortKind::Pub, Scope::Global, "Temp")).unwrap();
     provider.provide("p.out", PortKind::Pub, "Temp", Scope::Global, publisher.endpoint()).unwrap();
 
@@ -123,7 +99,7 @@ fn a_subscriber_finds_its_publisher_and_hears_of_its_death() {
     }
 
     // A later lookup of the same service gets the endpoint at once.
-    let mut late = client(&daemon.endpoint, &ctx, "Late");
+    let mut late = client(daemon.endpoint(), &ctx, "Late");
     assert_eq!(late.lookup("l.in", PortKind::Sub, "Temp", Scope::Global).unwrap(), vec![publisher.endpoint().clone()]);
 
     // The provider dies without a word: its heartbeats stop, and after the liveness timeout
@@ -138,14 +114,14 @@ fn a_subscriber_finds_its_publisher_and_hears_of_its_death() {
 
 #[test]
 fn a_removed_provider_ends_outstanding_requests() {
-    let daemon = RunningDaemon::start("tcp://127.0.0.1:*");
+    let daemon = start_daemon("tcp://127.0.0.1:*");
     let ctx = zmq::Context::new();
     let (fa, fb) = (factory("ra"), factory("rb"));
-    let mut server = client(&daemon.endpoint, &ctx, "Server");
+    let mut server = client(daemon.endpoint(), &ctx, "Server");
     let rep = fa.replier(&PortSpec::new("s", "rep", PortKind::Rep, Scope::Global, "Q").with_reply("A")).unwrap();
     server.provide("s.rep", PortKind::Rep, "Q#A", Scope::Global, rep.endpoint()).unwrap();
 
-    let mut asker = client(&daemon.endpoint, &ctx, "Asker");
+    let mut asker = client(daemon.endpoint(), &ctx, "Asker");
     let mut req = fb.requester(&PortSpec::new("c", "req", PortKind::Req, Scope::Global, "Q").with_reply("A")).unwrap();
     for endpoint in asker.lookup("c.req", PortKind::Req, "Q#A", Scope::Global).unwrap() {
         req.add_endpoint(&endpoint).unwrap();
@@ -165,10 +141,10 @@ fn a_removed_provider_ends_outstanding_requests() {
 
 #[test]
 fn the_daemon_survives_malformed_messages() {
-    let daemon = RunningDaemon::start("tcp://127.0.0.1:*");
+    let daemon = start_daemon("tcp://127.0.0.1:*");
     let ctx = zmq::Context::new();
     let raw = ctx.socket(zmq::DEALER).unwrap();
-    raw.connect(&daemon.endpoint).unwrap();
+    raw.connect(daemon.endpoint()).unwrap();
     let garbage: [&[u8]; 4] = [b"", b"\xff\xff\xff", b"\xa1\x67version\x18\x63", &[0x80; 64]];
     for bytes in garbage {
         raw.send(bytes, 0).unwrap();
@@ -191,14 +167,14 @@ fn the_daemon_survives_malformed_messages() {
     ));
 
     // Still serving.
-    let mut c = client(&daemon.endpoint, &ctx, "After");
+    let mut c = client(daemon.endpoint(), &ctx, "After");
     assert_eq!(c.lookup("x.in", PortKind::Sub, "M", Scope::Global).unwrap(), Vec::new());
 }
 
 #[test]
 fn clients_recover_from_a_daemon_restart_by_themselves() {
-    let daemon = RunningDaemon::start("tcp://127.0.0.1:*");
-    let endpoint = daemon.endpoint.clone();
+    let daemon = start_daemon("tcp://127.0.0.1:*");
+    let endpoint = daemon.endpoint().to_owned();
     let ctx = zmq::Context::new();
     let fa = factory("da");
     let mut provider = client(&endpoint, &ctx, "Producer");
@@ -211,7 +187,7 @@ fn clients_recover_from_a_daemon_restart_by_themselves() {
     );
 
     drop(daemon);
-    let _restarted = RunningDaemon::start(&endpoint);
+    let _restarted = start_daemon(&endpoint);
 
     // The provider re-registers by itself: a new consumer finds it.
     let give_up = Instant::now() + WAIT;
@@ -247,8 +223,8 @@ fn until_sessions(client: &mut DiscoveryClient, sessions: u32) {
 
 #[test]
 fn a_restart_does_not_disconnect_consumers_from_live_providers() {
-    let daemon = RunningDaemon::start("tcp://127.0.0.1:*");
-    let endpoint = daemon.endpoint.clone();
+    let daemon = start_daemon("tcp://127.0.0.1:*");
+    let endpoint = daemon.endpoint().to_owned();
     let ctx = zmq::Context::new();
     let fa = factory("sa");
     let mut provider = client(&endpoint, &ctx, "Producer");
@@ -266,7 +242,7 @@ fn a_restart_does_not_disconnect_consumers_from_live_providers() {
     drop(doomed);
     quiet_for(&mut consumer, Duration::from_millis(200));
     quiet_for(&mut provider, Duration::from_millis(200));
-    let _restarted = RunningDaemon::start(&endpoint);
+    let _restarted = start_daemon(&endpoint);
 
     // The consumer re-registers first: the new daemon knows no provider yet, but the consumer
     // reports no removal, because providers get one liveness timeout to come back.

@@ -10,9 +10,6 @@
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cohort_discovery::backend::RemoteChange;
@@ -449,43 +446,19 @@ fn subscriptions_survive_idle_periods() {
 }
 
 /// A daemon with a Redis backend serving on its own thread until dropped.
-struct RunningDaemon {
-    endpoint: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+fn start_daemon(server: &RedisServer, host: &str) -> DaemonThread {
+    let mut config = RegistryConfig::new(host);
+    config.heartbeat_interval = Duration::from_millis(50);
+    config.liveness_timeout = Duration::from_millis(300);
+    let backend = backend(server, host, Duration::from_secs(3));
+    let ctx = zmq::Context::new();
+    let daemon = Daemon::bind(&ctx, "tcp://127.0.0.1:*", config, Box::new(backend), log()).unwrap();
+    daemon.spawn(ctx).unwrap()
 }
 
-impl RunningDaemon {
-    fn start(server: &RedisServer, host: &str) -> RunningDaemon {
-        let mut config = RegistryConfig::new(host);
-        config.heartbeat_interval = Duration::from_millis(50);
-        config.liveness_timeout = Duration::from_millis(300);
-        let backend = backend(server, host, Duration::from_secs(3));
-        let ctx = zmq::Context::new();
-        let mut daemon = Daemon::bind(&ctx, "tcp://127.0.0.1:*", config, Box::new(backend), log()).unwrap();
-        let endpoint = daemon.endpoint().to_owned();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let _ctx = ctx;
-            daemon.run(&flag).unwrap();
-        });
-        RunningDaemon { endpoint, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for RunningDaemon {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
-fn client(daemon: &RunningDaemon, ctx: &zmq::Context, actor: &str) -> DiscoveryClient {
+fn client(daemon: &DaemonThread, ctx: &zmq::Context, actor: &str) -> DiscoveryClient {
     let mut config = ClientConfig::new("App", actor);
-    config.daemon = daemon.endpoint.clone();
+    config.daemon = daemon.endpoint().to_owned();
     DiscoveryClient::connect(ctx, config, log()).unwrap()
 }
 
@@ -522,7 +495,7 @@ fn stats(mut samples: Vec<Duration>) -> String {
 #[test]
 fn daemons_on_two_hosts_connect_consumers_to_providers() {
     let server = redis_or_skip!("daemons_on_two_hosts_connect_consumers_to_providers");
-    let (d1, d2) = (RunningDaemon::start(&server, "h1"), RunningDaemon::start(&server, "h2"));
+    let (d1, d2) = (start_daemon(&server, "h1"), start_daemon(&server, "h2"));
     let ctx = zmq::Context::new();
     let mut consumer = client(&d2, &ctx, "Consumer");
     assert_eq!(consumer.lookup("c.in", PortKind::Sub, "Temp", Scope::Global).unwrap(), vec![]);
@@ -586,7 +559,7 @@ fn daemons_on_two_hosts_connect_consumers_to_providers() {
 #[test]
 fn a_dead_daemon_host_is_dropped_by_the_others() {
     let server = redis_or_skip!("a_dead_daemon_host_is_dropped_by_the_others");
-    let (d1, d2) = (RunningDaemon::start(&server, "h1"), RunningDaemon::start(&server, "h2"));
+    let (d1, d2) = (start_daemon(&server, "h1"), start_daemon(&server, "h2"));
     let ctx = zmq::Context::new();
     let mut consumer = client(&d2, &ctx, "Consumer");
     consumer.lookup("c.in", PortKind::Sub, "Temp", Scope::Global).unwrap();

@@ -8,7 +8,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{Daemon, MemoryBackend, RegistryConfig};
+use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
 use cohort_model::ast;
 use cohort_ports::{Interface, Received, Response};
 use cohort_runtime::{
@@ -165,41 +165,17 @@ fn all() -> Components {
 }
 
 /// A daemon on its own thread, stopped when dropped.
-struct TestDaemon {
-    endpoint: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+fn start_daemon() -> DaemonThread {
+    let ctx = zmq::Context::new();
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+    let daemon =
+        Daemon::bind(&ctx, "tcp://127.0.0.1:*", RegistryConfig::new("h"), Box::new(MemoryBackend), log).unwrap();
+    daemon.spawn(ctx).unwrap()
 }
 
-impl TestDaemon {
-    fn start() -> TestDaemon {
-        let ctx = zmq::Context::new();
-        let log = slog::Logger::root(slog::Discard, slog::o!());
-        let mut daemon =
-            Daemon::bind(&ctx, "tcp://127.0.0.1:*", RegistryConfig::new("h"), Box::new(MemoryBackend), log).unwrap();
-        let endpoint = daemon.endpoint().to_owned();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let _ctx = ctx;
-            daemon.run(&flag).unwrap();
-        });
-        TestDaemon { endpoint, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for TestDaemon {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
-fn settings(daemon: &TestDaemon) -> ActorSettings {
+fn settings(daemon: &DaemonThread) -> ActorSettings {
     ActorSettings {
-        daemon: daemon.endpoint.clone(),
+        daemon: daemon.endpoint().to_owned(),
         interface: Interface::Named("lo".into()),
         ..ActorSettings::default()
     }
@@ -228,7 +204,7 @@ fn expect(events: &Receiver<String>, what: &str) {
 
 #[test]
 fn components_talk_through_discovery_and_survive_a_panicking_handler() {
-    let daemon = TestDaemon::start();
+    let daemon = start_daemon();
     let app = app(MODEL);
     let (tx, rx) = channel();
     events().lock().unwrap().push(("One".into(), tx));
@@ -250,7 +226,7 @@ fn components_talk_through_discovery_and_survive_a_panicking_handler() {
 
 #[test]
 fn a_missing_implementation_is_a_clear_start_up_error() {
-    let daemon = TestDaemon::start();
+    let daemon = start_daemon();
     let app = app(MODEL);
     let stop = AtomicBool::new(false);
     let log = slog::Logger::root(slog::Discard, slog::o!());
@@ -283,7 +259,7 @@ impl Misbound {
 
 #[test]
 fn a_handler_on_a_port_the_model_lacks_is_a_start_up_error() {
-    let daemon = TestDaemon::start();
+    let daemon = start_daemon();
     let app = app(MODEL);
     let stop = AtomicBool::new(false);
     let log = slog::Logger::root(slog::Discard, slog::o!());

@@ -52,7 +52,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context as _};
 use cohort_discovery::{
-    Backend, ClientConfig, Daemon, DiscoveryClient, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig,
+    Backend, ClientConfig, Daemon, DaemonThread, DiscoveryClient, MemoryBackend, RedisBackend, RedisConfig,
+    RegistryConfig,
 };
 use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, PubPort, Scope, Security, SocketOptions};
 use cohort_tests::{installed, netns_unavailable, stamp_of, unix_nanos, Hosts, Proc, RedisServer};
@@ -200,45 +201,15 @@ fn across_host_cases(scenario: &'static str) -> Vec<Case> {
 // ---------------------------------------------------------------------------------------------
 // In-process daemons, consumer and provider.
 
-/// A daemon serving on its own thread until stopped.
-struct RunningDaemon {
-    endpoint: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl RunningDaemon {
-    fn start(host: &str, backend: Box<dyn Backend + Send>) -> anyhow::Result<RunningDaemon> {
-        let mut config = RegistryConfig::new(host);
-        config.heartbeat_interval = HEARTBEAT;
-        config.liveness_timeout = LIVENESS;
-        let ctx = zmq::Context::new();
-        let mut daemon = Daemon::bind(&ctx, "tcp://127.0.0.1:*", config, backend, log())?;
-        let endpoint = daemon.endpoint().to_owned();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let _ctx = ctx;
-            if let Err(e) = daemon.run(&flag) {
-                eprintln!("discovery bench: the daemon failed: {e}");
-            }
-        });
-        Ok(RunningDaemon { endpoint, stop, thread: Some(thread) })
-    }
-
-    /// Stops serving; a Redis backend's entries are left to expire.
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for RunningDaemon {
-    fn drop(&mut self) {
-        self.halt();
-    }
+/// A daemon serving on its own thread until dropped (a Redis backend's entries are then left
+/// to expire).
+fn start_daemon(host: &str, backend: Box<dyn Backend + Send>) -> anyhow::Result<DaemonThread> {
+    let mut config = RegistryConfig::new(host);
+    config.heartbeat_interval = HEARTBEAT;
+    config.liveness_timeout = LIVENESS;
+    let ctx = zmq::Context::new();
+    let daemon = Daemon::bind(&ctx, "tcp://127.0.0.1:*", config, backend, log())?;
+    Ok(daemon.spawn(ctx)?)
 }
 
 fn port_factory(dir: &Path, actor: &str) -> anyhow::Result<PortFactory> {
@@ -440,18 +411,18 @@ fn run_in_process(cases: &mut [Case], reps: usize, redis: Option<&RedisServer>, 
             }
         })
     };
-    let mut daemon_a = RunningDaemon::start("host-a", backend("host-a")?)?;
+    let mut daemon_a = start_daemon("host-a", backend("host-a")?)?;
     let daemon_b = match redis {
-        Some(_) => Some(RunningDaemon::start("host-b", backend("host-b")?)?),
+        Some(_) => Some(start_daemon("host-b", backend("host-b")?)?),
         None => None,
     };
-    let consumer = Consumer::start(&daemon_b.as_ref().unwrap_or(&daemon_a).endpoint, dir)?;
+    let consumer = Consumer::start(daemon_b.as_ref().unwrap_or(&daemon_a).endpoint(), dir)?;
     let ctx = zmq::Context::new();
     let factory = port_factory(dir, "Sensor")?;
     let mut id = 0;
     for round in 0..2 * reps {
         id += 1;
-        let provider = add_provider(&ctx, &factory, &daemon_a.endpoint, &consumer, id, cases)?;
+        let provider = add_provider(&ctx, &factory, daemon_a.endpoint(), &consumer, id, cases)?;
         let endpoint = provider.endpoint.clone();
         let since = Instant::now();
         if round < reps {
@@ -461,9 +432,9 @@ fn run_in_process(cases: &mut [Case], reps: usize, redis: Option<&RedisServer>, 
         } else if redis.is_some() {
             // The host dies: its daemon stops refreshing the entry, which expires in Redis.
             drop(provider);
-            daemon_a.halt();
+            drop(daemon_a);
             cases[LAST].samples.push(consumer.removed(&endpoint, since, TTL + GIVE_UP)? - since);
-            daemon_a = RunningDaemon::start("host-a", backend("host-a")?)?;
+            daemon_a = start_daemon("host-a", backend("host-a")?)?;
         } else {
             provider.client.goodbye()?;
             drop(provider.publisher);

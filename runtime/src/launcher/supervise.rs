@@ -3,11 +3,10 @@
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{Daemon, MemoryBackend, RegistryConfig};
+use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
 use slog::{info, warn};
 
 use super::restart::{Decision, RestartPolicy, RestartState};
@@ -26,53 +25,25 @@ struct Supervised {
     history: RestartState,
 }
 
-/// A discovery daemon running in the launcher because none answered.
-struct EmbeddedDaemon {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Drop for EmbeddedDaemon {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Starts a daemon at `endpoint` unless one runs there. Binding first costs nothing when no
 /// daemon runs (the usual case on one host); only a taken address is asked whether it is one.
-fn ensure_daemon(endpoint: &str, log: &slog::Logger) -> Result<Option<EmbeddedDaemon>, String> {
+fn ensure_daemon(endpoint: &str, log: &slog::Logger) -> Result<Option<DaemonThread>, String> {
     let ctx = zmq::Context::new();
     let host = crate::host::hostname().unwrap_or_else(|_| "localhost".to_owned());
-    let mut daemon =
-        match Daemon::bind(&ctx, endpoint, RegistryConfig::new(&host), Box::new(MemoryBackend), log.clone()) {
-            Ok(daemon) => daemon,
-            Err(bind_error) => {
-                if cohort_discovery::list(&ctx, endpoint, Duration::from_secs(1)).is_ok() {
-                    info!(log, "using the running discovery daemon"; "endpoint" => endpoint);
-                    return Ok(None);
-                }
-                return Err(format!(
-                    "no discovery daemon answers at {endpoint}, and one cannot be started there: {bind_error}"
-                ));
+    let daemon = match Daemon::bind(&ctx, endpoint, RegistryConfig::new(&host), Box::new(MemoryBackend), log.clone()) {
+        Ok(daemon) => daemon,
+        Err(bind_error) => {
+            if cohort_discovery::list(&ctx, endpoint, Duration::from_secs(1)).is_ok() {
+                info!(log, "using the running discovery daemon"; "endpoint" => endpoint);
+                return Ok(None);
             }
-        };
+            return Err(format!(
+                "no discovery daemon answers at {endpoint}, and one cannot be started there: {bind_error}"
+            ));
+        }
+    };
     info!(log, "started an embedded discovery daemon"; "endpoint" => endpoint);
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let log = log.clone();
-    let thread = std::thread::Builder::new()
-        .name("discovery".into())
-        .spawn(move || {
-            let _ctx = ctx;
-            if let Err(e) = daemon.run(&flag) {
-                warn!(log, "the embedded discovery daemon failed"; "error" => %e);
-            }
-        })
-        .map_err(|e| format!("cannot start the discovery thread: {e}"))?;
-    Ok(Some(EmbeddedDaemon { stop, thread: Some(thread) }))
+    daemon.spawn(ctx).map(Some).map_err(|e| e.to_string())
 }
 
 fn spawn(name: &str, child_args: &[String]) -> Result<Child, String> {
