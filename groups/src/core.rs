@@ -1,12 +1,14 @@
-//! The group core: membership and Raft-style leader election for one member of one group
-//! instance, as a state machine. It takes messages from peers and the current time and returns
-//! messages to broadcast and events for the component. No sockets, threads or clocks inside.
+//! The group core: membership, Raft-style leader election, member ↔ leader messages and voting
+//! for one member of one group instance, as a state machine. It takes messages from peers,
+//! commands from the component and the current time, and returns messages to send and events
+//! for the component. No sockets, threads or clocks inside.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::config::GroupConfig;
-use crate::wire::{GroupMessage, MemberId, Term};
+use crate::voting::{Called, Poll, VoteBook};
+use crate::wire::{GroupMessage, MemberId, Outcome, Subject, Term, VoteId, VoteKind};
 
 /// What a member is in the current term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,45 @@ pub enum Event {
     LeaderElected(MemberId),
     /// The leader is gone (left, silent, stepped down, or superseded).
     LeaderExited(MemberId),
+    /// (Leader only.) A member sent the leader a message.
+    MessageToLeader {
+        /// The sender.
+        from: MemberId,
+        /// The application's bytes.
+        payload: Vec<u8>,
+    },
+    /// The leader sent this member a message.
+    MessageFromLeader {
+        /// The leader.
+        leader: MemberId,
+        /// The application's bytes.
+        payload: Vec<u8>,
+    },
+    /// The leader asks this member to vote (answer with [`GroupCore::cast_vote`]).
+    VoteCalled {
+        /// The vote.
+        vote: VoteId,
+        /// What it is about.
+        subject: Subject,
+        /// What it takes to pass.
+        kind: VoteKind,
+    },
+    /// The leader announced how a vote ended.
+    VoteEnded {
+        /// The vote.
+        vote: VoteId,
+        /// What it was about.
+        subject: Subject,
+        /// How it ended.
+        outcome: Outcome,
+    },
+    /// (Requester only.) No announcement of a vote this member asked for came within its
+    /// timeout and a heartbeat: the leader changed or could not be reached. Members that heard
+    /// the leader may still have learned how it ended.
+    VoteLost {
+        /// The vote.
+        vote: VoteId,
+    },
 }
 
 /// What the core asks its runtime to do.
@@ -37,9 +78,56 @@ pub enum Event {
 pub enum Output {
     /// Send this message to every member of the group.
     Broadcast(GroupMessage),
+    /// Send this message to the leader `leader` (over the member's connection to the leader;
+    /// drop it if the current leader is another one by then).
+    ToLeader {
+        /// The leader it is meant for.
+        leader: MemberId,
+        /// The message.
+        message: GroupMessage,
+    },
+    /// (Leader only.) Send this message to member `member`.
+    ToMember {
+        /// The recipient.
+        member: MemberId,
+        /// The message.
+        message: GroupMessage,
+    },
     /// Tell the component.
     Event(Event),
 }
+
+/// Why the core refused a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandError {
+    /// The group has no leader this member knows.
+    NoLeader,
+    /// Only the leader may do that.
+    NotLeader,
+    /// The member is not known to this member.
+    UnknownMember,
+    /// No such vote was called (or it ended, or was forgotten).
+    UnknownVote,
+    /// This member already voted in that vote.
+    AlreadyVoted,
+    /// This member left the group.
+    Left,
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CommandError::NoLeader => "the group has no leader",
+            CommandError::NotLeader => "only the leader may do that",
+            CommandError::UnknownMember => "no such member in the group",
+            CommandError::UnknownVote => "no such vote is open",
+            CommandError::AlreadyVoted => "already voted in that vote",
+            CommandError::Left => "this member left the group",
+        })
+    }
+}
+
+impl std::error::Error for CommandError {}
 
 /// One member's view of one group instance.
 #[derive(Debug, Clone)]
@@ -60,6 +148,7 @@ pub struct GroupCore {
     left: bool,
     /// Until then this member grants no votes (see [`GroupCore::handle`]).
     votes_from: Duration,
+    book: VoteBook,
 }
 
 impl GroupCore {
@@ -90,8 +179,12 @@ impl GroupCore {
             rng: mix | 1,
             left: false,
             votes_from: now + config.heartbeat + config.election_min.saturating_sub(config.heartbeat) / 2,
+            book: VoteBook::default(),
         };
         core.election_deadline = now + core.election_timeout();
+        // Vote numbers start at a random point, so a restarted member with the same id does
+        // not reuse one.
+        core.book.next_number = core.random() >> 1;
         (core, vec![Output::Broadcast(GroupMessage::Alive { term: 0 })])
     }
 
@@ -137,6 +230,9 @@ impl GroupCore {
         if let Some(oldest) = self.peers.values().min() {
             next = next.min(*oldest + self.config.peer_timeout);
         }
+        if let Some(vote) = self.book.next_deadline() {
+            next = next.min(vote);
+        }
         next
     }
 
@@ -168,6 +264,7 @@ impl GroupCore {
 
     fn become_follower(&mut self, out: &mut Vec<Output>) {
         if self.role == Role::Leader {
+            self.close_polls(out);
             self.lose_leader(out);
         }
         self.role = Role::Follower;
@@ -213,13 +310,7 @@ impl GroupCore {
         if self.peers.insert(from, now).is_none() {
             out.push(Output::Event(Event::MemberJoined(from)));
         }
-        let term = match &message {
-            GroupMessage::Alive { term }
-            | GroupMessage::RequestVote { term }
-            | GroupMessage::Vote { term, .. }
-            | GroupMessage::Leader { term, .. } => *term,
-            GroupMessage::Leave => self.term,
-        };
+        let term = message.term().unwrap_or(self.term);
         let newer = term > self.term;
         if newer {
             // A newer term: whatever this member was, it follows now.
@@ -232,6 +323,34 @@ impl GroupCore {
         }
         match message {
             GroupMessage::Alive { .. } | GroupMessage::Leave => {}
+            GroupMessage::ToLeader { payload } => {
+                if self.role == Role::Leader {
+                    out.push(Output::Event(Event::MessageToLeader { from, payload }));
+                }
+            }
+            GroupMessage::FromLeader { term, payload } => {
+                if term == self.term {
+                    out.push(Output::Event(Event::MessageFromLeader { leader: from, payload }));
+                }
+            }
+            GroupMessage::ProposeVote { vote, subject, kind, timeout_us } => {
+                if self.role == Role::Leader && vote.requester == from {
+                    self.open_poll(now, vote, subject, kind, Duration::from_micros(timeout_us), &mut out);
+                }
+            }
+            GroupMessage::Ballot { vote, yes } => self.count_ballot(now, from, vote, yes, &mut out),
+            GroupMessage::CallVote { term, vote, subject, kind } => {
+                if term == self.term && !self.book.called.contains_key(&vote) && !self.book.ended.contains_key(&vote) {
+                    let expires = now + self.vote_memory();
+                    self.book.called.insert(vote, Called { leader: from, voted: false, expires });
+                    out.push(Output::Event(Event::VoteCalled { vote, subject, kind }));
+                }
+            }
+            GroupMessage::Announce { term, vote, subject, outcome } => {
+                if term == self.term {
+                    self.learn(now, vote, subject, outcome, &mut out);
+                }
+            }
             GroupMessage::RequestVote { term } => {
                 let granted = term == self.term
                     && self.role == Role::Follower
@@ -295,6 +414,18 @@ impl GroupCore {
             self.become_follower(&mut out);
             self.election_deadline = now + self.election_timeout();
         }
+        let expired: Vec<VoteId> =
+            self.book.polls.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
+        for vote in expired {
+            self.finish_poll(now, vote, Outcome::Timeout, &mut out);
+        }
+        let lost: Vec<VoteId> = self.book.pending.iter().filter(|(_, d)| **d <= now).map(|(id, _)| *id).collect();
+        for vote in lost {
+            self.book.pending.remove(&vote);
+            self.book.ended.insert(vote, now + self.vote_memory());
+            out.push(Output::Event(Event::VoteLost { vote }));
+        }
+        self.book.forget(now);
         if now >= self.next_heartbeat {
             out.push(Output::Broadcast(GroupMessage::Alive { term: self.term }));
             if self.role == Role::Leader {
@@ -321,11 +452,185 @@ impl GroupCore {
         out
     }
 
-    /// Leaves the group: tells the others and stops.
+    /// Leaves the group: ends the votes it runs as leader (timeout), tells the others and stops.
     pub fn leave(&mut self) -> Vec<Output> {
-        let mut out = vec![Output::Broadcast(GroupMessage::Leave)];
+        let mut out = Vec::new();
         self.become_follower(&mut out);
+        out.push(Output::Broadcast(GroupMessage::Leave));
         self.left = true;
         out
+    }
+
+    /// Whether this member left the group.
+    pub fn has_left(&self) -> bool {
+        self.left
+    }
+
+    /// Sends `payload` to the leader. When this member leads, the message is delivered to
+    /// itself as a [`Event::MessageToLeader`].
+    pub fn send_to_leader(&mut self, payload: Vec<u8>) -> Result<Vec<Output>, CommandError> {
+        self.usable()?;
+        match self.leader {
+            None => Err(CommandError::NoLeader),
+            Some(leader) if leader == self.me => {
+                Ok(vec![Output::Event(Event::MessageToLeader { from: self.me, payload })])
+            }
+            Some(leader) => Ok(vec![Output::ToLeader { leader, message: GroupMessage::ToLeader { payload } }]),
+        }
+    }
+
+    /// (Leader only.) Sends `payload` to member `member` (possibly itself).
+    pub fn send_to_member(&mut self, member: MemberId, payload: Vec<u8>) -> Result<Vec<Output>, CommandError> {
+        self.usable()?;
+        if self.role != Role::Leader {
+            return Err(CommandError::NotLeader);
+        }
+        if member == self.me {
+            return Ok(vec![Output::Event(Event::MessageFromLeader { leader: self.me, payload })]);
+        }
+        if !self.peers.contains_key(&member) {
+            return Err(CommandError::UnknownMember);
+        }
+        Ok(vec![Output::ToMember { member, message: GroupMessage::FromLeader { term: self.term, payload } }])
+    }
+
+    /// Asks the leader to run a vote on `subject` that must end within `timeout` (the group's
+    /// consensus timeout if None). Every member is asked ([`Event::VoteCalled`]); the leader
+    /// announces the end ([`Event::VoteEnded`]) to all. If no announcement reaches this member
+    /// within the timeout plus a heartbeat, it gets [`Event::VoteLost`].
+    pub fn request_vote(
+        &mut self,
+        now: Duration,
+        subject: Subject,
+        kind: VoteKind,
+        timeout: Option<Duration>,
+    ) -> Result<(VoteId, Vec<Output>), CommandError> {
+        self.usable()?;
+        let leader = self.leader.ok_or(CommandError::NoLeader)?;
+        let timeout = timeout.unwrap_or(self.config.consensus_timeout);
+        let vote = VoteId { requester: self.me, number: self.book.next_number };
+        self.book.next_number = self.book.next_number.wrapping_add(1);
+        self.book.pending.insert(vote, now + timeout + self.config.heartbeat);
+        let mut out = Vec::new();
+        if leader == self.me {
+            self.open_poll(now, vote, subject, kind, timeout, &mut out);
+        } else {
+            let timeout_us = u64::try_from(timeout.as_micros()).unwrap_or(u64::MAX);
+            let message = GroupMessage::ProposeVote { vote, subject, kind, timeout_us };
+            out.push(Output::ToLeader { leader, message });
+        }
+        Ok((vote, out))
+    }
+
+    /// Casts this member's ballot in `vote` (once per vote).
+    pub fn cast_vote(&mut self, now: Duration, vote: VoteId, yes: bool) -> Result<Vec<Output>, CommandError> {
+        self.usable()?;
+        let called = self.book.called.get_mut(&vote).ok_or(CommandError::UnknownVote)?;
+        if called.voted {
+            return Err(CommandError::AlreadyVoted);
+        }
+        called.voted = true;
+        let leader = called.leader;
+        let mut out = Vec::new();
+        if leader == self.me {
+            self.count_ballot(now, self.me, vote, yes, &mut out);
+        } else {
+            out.push(Output::ToLeader { leader, message: GroupMessage::Ballot { vote, yes } });
+        }
+        Ok(out)
+    }
+
+    fn usable(&self) -> Result<(), CommandError> {
+        if self.left {
+            Err(CommandError::Left)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// How long a member remembers a vote it heard of.
+    fn vote_memory(&self) -> Duration {
+        self.config.consensus_timeout * 2 + self.config.peer_timeout
+    }
+
+    /// (Leader.) Opens a poll for `vote`, with the members known now as its voters, and asks
+    /// them all (itself included) to vote.
+    fn open_poll(
+        &mut self,
+        now: Duration,
+        vote: VoteId,
+        subject: Subject,
+        kind: VoteKind,
+        timeout: Duration,
+        out: &mut Vec<Output>,
+    ) {
+        if self.book.polls.contains_key(&vote) || self.book.ended.contains_key(&vote) {
+            return; // a duplicate proposal
+        }
+        let voters: BTreeSet<MemberId> = self.members().into_iter().collect();
+        let majority = self.config.quorum(voters.len());
+        let poll = Poll {
+            term: self.term,
+            subject: subject.clone(),
+            kind,
+            voters,
+            ballots: BTreeMap::new(),
+            majority,
+            deadline: now + timeout,
+        };
+        self.book.polls.insert(vote, poll);
+        let expires = now + self.vote_memory();
+        self.book.called.insert(vote, Called { leader: self.me, voted: false, expires });
+        out.push(Output::Broadcast(GroupMessage::CallVote { term: self.term, vote, subject: subject.clone(), kind }));
+        out.push(Output::Event(Event::VoteCalled { vote, subject, kind }));
+        if let Some(outcome) = self.book.polls.get(&vote).and_then(Poll::decision) {
+            self.finish_poll(now, vote, outcome, out);
+        }
+    }
+
+    /// (Leader.) Counts a ballot; ends the poll when the ballots decide it.
+    fn count_ballot(&mut self, now: Duration, voter: MemberId, vote: VoteId, yes: bool, out: &mut Vec<Output>) {
+        let Some(poll) = self.book.polls.get_mut(&vote) else {
+            return; // not ours, already ended, or we no longer lead
+        };
+        if poll.record(voter, yes) {
+            if let Some(outcome) = poll.decision() {
+                self.finish_poll(now, vote, outcome, out);
+            }
+        }
+    }
+
+    /// (Leader.) Ends a poll and announces its outcome to all.
+    fn finish_poll(&mut self, now: Duration, vote: VoteId, outcome: Outcome, out: &mut Vec<Output>) {
+        let Some(poll) = self.book.polls.remove(&vote) else {
+            return;
+        };
+        out.push(Output::Broadcast(GroupMessage::Announce {
+            term: poll.term,
+            vote,
+            subject: poll.subject.clone(),
+            outcome,
+        }));
+        self.learn(now, vote, poll.subject, outcome, out);
+    }
+
+    /// (Leader stepping down or leaving.) Ends every open poll as a timeout.
+    fn close_polls(&mut self, out: &mut Vec<Output>) {
+        let open: Vec<(VoteId, Duration)> = self.book.polls.iter().map(|(id, p)| (*id, p.deadline)).collect();
+        for (vote, deadline) in open {
+            // The poll's own deadline stands in for `now`: only the memory's expiry uses it.
+            self.finish_poll(deadline, vote, Outcome::Timeout, out);
+        }
+    }
+
+    /// Learns how a vote ended (once).
+    fn learn(&mut self, now: Duration, vote: VoteId, subject: Subject, outcome: Outcome, out: &mut Vec<Output>) {
+        if self.book.ended.contains_key(&vote) {
+            return;
+        }
+        self.book.ended.insert(vote, now + self.vote_memory());
+        self.book.called.remove(&vote);
+        self.book.pending.remove(&vote);
+        out.push(Output::Event(Event::VoteEnded { vote, subject, outcome }));
     }
 }

@@ -7,13 +7,16 @@
 //!   declared size when there is one), leader heartbeats, fencing of stale terms.
 //! - [`sim`]: a deterministic simulator of many members over a faulty network (test tooling).
 //!
-//! Member ↔ leader messaging, voting and the group ports come next.
+//! The core also carries member ↔ leader messages and runs votes (majority or consensus, on a
+//! value or on a time-triggered action, with a timeout), the leader counting one ballot per
+//! voter and announcing the outcome to all.
 
 pub mod config;
 pub mod core;
 pub mod sim;
+mod voting;
 pub mod wire;
 
-pub use config::GroupConfig;
-pub use core::{Event, GroupCore, Output, Role};
-pub use wire::{GroupMessage, MemberId, Term};
+pub use config::{ConfigError, GroupConfig};
+pub use core::{CommandError, Event, GroupCore, Output, Role};
+pub use wire::{GroupMessage, MemberId, Outcome, Subject, Term, VoteId, VoteKind};

@@ -388,12 +388,23 @@ impl World<'_> {
                         }
                     }
                 }
+                Output::ToLeader { leader: to, message } | Output::ToMember { member: to, message } => {
+                    self.note(format!("{:?} m{from} sends {message:?} to {}", self.now, short(&to)));
+                    let Some(to) = (0..self.members.len()).find(|i| member_id(*i) == to) else { continue };
+                    if !self.rng.chance(self.loss) {
+                        self.send(from, to, message.clone());
+                        if self.rng.chance(self.config.duplicate) {
+                            self.send(from, to, message);
+                        }
+                    }
+                }
                 Output::Event(event) => {
                     let what = match &event {
                         Event::MemberJoined(id) => format!("MemberJoined({})", short(id)),
                         Event::MemberLeft(id) => format!("MemberLeft({})", short(id)),
                         Event::LeaderElected(id) => format!("LeaderElected({})", short(id)),
                         Event::LeaderExited(id) => format!("LeaderExited({})", short(id)),
+                        other => format!("{other:?}"),
                     };
                     self.note(format!("{:?} m{from} event {what}", self.now));
                 }

@@ -8,7 +8,50 @@ pub type MemberId = [u8; 16];
 /// An election term.
 pub type Term = u64;
 
-/// A message one member sends to the others (all of them unless said otherwise).
+/// A vote's id: the member that asked for it and a number unique to that member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct VoteId {
+    /// The member that asked for the vote.
+    pub requester: MemberId,
+    /// A number the requester does not reuse.
+    pub number: u64,
+}
+
+/// What it takes for a vote to pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VoteKind {
+    /// More than half of the voters say yes (of the declared size, when there is one).
+    Majority,
+    /// Every voter says yes.
+    Consensus,
+}
+
+/// What a vote is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Subject {
+    /// A value (the application's encoding).
+    Value(Vec<u8>),
+    /// An action to carry out together at a wall-clock time.
+    Action {
+        /// The action (the application's encoding).
+        action: Vec<u8>,
+        /// When, in microseconds since the Unix epoch (members' clocks must be synchronized).
+        at_us: u64,
+    },
+}
+
+/// How a vote ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// It passed.
+    Yes,
+    /// It failed.
+    No,
+    /// The leader had no decision when the vote's time ran out (or stopped leading first).
+    Timeout,
+}
+
+/// A message one member sends to others: to every member (a broadcast) unless said otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupMessage {
     /// "I am alive", every heartbeat, with the sender's current term.
@@ -40,4 +83,75 @@ pub enum GroupMessage {
         /// The leader's ROUTER endpoint for member → leader messages.
         endpoint: String,
     },
+    /// Member → leader only: an application message for the leader.
+    ToLeader {
+        /// The application's bytes.
+        payload: Vec<u8>,
+    },
+    /// Leader → one member only: an application message from the leader of `term`.
+    FromLeader {
+        /// The leader's term (a member ignores older terms).
+        term: Term,
+        /// The application's bytes.
+        payload: Vec<u8>,
+    },
+    /// Member → leader only: please run this vote.
+    ProposeVote {
+        /// The vote.
+        vote: VoteId,
+        /// What it is about.
+        subject: Subject,
+        /// What it takes to pass.
+        kind: VoteKind,
+        /// How long it may take, in microseconds.
+        timeout_us: u64,
+    },
+    /// The leader of `term` asks every member to vote.
+    CallVote {
+        /// The leader's term.
+        term: Term,
+        /// The vote.
+        vote: VoteId,
+        /// What it is about.
+        subject: Subject,
+        /// What it takes to pass.
+        kind: VoteKind,
+    },
+    /// Member → leader only: a member's ballot.
+    Ballot {
+        /// The vote.
+        vote: VoteId,
+        /// Yes or no.
+        yes: bool,
+    },
+    /// The leader of `term` announces how a vote ended.
+    Announce {
+        /// The leader's term.
+        term: Term,
+        /// The vote.
+        vote: VoteId,
+        /// What it was about.
+        subject: Subject,
+        /// How it ended.
+        outcome: Outcome,
+    },
+}
+
+impl GroupMessage {
+    /// The term a message carries, if it carries one.
+    pub fn term(&self) -> Option<Term> {
+        match self {
+            GroupMessage::Alive { term }
+            | GroupMessage::RequestVote { term }
+            | GroupMessage::Vote { term, .. }
+            | GroupMessage::Leader { term, .. }
+            | GroupMessage::FromLeader { term, .. }
+            | GroupMessage::CallVote { term, .. }
+            | GroupMessage::Announce { term, .. } => Some(*term),
+            GroupMessage::Leave
+            | GroupMessage::ToLeader { .. }
+            | GroupMessage::ProposeVote { .. }
+            | GroupMessage::Ballot { .. } => None,
+        }
+    }
 }
