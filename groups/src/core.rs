@@ -342,7 +342,7 @@ impl GroupCore {
             GroupMessage::CallVote { term, vote, subject, kind } => {
                 if term == self.term && !self.book.called.contains_key(&vote) && !self.book.ended.contains_key(&vote) {
                     let expires = now + self.vote_memory();
-                    self.book.called.insert(vote, Called { leader: from, voted: false, expires });
+                    self.book.called.insert(vote, Called { leader: from, term, voted: false, expires });
                     out.push(Output::Event(Event::VoteCalled { vote, subject, kind }));
                 }
             }
@@ -425,7 +425,7 @@ impl GroupCore {
             self.book.ended.insert(vote, now + self.vote_memory());
             out.push(Output::Event(Event::VoteLost { vote }));
         }
-        self.book.forget(now);
+        self.book.forget(now, self.leader.map(|leader| (leader, self.term)));
         if now >= self.next_heartbeat {
             out.push(Output::Broadcast(GroupMessage::Alive { term: self.term }));
             if self.role == Role::Leader {
@@ -510,7 +510,8 @@ impl GroupCore {
         let timeout = timeout.unwrap_or(self.config.consensus_timeout);
         let vote = VoteId { requester: self.me, number: self.book.next_number };
         self.book.next_number = self.book.next_number.wrapping_add(1);
-        self.book.pending.insert(vote, now + timeout + self.config.heartbeat);
+        // Saturating: a caller may pass `Duration::MAX` for "no timeout".
+        self.book.pending.insert(vote, now.saturating_add(timeout).saturating_add(self.config.heartbeat));
         let mut out = Vec::new();
         if leader == self.me {
             self.open_poll(now, vote, subject, kind, timeout, &mut out);
@@ -522,9 +523,13 @@ impl GroupCore {
         Ok((vote, out))
     }
 
-    /// Casts this member's ballot in `vote` (once per vote).
+    /// Casts this member's ballot in `vote` (once per vote). A ballot in a vote that has
+    /// already ended (the others' ballots decided it first) does nothing.
     pub fn cast_vote(&mut self, now: Duration, vote: VoteId, yes: bool) -> Result<Vec<Output>, CommandError> {
         self.usable()?;
+        if self.book.ended.contains_key(&vote) {
+            return Ok(Vec::new());
+        }
         let called = self.book.called.get_mut(&vote).ok_or(CommandError::UnknownVote)?;
         if called.voted {
             return Err(CommandError::AlreadyVoted);
@@ -576,11 +581,11 @@ impl GroupCore {
             voters,
             ballots: BTreeMap::new(),
             majority,
-            deadline: now + timeout,
+            deadline: now.saturating_add(timeout),
         };
         self.book.polls.insert(vote, poll);
         let expires = now + self.vote_memory();
-        self.book.called.insert(vote, Called { leader: self.me, voted: false, expires });
+        self.book.called.insert(vote, Called { leader: self.me, term: self.term, voted: false, expires });
         out.push(Output::Broadcast(GroupMessage::CallVote { term: self.term, vote, subject: subject.clone(), kind }));
         out.push(Output::Event(Event::VoteCalled { vote, subject, kind }));
         if let Some(outcome) = self.book.polls.get(&vote).and_then(Poll::decision) {
@@ -628,7 +633,8 @@ impl GroupCore {
         if self.book.ended.contains_key(&vote) {
             return;
         }
-        self.book.ended.insert(vote, now + self.vote_memory());
+        // Saturating: `now` is a poll's deadline when a leader closes its polls.
+        self.book.ended.insert(vote, now.saturating_add(self.vote_memory()));
         self.book.called.remove(&vote);
         self.book.pending.remove(&vote);
         out.push(Output::Event(Event::VoteEnded { vote, subject, outcome }));

@@ -11,12 +11,16 @@
 //! value or on a time-triggered action, with a timeout), the leader counting one ballot per
 //! voter and announcing the outcome to all.
 
+mod actions;
 pub mod config;
 pub mod core;
+pub mod envelope;
+mod member;
 pub mod sim;
 mod voting;
 pub mod wire;
 
 pub use config::{ConfigError, GroupConfig};
 pub use core::{CommandError, Event, GroupCore, Output, Role};
+pub use member::{GroupError, GroupEvent, GroupKey, GroupMember, MemberStats};
 pub use wire::{GroupMessage, MemberId, Outcome, Subject, Term, VoteId, VoteKind};

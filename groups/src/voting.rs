@@ -57,8 +57,11 @@ impl Poll {
 pub(crate) struct Called {
     /// The leader that called it (ballots go there).
     pub(crate) leader: MemberId,
+    /// The term it was called in.
+    pub(crate) term: Term,
     pub(crate) voted: bool,
-    /// Forgotten after this.
+    /// Forgotten after this, unless `leader` still leads in `term`: members are not told a
+    /// vote's timeout, which may be longer than this.
     pub(crate) expires: Duration,
 }
 
@@ -85,9 +88,10 @@ impl VoteBook {
         polls.chain(self.pending.values().copied()).min()
     }
 
-    /// Forgets what has expired by `now`.
-    pub(crate) fn forget(&mut self, now: Duration) {
-        self.called.retain(|_, c| c.expires > now);
+    /// Forgets what has expired by `now`; the calls of `leading` (the leader this member
+    /// follows, and its term), whose votes may still be open, are kept.
+    pub(crate) fn forget(&mut self, now: Duration, leading: Option<(MemberId, Term)>) {
+        self.called.retain(|_, c| c.expires > now || leading == Some((c.leader, c.term)));
         self.ended.retain(|_, until| *until > now);
     }
 }

@@ -133,6 +133,7 @@ pub fn run_actor(
             component: component.clone(),
             locals: locals.clone(),
             internals: internals.clone(),
+            groups: app.groups.clone(),
             args,
             factory,
             components: components.clone(),
@@ -222,9 +223,34 @@ fn wait_ready(
             Some(FromComponent::Ready { provides, wants }) => return Ok((provides, wants)),
             Some(FromComponent::Failed(why)) => return Err(why),
             Some(FromComponent::Stopped) => return Err("the component thread ended".into()),
+            // Group registrations are sent only after `Ready`.
+            Some(FromComponent::Join { .. } | FromComponent::Leave { .. }) => {}
             None if left.is_zero() => return Err(format!("the component did not start within {timeout:?}")),
             None => {}
         }
+    }
+}
+
+/// Registers a joined group's publisher with discovery and looks up the other members'.
+fn join_group(disco: &mut DiscoveryClient, h: &Hosted, port: &str, messages: &str, endpoint: &str, log: &slog::Logger) {
+    let key = format!("{}.{port}", h.instance);
+    let registered = cohort_ports::Endpoint::parse(endpoint)
+        .map_err(|e| e.to_string())
+        .and_then(|e| disco.provide(&key, PortKind::GroupPub, messages, Scope::Global, &e).map_err(|e| e.to_string()));
+    if let Err(e) = registered {
+        warn!(log, "cannot register a group member with discovery"; "group" => &key, "error" => e);
+        return;
+    }
+    match disco.lookup(&key, PortKind::GroupSub, messages, Scope::Global) {
+        Ok(endpoints) => control::send(
+            &h.control,
+            &ToComponent::Update {
+                port: port.to_owned(),
+                added: endpoints.iter().map(|e| e.as_str().to_owned()).collect(),
+                removed: Vec::new(),
+            },
+        ),
+        Err(e) => warn!(log, "cannot look up group members"; "group" => &key, "error" => %e),
     }
 }
 
@@ -254,8 +280,21 @@ fn serve(
         }
         for h in hosted {
             while let Some(report) = control::try_recv::<FromComponent>(&h.control) {
-                if report == FromComponent::Stopped {
-                    warn!(log, "a component thread ended"; "instance" => &h.instance);
+                match report {
+                    FromComponent::Stopped => warn!(log, "a component thread ended"; "instance" => &h.instance),
+                    FromComponent::Join { port, messages, endpoint } => {
+                        join_group(disco, h, &port, &messages, &endpoint, log);
+                    }
+                    FromComponent::Leave { port, endpoint } => {
+                        let key = format!("{}.{port}", h.instance);
+                        let withdrawn = cohort_ports::Endpoint::parse(&endpoint)
+                            .map_err(|e| e.to_string())
+                            .and_then(|e| disco.withdraw(&e).map_err(|e| e.to_string()));
+                        if let Err(e) = withdrawn.and_then(|()| disco.unlookup(&key).map_err(|e| e.to_string())) {
+                            warn!(log, "cannot unregister a group member"; "group" => &key, "error" => e);
+                        }
+                    }
+                    FromComponent::Ready { .. } | FromComponent::Failed(_) => {}
                 }
             }
         }

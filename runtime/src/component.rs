@@ -5,6 +5,7 @@ use std::time::Duration;
 use cohort_ports::{FromPeer, Received, Request, Response};
 
 use crate::context::Context;
+use crate::group::{GroupEvent, GroupName};
 use crate::message::Message;
 use crate::params::ComponentArgs;
 use crate::timers::Tick;
@@ -87,6 +88,13 @@ pub trait Component: Sized + Send + 'static {
 
     /// Called after a handler of `port` took `took`, longer than its `within` deadline.
     fn on_deadline_missed(&mut self, _ctx: &mut Context, _port: &str, _took: Duration, _deadline: Duration) {}
+
+    /// Called for every event of a group instance the component joined
+    /// ([`Context::join_group`]): group messages, members joining and leaving, leaders elected
+    /// and gone, messages to and from the leader, votes requested and ended, actions due.
+    fn on_group(&mut self, _ctx: &mut Context, _group: &GroupName, _event: GroupEvent) -> HandlerResult {
+        Ok(())
+    }
 }
 
 /// What a handler binding expects of its port, checked against the model at start-up.

@@ -3,11 +3,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use cohort_groups::{GroupKey, GroupMember};
+use cohort_model::ast;
 use cohort_ports::{
-    CltPort, Hub, InsPlug, PeerId, Port, PortError, PubPort, QryPort, Received, ReplyPort, ReplyToken, ReqPort,
-    RequestId, Response, SubPort,
+    CltPort, Hub, InsPlug, PeerId, Port, PortError, PortFactory, PubPort, QryPort, Received, ReplyPort, ReplyToken,
+    ReqPort, RequestId, Response, SubPort,
 };
+use slog::{info, o};
 
+use crate::control::FromComponent;
+use crate::group::{config_of, Group, GroupName, GroupOpError, JoinOptions};
 use crate::message::Message;
 use crate::timers::TimerSet;
 
@@ -102,8 +107,16 @@ pub struct Context {
     pub(crate) log: slog::Logger,
     pub(crate) ports: BTreeMap<String, PortSlot>,
     pub(crate) timers: TimerSet,
-    /// Timer deadlines of the model (`within` on a timer port).
+    /// The `within` deadlines of timer handlers.
     pub(crate) timer_deadlines: BTreeMap<String, Duration>,
+    /// Makes the sockets of groups joined at run time.
+    pub(crate) factory: PortFactory,
+    /// The model's group types, by name.
+    pub(crate) group_types: BTreeMap<String, ast::Group>,
+    /// The group instances joined.
+    pub(crate) groups: BTreeMap<GroupName, Group>,
+    /// What the actor must do for this component (discovery of joined groups).
+    pub(crate) outbox: Vec<FromComponent>,
 }
 
 fn kind_name(port: &Port) -> &'static str {
@@ -256,6 +269,66 @@ impl Context {
         Ok(self.timers.set_delay(id, delay)?)
     }
 
+    /// Joins the group instance `instance` of the model's group type `group_type`, with the
+    /// model's timing. Members find each other through discovery; events arrive at
+    /// [`crate::Component::on_group`]. A component may join any number of instances.
+    pub fn join_group(&mut self, group_type: &str, instance: &str) -> Result<GroupName, GroupOpError> {
+        self.join_group_with(group_type, instance, JoinOptions::default())
+    }
+
+    /// [`Context::join_group`] with options (the group's declared size).
+    pub fn join_group_with(
+        &mut self,
+        group_type: &str,
+        instance: &str,
+        options: JoinOptions,
+    ) -> Result<GroupName, GroupOpError> {
+        let name = GroupName::new(group_type, instance);
+        if self.groups.contains_key(&name) {
+            return Err(GroupOpError::AlreadyJoined(name));
+        }
+        let model = self.group_types.get(group_type).ok_or_else(|| GroupOpError::UnknownType(group_type.to_owned()))?;
+        let config = config_of(model, options).map_err(GroupOpError::Config)?;
+        let key = GroupKey {
+            app: self.identity.app.clone(),
+            group_type: group_type.to_owned(),
+            instance: instance.to_owned(),
+            message: model.message.name.clone(),
+        };
+        let messages = key.service_messages();
+        let log = self.log.new(o!("group" => name.to_string()));
+        let member = GroupMember::join(&self.factory, key, config, log)
+            .map_err(|source| GroupOpError::Group { group: name.clone(), source })?;
+        info!(self.log, "joined group"; "group" => %name, "member" => uuid_text(&member.id()));
+        self.outbox.push(FromComponent::Join {
+            port: name.port(),
+            messages,
+            endpoint: member.publisher_endpoint().as_str().to_owned(),
+        });
+        self.groups.insert(name.clone(), Group::new(name.clone(), model.message.name.clone(), member));
+        Ok(name)
+    }
+
+    /// Leaves a group instance: the other members hear it at once.
+    pub fn leave_group(&mut self, group: &GroupName) -> Result<(), GroupOpError> {
+        let joined = self.groups.remove(group).ok_or_else(|| GroupOpError::NotJoined(group.clone()))?;
+        let endpoint = joined.member.publisher_endpoint().as_str().to_owned();
+        joined.member.leave();
+        self.outbox.push(FromComponent::Leave { port: group.port(), endpoint });
+        info!(self.log, "left group"; "group" => %group);
+        Ok(())
+    }
+
+    /// A group instance this component joined.
+    pub fn group(&mut self, group: &GroupName) -> Result<&mut Group, GroupOpError> {
+        self.groups.get_mut(group).ok_or_else(|| GroupOpError::NotJoined(group.clone()))
+    }
+
+    /// The group instances this component joined.
+    pub fn joined_groups(&self) -> impl Iterator<Item = &GroupName> {
+        self.groups.keys()
+    }
+
     pub(crate) fn sub_port(&mut self, port: &str) -> Result<&mut SubPort, ContextError> {
         match &mut self.slot(port)?.port {
             Port::Sub(p) => Ok(p),
@@ -285,6 +358,11 @@ impl Context {
         };
         result.map_err(|source| ContextError::Port { port: port.to_owned(), source })
     }
+}
+
+/// A member id as a UUID's text, for logs.
+pub fn uuid_text(id: &cohort_groups::MemberId) -> String {
+    uuid::Uuid::from_bytes(*id).to_string()
 }
 
 fn wrong(port: &str, actual: &Port, operation: &'static str, wanted: &'static str) -> ContextError {

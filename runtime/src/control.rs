@@ -63,6 +63,22 @@ pub(crate) enum FromComponent {
     },
     /// The component could not be built.
     Failed(String),
+    /// The component joined a group instance: register its publisher and look up the others'.
+    Join {
+        /// The group's name in the component (`group:<type>/<instance>`).
+        port: String,
+        /// The group's discovery message key.
+        messages: String,
+        /// The member's publisher endpoint.
+        endpoint: String,
+    },
+    /// The component left a group instance.
+    Leave {
+        /// The group's name in the component.
+        port: String,
+        /// The member's publisher endpoint.
+        endpoint: String,
+    },
     /// The thread has ended.
     Stopped,
 }

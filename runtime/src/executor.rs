@@ -12,6 +12,7 @@ use slog::{debug, error, warn};
 use crate::component::{Binding, HandlerResult, Input};
 use crate::context::{Context, Identity, PortSlot};
 use crate::control::{self, FromComponent, Provided, ToComponent, Wanted};
+use crate::group::GroupName;
 use crate::hosted::{Components, Hosted};
 use crate::params::ComponentArgs;
 use crate::timers::TimerSet;
@@ -23,6 +24,8 @@ pub(crate) struct Plan {
     /// The hosting actor's `local` and `internal` message lists.
     pub(crate) locals: Vec<String>,
     pub(crate) internals: Vec<String>,
+    /// The model's group types.
+    pub(crate) groups: Vec<ast::Group>,
     pub(crate) args: ComponentArgs,
     pub(crate) factory: PortFactory,
     pub(crate) components: Components,
@@ -110,7 +113,7 @@ pub(crate) struct Executor {
 /// Builds the component of `plan`: its ports, its value, its handler bindings checked against
 /// the model. Returns the ports discovery must know about.
 pub(crate) fn build(plan: Plan) -> Result<(Executor, Vec<Provided>, Vec<Wanted>), String> {
-    let Plan { identity, component, locals, internals, args, factory, components, log } = plan;
+    let Plan { identity, component, locals, internals, groups, args, factory, components, log } = plan;
     let mut ports = BTreeMap::new();
     let mut timers = TimerSet::new();
     let mut timer_deadlines = BTreeMap::new();
@@ -156,7 +159,18 @@ pub(crate) fn build(plan: Plan) -> Result<(Executor, Vec<Provided>, Vec<Wanted>)
         }
         ports.insert(name, PortSlot { port: opened, message: request, deadline });
     }
-    let mut ctx = Context { identity, log, ports, timers, timer_deadlines };
+    let group_types = groups.into_iter().map(|g| (g.name.name.clone(), g)).collect();
+    let mut ctx = Context {
+        identity,
+        log,
+        ports,
+        timers,
+        timer_deadlines,
+        factory,
+        group_types,
+        groups: BTreeMap::new(),
+        outbox: Vec::new(),
+    };
     let maker = components.maker(&component.name.name).ok_or_else(|| {
         let known: Vec<&str> = components.names().collect();
         format!(
@@ -215,10 +229,21 @@ pub(crate) fn build(plan: Plan) -> Result<(Executor, Vec<Provided>, Vec<Wanted>)
 impl Executor {
     /// Runs a handler, catching panics and measuring it against its deadline.
     fn run_handler(&mut self, port: &str, index: usize, input: Input, deadline: Option<Duration>) {
+        self.guarded(port, deadline, |hosted, ctx| hosted.dispatch(ctx, index, input));
+    }
+
+    /// Runs `handler` (labelled `port` in logs), catching panics and measuring it against its
+    /// deadline.
+    fn guarded(
+        &mut self,
+        port: &str,
+        deadline: Option<Duration>,
+        handler: impl FnOnce(&mut dyn Hosted, &mut Context) -> HandlerResult,
+    ) {
         let started = Instant::now();
         let ctx = &mut self.ctx;
-        let hosted = &mut self.hosted;
-        let outcome: Result<HandlerResult, _> = catch_unwind(AssertUnwindSafe(|| hosted.dispatch(ctx, index, input)));
+        let hosted = &mut *self.hosted;
+        let outcome: Result<HandlerResult, _> = catch_unwind(AssertUnwindSafe(|| handler(hosted, ctx)));
         let took = started.elapsed();
         match outcome {
             Ok(Ok(())) => {}
@@ -256,6 +281,10 @@ impl Executor {
     /// When the component must be woken even if no socket is readable.
     fn next_deadline(&mut self) -> Option<Instant> {
         let mut next = if self.active { self.ctx.timers.next_deadline() } else { None };
+        for group in self.ctx.groups.values() {
+            let d = group.next_deadline();
+            next = Some(next.map_or(d, |n| n.min(d)));
+        }
         for slot in self.ctx.ports.values_mut() {
             let d = match &mut slot.port {
                 Port::Req(p) => p.next_deadline(),
@@ -271,6 +300,10 @@ impl Executor {
     }
 
     fn apply_update(&mut self, port: &str, added: &[String], removed: &[String]) {
+        if port.starts_with("group:") {
+            self.apply_group_update(port, added, removed);
+            return;
+        }
         let Some(slot) = self.ctx.ports.get_mut(port) else {
             return;
         };
@@ -289,8 +322,46 @@ impl Executor {
         }
     }
 
+    /// Connects (disconnects) a joined group's subscriber to (from) other members' publishers.
+    fn apply_group_update(&mut self, port: &str, added: &[String], removed: &[String]) {
+        let Some(group) = self.ctx.groups.values_mut().find(|g| g.name().port() == port) else {
+            return; // left since
+        };
+        for (text, add) in added.iter().map(|e| (e, true)).chain(removed.iter().map(|e| (e, false))) {
+            let Ok(endpoint) = Endpoint::parse(text) else {
+                warn!(self.ctx.log, "ignored an invalid endpoint from discovery"; "endpoint" => text);
+                continue;
+            };
+            let result = if add { group.member.add_peer(&endpoint) } else { group.member.remove_peer(&endpoint) };
+            if let Err(e) = result {
+                warn!(self.ctx.log, "cannot apply a group discovery update"; "group" => port, "error" => %e);
+            }
+        }
+    }
+
+    /// Serves every joined group and hands their events to the component.
+    fn serve_groups(&mut self) {
+        let names: Vec<GroupName> = self.ctx.groups.keys().cloned().collect();
+        for name in names {
+            let Some(group) = self.ctx.groups.get_mut(&name) else { continue };
+            let events = group.poll(Instant::now());
+            let label = name.port();
+            for event in events {
+                self.guarded(&label, None, |hosted, ctx| hosted.group(ctx, &name, event));
+            }
+        }
+    }
+
+    /// Sends what handlers asked of the actor.
+    fn flush(&mut self, control: &zmq::Socket) {
+        for message in self.ctx.outbox.drain(..) {
+            control::send(control, &message);
+        }
+    }
+
     /// Serves the component until the actor says stop (or the actor's end of the channel goes).
     pub(crate) fn run(mut self, control: &zmq::Socket) {
+        self.flush(control);
         loop {
             let now = Instant::now();
             let timeout = self
@@ -299,6 +370,10 @@ impl Executor {
             let (ready, control_ready) = {
                 let mut owners = Vec::new();
                 let mut items = vec![control.as_poll_item(zmq::POLLIN)];
+                for group in self.ctx.groups.values() {
+                    items.extend(group.member.sockets().into_iter().map(|s| s.as_poll_item(zmq::POLLIN)));
+                }
+                let group_items = items.len() - 1;
                 if self.active {
                     for (i, input) in self.inputs.iter().enumerate() {
                         if let Some(slot) = self.ctx.ports.get(&input.port) {
@@ -316,8 +391,12 @@ impl Executor {
                         return;
                     }
                 }
-                let mut ready: Vec<usize> =
-                    items[1..].iter().zip(&owners).filter(|(item, _)| item.is_readable()).map(|(_, i)| *i).collect();
+                let mut ready: Vec<usize> = items[1 + group_items..]
+                    .iter()
+                    .zip(&owners)
+                    .filter(|(item, _)| item.is_readable())
+                    .map(|(_, i)| *i)
+                    .collect();
                 ready.dedup();
                 (ready, items[0].is_readable())
             };
@@ -337,12 +416,18 @@ impl Executor {
                         }
                         ToComponent::Stop => {
                             self.lifecycle("on_deactivate", |h, c| h.deactivate(c));
+                            for (_, group) in std::mem::take(&mut self.ctx.groups) {
+                                group.member.leave();
+                            }
                             return;
                         }
                         ToComponent::Update { port, added, removed } => self.apply_update(&port, &added, &removed),
                     }
                 }
             }
+            // Groups keep their heartbeats and elections going while the component is passive.
+            self.serve_groups();
+            self.flush(control);
             if !self.active {
                 continue;
             }
@@ -389,6 +474,7 @@ impl Executor {
                 };
                 self.run_handler(&port, handler, Input::Readable, deadline);
             }
+            self.flush(control);
         }
     }
 }

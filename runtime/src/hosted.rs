@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::component::{Binding, Component, HandlerError, HandlerResult, Handlers, Input};
 use crate::context::Context;
+use crate::group::{GroupEvent, GroupName};
 use crate::params::ComponentArgs;
 
 /// A component value with its handlers, whatever its type.
@@ -17,6 +18,7 @@ pub(crate) trait Hosted: Send {
     fn deactivate(&mut self, ctx: &mut Context) -> HandlerResult;
     fn passivate(&mut self, ctx: &mut Context) -> HandlerResult;
     fn deadline_missed(&mut self, ctx: &mut Context, port: &str, took: Duration, deadline: Duration);
+    fn group(&mut self, ctx: &mut Context, group: &GroupName, event: GroupEvent) -> HandlerResult;
 }
 
 struct Instance<C: Component> {
@@ -50,6 +52,10 @@ impl<C: Component> Hosted for Instance<C> {
 
     fn deadline_missed(&mut self, ctx: &mut Context, port: &str, took: Duration, deadline: Duration) {
         self.component.on_deadline_missed(ctx, port, took, deadline);
+    }
+
+    fn group(&mut self, ctx: &mut Context, group: &GroupName, event: GroupEvent) -> HandlerResult {
+        self.component.on_group(ctx, group, event)
     }
 }
 

@@ -1,0 +1,678 @@
+//! One member of one group instance over real ZeroMQ: the I/O driver of a [`GroupCore`].
+//!
+//! A member has four sockets, all made by the actor's [`PortFactory`]:
+//!
+//! | socket | kind | what for |
+//! |---|---|---|
+//! | gpub | PUB, bound (tcp, the factory's interface) | broadcasts to every member; registered with discovery |
+//! | gsub | SUB, connected to every other member's gpub | the broadcasts of the others |
+//! | leader | ROUTER, bound (tcp) | member → leader messages while this member leads; its endpoint goes in the core's `Leader` announcements |
+//! | member | DEALER, routing id = the member id | this member's channel to the current leader (reconnected when the leader changes) |
+//!
+//! Frames are described in [`crate::envelope`]. The owner (a component thread) polls
+//! [`GroupMember::sockets`] and calls [`GroupMember::poll`] when one is readable or
+//! [`GroupMember::next_deadline`] has come; commands (`send`, `request_vote`, …) send at once,
+//! and the events they cause locally come out of the next `poll`.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime};
+
+use cohort_ports::{Endpoint, Hub, PeerId, PortError, PortFactory, PortKind, PortSpec, PubPort, Scope, Spoke, SubPort};
+use slog::{debug, info, o, warn};
+
+use crate::actions::{micros_since_epoch, Schedule};
+use crate::config::{ConfigError, GroupConfig};
+use crate::core::{CommandError, Event, GroupCore, Output};
+use crate::envelope::{Body, Channel, Envelope, FRAME_TYPE};
+use crate::wire::{GroupMessage, MemberId, Outcome, Subject, VoteId, VoteKind};
+
+/// Which group instance: app, group type (model name), instance name, and the group's message
+/// type (model).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GroupKey {
+    /// The app.
+    pub app: String,
+    /// The group type (its name in the model).
+    pub group_type: String,
+    /// The instance name the component joined.
+    pub instance: String,
+    /// The group's message type (model).
+    pub message: String,
+}
+
+impl GroupKey {
+    /// The discovery message key for the group's gpub/gsub service:
+    /// `"<message>@<group_type>.<instance>"`.
+    pub fn service_messages(&self) -> String {
+        format!("{}@{}.{}", self.message, self.group_type, self.instance)
+    }
+
+    /// `"<group_type>.<instance>"`, as logs and port names show it.
+    pub fn label(&self) -> String {
+        format!("{}.{}", self.group_type, self.instance)
+    }
+}
+
+/// What a member tells its owner (component).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupEvent {
+    /// A group (pub/sub) message from another member.
+    Message {
+        /// The sender.
+        from: MemberId,
+        /// The application's bytes.
+        payload: Vec<u8>,
+    },
+    /// Anything the core reports (joined/left, leader elected/exited, to/from leader, vote
+    /// called/ended/lost).
+    Core(Event),
+    /// An action vote that passed is due now (at its agreed wall-clock time, on every member
+    /// that learned the Yes); `late` is how far past the agreed time it is delivered.
+    ActionDue {
+        /// The vote that agreed on it.
+        vote: VoteId,
+        /// The action (the application's encoding).
+        action: Vec<u8>,
+        /// How far past the agreed time it is delivered.
+        late: Duration,
+    },
+}
+
+/// Why a group operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupError {
+    /// A socket could not be made, bound, connected or sent on.
+    #[error(transparent)]
+    Port(#[from] PortError),
+    /// The core refused the command (no leader, not the leader, unknown vote, …).
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// The group's timing is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An action's time is before the Unix epoch.
+    #[error("an action's time must not be before the Unix epoch")]
+    TimeBeforeEpoch,
+}
+
+/// Counters of what a member dropped, on top of its ports' own counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemberStats {
+    /// Frames the ports refused (malformed, foreign, of another type, not decoding), summed
+    /// over gsub, the leader ROUTER and the member DEALER.
+    pub refused: u64,
+    /// Well-formed envelopes dropped: on the wrong socket, claiming another sender than the
+    /// ROUTER saw, from this member itself, or from a leader the DEALER does not follow.
+    pub rejected: u64,
+    /// Outgoing messages dropped: to a leader the DEALER is not connected to, or to a member
+    /// not connected to this leader.
+    pub undelivered: u64,
+    /// Sends that failed (timeouts, socket errors).
+    pub send_errors: u64,
+    /// Times the member DEALER could not follow the known leader (an endpoint that does not
+    /// parse, a failed connect).
+    pub leader_unreachable: u64,
+}
+
+/// Messages read from one socket in one [`GroupMember::poll`] at most, so a flood on one socket
+/// cannot starve the others (the socket stays readable, so the owner polls again at once).
+const BATCH: usize = 256;
+
+/// One member of one group instance: the core, its sockets, and the actions it waits to run.
+///
+/// Dropping it without [`GroupMember::leave`] closes the sockets without telling the others
+/// (as a crash would): they notice after the peer timeout.
+pub struct GroupMember {
+    key: GroupKey,
+    id: MemberId,
+    core: GroupCore,
+    /// Core time is the time since this instant.
+    base: Instant,
+    /// The latest core time used: core time never goes back.
+    core_now: Duration,
+    gpub: PubPort,
+    gsub: SubPort,
+    hub: Hub,
+    spoke: Spoke,
+    /// The leader the DEALER is connected to.
+    following: Option<MemberId>,
+    /// Events for the next poll, in order.
+    events: VecDeque<GroupEvent>,
+    actions: Schedule,
+    stats: MemberStats,
+    log: slog::Logger,
+}
+
+/// A member id as UUID text, for logs.
+fn text(id: &MemberId) -> String {
+    uuid::Uuid::from_bytes(*id).to_string()
+}
+
+/// A fresh random member id (UUID v4 bytes) and the same bytes as the DEALER's routing id:
+/// ids starting with a zero byte, which ZeroMQ reserves, are drawn again.
+fn fresh_id() -> (MemberId, PeerId) {
+    loop {
+        let id = *uuid::Uuid::new_v4().as_bytes();
+        if let Some(peer) = PeerId::from_bytes(&id) {
+            return (id, peer);
+        }
+    }
+}
+
+impl GroupMember {
+    /// Joins: opens the sockets (gpub PUB bound with scope Global, i.e. tcp on the factory's
+    /// interface; gsub SUB; leader ROUTER bound tcp whose endpoint goes into the core's Leader
+    /// announcements; member DEALER whose routing id is the 16-byte member id), makes a fresh
+    /// random member id and starts the core (after checking `config`). `log` gets join, leader
+    /// and vote logs.
+    pub fn join(
+        factory: &PortFactory,
+        key: GroupKey,
+        config: GroupConfig,
+        log: slog::Logger,
+    ) -> Result<GroupMember, GroupError> {
+        config.validate()?;
+        let (id, peer) = fresh_id();
+        let owner = format!("group:{}", key.label());
+        let spec = |name: &str, kind| PortSpec::new(&owner, name, kind, Scope::Global, FRAME_TYPE);
+        let gpub = factory.publisher(&spec("gpub", PortKind::GroupPub))?;
+        let gsub = factory.subscriber(&spec("gsub", PortKind::GroupSub))?;
+        let hub = factory.hub(&spec("gleader", PortKind::GroupLeader))?;
+        let spoke = factory.member(&spec("gmember", PortKind::GroupMember), peer)?;
+        let seed = u64::from_le_bytes(*uuid::Uuid::new_v4().as_bytes().first_chunk::<8>().unwrap_or(&[0; 8]));
+        let (core, out) = GroupCore::new(id, config, hub.endpoint().as_str(), seed, Duration::ZERO);
+        let log = log.new(o!("member" => text(&id)));
+        info!(log, "joined group";
+            "group" => key.label(), "publisher" => %gpub.endpoint(), "leader_endpoint" => %hub.endpoint());
+        let mut member = GroupMember {
+            key,
+            id,
+            core,
+            base: Instant::now(),
+            core_now: Duration::ZERO,
+            gpub,
+            gsub,
+            hub,
+            spoke,
+            following: None,
+            events: VecDeque::new(),
+            actions: Schedule::default(),
+            stats: MemberStats::default(),
+            log,
+        };
+        member.apply(out, Instant::now());
+        Ok(member)
+    }
+
+    /// This member's id.
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
+
+    /// The group instance.
+    pub fn key(&self) -> &GroupKey {
+        &self.key
+    }
+
+    /// The core: [`GroupCore::role`], [`GroupCore::term`], [`GroupCore::leader`],
+    /// [`GroupCore::members`].
+    pub fn core(&self) -> &GroupCore {
+        &self.core
+    }
+
+    /// Endpoint of this member's gpub, to register with discovery as a GroupPub provider.
+    pub fn publisher_endpoint(&self) -> &Endpoint {
+        self.gpub.endpoint()
+    }
+
+    /// Endpoint of this member's leader ROUTER (announced to the others while it leads).
+    pub fn hub_endpoint(&self) -> &Endpoint {
+        self.hub.endpoint()
+    }
+
+    /// The leader the member DEALER is connected to (`None` when there is none or this member
+    /// leads).
+    pub fn following(&self) -> Option<MemberId> {
+        self.following
+    }
+
+    /// What this member dropped so far.
+    pub fn stats(&self) -> MemberStats {
+        let refused = [self.gsub.stats(), self.hub.stats(), self.spoke.stats()]
+            .iter()
+            .map(|s| s.snapshot().dropped())
+            .sum::<u64>();
+        MemberStats { refused, ..self.stats }
+    }
+
+    /// Discovery found a member's gpub: connect the gsub to it. This member's own endpoint is
+    /// ignored.
+    pub fn add_peer(&mut self, endpoint: &Endpoint) -> Result<(), GroupError> {
+        if endpoint == self.gpub.endpoint() {
+            return Ok(());
+        }
+        if self.gsub.add_endpoint(endpoint)? {
+            debug!(self.log, "connected to a member's publisher"; "endpoint" => %endpoint);
+        }
+        Ok(())
+    }
+
+    /// Discovery lost a member's gpub: disconnect the gsub from it. This member's own endpoint
+    /// is ignored.
+    pub fn remove_peer(&mut self, endpoint: &Endpoint) -> Result<(), GroupError> {
+        if endpoint == self.gpub.endpoint() {
+            return Ok(());
+        }
+        if self.gsub.remove_endpoint(endpoint)? {
+            debug!(self.log, "disconnected from a member's publisher"; "endpoint" => %endpoint);
+        }
+        Ok(())
+    }
+
+    /// The sockets to poll for input (gsub, leader ROUTER, member DEALER).
+    pub fn sockets(&self) -> Vec<&zmq::Socket> {
+        vec![self.gsub.socket(), self.hub.socket(), self.spoke.socket()]
+    }
+
+    /// When [`GroupMember::poll`] must run next even if no socket is readable: the core's
+    /// deadline, the next action's time, or now when events are waiting to be returned.
+    pub fn next_deadline(&self) -> Instant {
+        if !self.events.is_empty() {
+            return Instant::now();
+        }
+        let core = self.base.checked_add(self.core.next_deadline()).unwrap_or_else(Instant::now);
+        self.actions.next_wake().map_or(core, |action| action.min(core))
+    }
+
+    /// Reads everything readable (without blocking), ticks the core if due, sends the core's
+    /// outputs, keeps the member DEALER connected to the known leader, delivers due actions, and
+    /// returns the events in order. Malformed frames are counted and dropped.
+    pub fn poll(&mut self, now: Instant) -> Vec<GroupEvent> {
+        // The leader's own messages first: one it sent before a Leave that arrives on the mesh
+        // in the same poll still counts.
+        self.read_spoke(now);
+        self.read_hub(now);
+        self.read_mesh(now);
+        let core_now = self.core_time(now);
+        if core_now >= self.core.next_deadline() {
+            let out = self.core.tick(core_now);
+            self.apply(out, now);
+        }
+        for due in self.actions.take_due(now, SystemTime::now()) {
+            info!(self.log, "agreed action due";
+                "vote" => vote_text(&due.vote), "late_us" => u64::try_from(due.late.as_micros()).unwrap_or(u64::MAX));
+            self.events.push_back(GroupEvent::ActionDue { vote: due.vote, action: due.action, late: due.late });
+        }
+        self.events.drain(..).collect()
+    }
+
+    /// Sends a group (pub/sub) message to all other members.
+    pub fn send(&mut self, payload: &[u8]) -> Result<(), GroupError> {
+        let envelope = Envelope { from: self.id, body: Body::Data(Cow::Borrowed(payload)) };
+        self.gpub.send(&envelope).inspect_err(|_| self.stats.send_errors += 1)?;
+        debug!(self.log, "sent a group message"; "bytes" => payload.len());
+        Ok(())
+    }
+
+    /// Sends a message to the leader (to itself when this member leads: it comes out of the
+    /// next poll as [`Event::MessageToLeader`]).
+    pub fn send_to_leader(&mut self, payload: &[u8]) -> Result<(), GroupError> {
+        let out = self.core.send_to_leader(payload.to_vec())?;
+        self.command(out)
+    }
+
+    /// (Leader only.) Sends a message to member `member`. A member not (yet) connected to this
+    /// leader does not get it (logged).
+    pub fn send_to_member(&mut self, member: MemberId, payload: &[u8]) -> Result<(), GroupError> {
+        let out = self.core.send_to_member(member, payload.to_vec())?;
+        self.command(out)
+    }
+
+    /// Asks the leader for a vote on a value; `timeout` `None` is the group's consensus timeout.
+    pub fn request_vote(
+        &mut self,
+        value: &[u8],
+        kind: VoteKind,
+        timeout: Option<Duration>,
+    ) -> Result<VoteId, GroupError> {
+        self.request(Subject::Value(value.to_vec()), kind, timeout)
+    }
+
+    /// Asks the leader for a vote on an action at the wall-clock time `at`; if it passes, every
+    /// member that learns so gets [`GroupEvent::ActionDue`] at that time.
+    pub fn request_action_vote(
+        &mut self,
+        action: &[u8],
+        at: SystemTime,
+        kind: VoteKind,
+        timeout: Option<Duration>,
+    ) -> Result<VoteId, GroupError> {
+        let at_us = micros_since_epoch(at).ok_or(GroupError::TimeBeforeEpoch)?;
+        self.request(Subject::Action { action: action.to_vec(), at_us }, kind, timeout)
+    }
+
+    /// Casts this member's ballot in `vote` (once per vote).
+    pub fn cast_vote(&mut self, vote: VoteId, yes: bool) -> Result<(), GroupError> {
+        let now = Instant::now();
+        let core_now = self.core_time(now);
+        let out = self.core.cast_vote(core_now, vote, yes)?;
+        debug!(self.log, "voted"; "vote" => vote_text(&vote), "yes" => yes);
+        self.apply_command(out, now)
+    }
+
+    /// Leaves: tells the others (ending the votes it runs as leader) and closes the sockets.
+    pub fn leave(mut self) {
+        let now = Instant::now();
+        let out = self.core.leave();
+        // Only the broadcasts matter now; the events have no one to go to.
+        self.apply(out, now);
+        info!(self.log, "left group"; "group" => self.key.label());
+    }
+
+    fn request(&mut self, subject: Subject, kind: VoteKind, timeout: Option<Duration>) -> Result<VoteId, GroupError> {
+        let now = Instant::now();
+        let core_now = self.core_time(now);
+        let (vote, out) = self.core.request_vote(core_now, subject, kind, timeout)?;
+        debug!(self.log, "asked for a vote"; "vote" => vote_text(&vote), "kind" => ?kind);
+        self.apply_command(out, now)?;
+        Ok(vote)
+    }
+
+    fn command(&mut self, out: Vec<Output>) -> Result<(), GroupError> {
+        self.apply_command(out, Instant::now())
+    }
+
+    /// Applies a command's outputs; the first failed send is the command's error.
+    fn apply_command(&mut self, out: Vec<Output>, now: Instant) -> Result<(), GroupError> {
+        match self.apply(out, now) {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Core time at `now`, never earlier than the last one used.
+    fn core_time(&mut self, now: Instant) -> Duration {
+        self.core_now = self.core_now.max(now.saturating_duration_since(self.base));
+        self.core_now
+    }
+
+    fn read_mesh(&mut self, now: Instant) {
+        for _ in 0..BATCH {
+            let envelope = match self.gsub.recv::<Envelope<'static>>() {
+                Ok(Some(received)) => received.value,
+                Ok(None) => return,
+                Err(e) => {
+                    warn!(self.log, "receiving on gsub failed"; "error" => %e);
+                    return;
+                }
+            };
+            if envelope.from == self.id || !envelope.body.allowed_on(Channel::Mesh) {
+                self.reject("mesh", &envelope);
+                continue;
+            }
+            match envelope.body {
+                Body::Data(payload) => {
+                    debug!(self.log, "group message"; "from" => text(&envelope.from), "bytes" => payload.len());
+                    self.events.push_back(GroupEvent::Message { from: envelope.from, payload: payload.into_owned() });
+                }
+                Body::Control(message) => self.handle(now, envelope.from, message.into_owned()),
+            }
+        }
+    }
+
+    fn read_hub(&mut self, now: Instant) {
+        for _ in 0..BATCH {
+            let (peer, envelope) = match self.hub.recv::<Envelope<'static>>() {
+                Ok(Some(received)) => (received.from, received.message.value),
+                Ok(None) => return,
+                Err(e) => {
+                    warn!(self.log, "receiving on the leader ROUTER failed"; "error" => %e);
+                    return;
+                }
+            };
+            if peer.as_bytes() != envelope.from.as_slice() || !envelope.body.allowed_on(Channel::ToLeader) {
+                self.reject("leader ROUTER", &envelope);
+                continue;
+            }
+            if let Body::Control(message) = envelope.body {
+                debug!(self.log, "message to the leader"; "from" => text(&envelope.from), "kind" => kind(&message));
+                self.handle(now, envelope.from, message.into_owned());
+            }
+        }
+    }
+
+    fn read_spoke(&mut self, now: Instant) {
+        for _ in 0..BATCH {
+            let envelope = match self.spoke.recv::<Envelope<'static>>() {
+                Ok(Some(received)) => received.value,
+                Ok(None) => return,
+                Err(e) => {
+                    warn!(self.log, "receiving on the member DEALER failed"; "error" => %e);
+                    return;
+                }
+            };
+            if self.following != Some(envelope.from) || !envelope.body.allowed_on(Channel::FromLeader) {
+                self.reject("member DEALER", &envelope);
+                continue;
+            }
+            if let Body::Control(message) = envelope.body {
+                debug!(self.log, "message from the leader"; "from" => text(&envelope.from), "kind" => kind(&message));
+                self.handle(now, envelope.from, message.into_owned());
+            }
+        }
+    }
+
+    fn reject(&mut self, socket: &'static str, envelope: &Envelope<'_>) {
+        self.stats.rejected += 1;
+        if self.stats.rejected.is_power_of_two() {
+            warn!(self.log, "dropped a group frame that does not belong on its socket";
+                "socket" => socket, "from" => text(&envelope.from), "rejected" => self.stats.rejected);
+        }
+    }
+
+    fn handle(&mut self, now: Instant, from: MemberId, message: GroupMessage) {
+        let core_now = self.core_time(now);
+        let out = self.core.handle(core_now, from, message);
+        self.apply(out, now);
+    }
+
+    /// Connects the DEALER to the leader the core knows (none when there is none or this
+    /// member leads). Cheap when nothing changed, as after most messages.
+    fn follow_leader(&mut self) {
+        let target = match self.core.leader() {
+            Some(leader) if leader != self.id => self.core.leader_endpoint().map(|endpoint| (leader, endpoint)),
+            _ => None,
+        };
+        let unchanged = match (target, self.spoke.hub()) {
+            (Some((leader, wanted)), Some(hub)) => self.following == Some(leader) && hub.as_str() == wanted,
+            (None, None) => self.following.is_none(),
+            _ => false,
+        };
+        if unchanged {
+            return;
+        }
+        let target = target.map(|(leader, endpoint)| (leader, Endpoint::parse(endpoint)));
+        let (leader, endpoint) = match target {
+            Some((leader, Ok(endpoint))) => (Some(leader), Some(endpoint)),
+            Some((leader, Err(e))) => {
+                // Follow no one until the leader or its endpoint changes.
+                self.stats.leader_unreachable += 1;
+                if self.stats.leader_unreachable.is_power_of_two() {
+                    warn!(self.log, "the leader announced an unusable endpoint";
+                        "leader" => text(&leader), "error" => %e, "times" => self.stats.leader_unreachable);
+                }
+                if self.spoke.hub().is_none() {
+                    return;
+                }
+                (None, None)
+            }
+            None => (None, None),
+        };
+        match self.spoke.connect_to(endpoint.as_ref()) {
+            Ok(()) => {
+                self.following = leader;
+                match (&leader, &endpoint) {
+                    (Some(l), Some(e)) => {
+                        debug!(self.log, "following the leader"; "leader" => text(l), "endpoint" => %e)
+                    }
+                    _ => debug!(self.log, "following no leader"),
+                }
+            }
+            Err(e) => {
+                self.following = None;
+                self.stats.leader_unreachable += 1;
+                if self.stats.leader_unreachable.is_power_of_two() {
+                    warn!(self.log, "cannot connect to the leader";
+                        "error" => %e, "times" => self.stats.leader_unreachable);
+                }
+            }
+        }
+    }
+
+    /// Carries out the core's outputs: sends, queues events, schedules actions. Returns the
+    /// first failed send (dropped messages are not failures).
+    fn apply(&mut self, out: Vec<Output>, now: Instant) -> Option<PortError> {
+        self.follow_leader();
+        let mut failed = None;
+        for output in out {
+            let result = match output {
+                Output::Broadcast(message) => self.broadcast(&message),
+                Output::ToLeader { leader, message } => self.deliver_to_leader(leader, &message),
+                Output::ToMember { member, message } => self.deliver_to_member(member, &message),
+                Output::Event(event) => {
+                    self.event(event, now);
+                    Ok(())
+                }
+            };
+            if let Err(e) = result {
+                self.stats.send_errors += 1;
+                warn!(self.log, "sending a group message failed"; "error" => %e);
+                failed.get_or_insert(e);
+            }
+        }
+        failed
+    }
+
+    fn broadcast(&mut self, message: &GroupMessage) -> Result<(), PortError> {
+        self.gpub.send(&Envelope { from: self.id, body: Body::Control(Cow::Borrowed(message)) })
+    }
+
+    fn deliver_to_leader(&mut self, leader: MemberId, message: &GroupMessage) -> Result<(), PortError> {
+        if self.following != Some(leader) {
+            self.stats.undelivered += 1;
+            debug!(self.log, "dropped a message for a leader this member does not follow";
+                "leader" => text(&leader), "kind" => kind(message));
+            return Ok(());
+        }
+        match self.spoke.send(&Envelope { from: self.id, body: Body::Control(Cow::Borrowed(message)) }) {
+            Err(PortError::NoProvider) => {
+                self.stats.undelivered += 1;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn deliver_to_member(&mut self, member: MemberId, message: &GroupMessage) -> Result<(), PortError> {
+        let Some(peer) = PeerId::from_bytes(&member) else {
+            self.stats.undelivered += 1;
+            return Ok(());
+        };
+        match self.hub.send_to(&peer, &Envelope { from: self.id, body: Body::Control(Cow::Borrowed(message)) }) {
+            Err(PortError::PeerGone) => {
+                self.stats.undelivered += 1;
+                info!(self.log, "dropped a message for a member not connected to this leader";
+                    "member" => text(&member), "kind" => kind(message));
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Logs an event of the core, schedules a passed action, and queues the event.
+    fn event(&mut self, event: Event, now: Instant) {
+        match &event {
+            Event::MemberJoined(m) => info!(self.log, "member joined"; "peer" => text(m)),
+            Event::MemberLeft(m) => info!(self.log, "member left"; "peer" => text(m)),
+            Event::LeaderElected(l) => {
+                info!(self.log, "leader elected"; "leader" => text(l), "term" => self.core.term(), "self" => *l == self.id)
+            }
+            Event::LeaderExited(l) => info!(self.log, "leader exited"; "leader" => text(l)),
+            Event::VoteCalled { vote, kind, .. } => {
+                debug!(self.log, "vote called"; "vote" => vote_text(vote), "kind" => ?kind)
+            }
+            Event::VoteEnded { vote, subject, outcome } => {
+                info!(self.log, "vote ended"; "vote" => vote_text(vote), "outcome" => ?outcome);
+                if let (Subject::Action { action, at_us }, Outcome::Yes) = (subject, outcome) {
+                    if self.actions.add(*vote, action.clone(), *at_us, now, SystemTime::now()).is_err() {
+                        warn!(self.log, "an agreed action's time cannot be represented; it will not run";
+                            "vote" => vote_text(vote), "at_us" => at_us);
+                    }
+                }
+            }
+            Event::VoteLost { vote } => info!(self.log, "vote lost"; "vote" => vote_text(vote)),
+            Event::MessageToLeader { from, payload } => {
+                debug!(self.log, "message to the leader"; "from" => text(from), "bytes" => payload.len())
+            }
+            Event::MessageFromLeader { leader, payload } => {
+                debug!(self.log, "message from the leader"; "leader" => text(leader), "bytes" => payload.len())
+            }
+        }
+        self.events.push_back(GroupEvent::Core(event));
+    }
+}
+
+/// A vote id for logs: requester and number.
+fn vote_text(vote: &VoteId) -> String {
+    format!("{}#{}", text(&vote.requester), vote.number)
+}
+
+/// The name of a protocol message, for logs.
+fn kind(message: &GroupMessage) -> &'static str {
+    match message {
+        GroupMessage::Alive { .. } => "Alive",
+        GroupMessage::Leave => "Leave",
+        GroupMessage::RequestVote { .. } => "RequestVote",
+        GroupMessage::Vote { .. } => "Vote",
+        GroupMessage::Leader { .. } => "Leader",
+        GroupMessage::ToLeader { .. } => "ToLeader",
+        GroupMessage::FromLeader { .. } => "FromLeader",
+        GroupMessage::ProposeVote { .. } => "ProposeVote",
+        GroupMessage::CallVote { .. } => "CallVote",
+        GroupMessage::Ballot { .. } => "Ballot",
+        GroupMessage::Announce { .. } => "Announce",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_the_service() {
+        let key = GroupKey {
+            app: "A".into(),
+            group_type: "Sensors".into(),
+            instance: "north".into(),
+            message: "Reading".into(),
+        };
+        assert_eq!(key.service_messages(), "Reading@Sensors.north");
+        assert_eq!(key.label(), "Sensors.north");
+    }
+
+    #[test]
+    fn members_can_move_to_another_thread() {
+        fn is_send<T: Send>() {}
+        is_send::<GroupMember>();
+        is_send::<GroupError>();
+    }
+
+    #[test]
+    fn fresh_ids_are_valid_routing_ids() {
+        for _ in 0..1000 {
+            let (id, peer) = fresh_id();
+            assert_eq!(peer.as_bytes(), id.as_slice());
+        }
+    }
+}

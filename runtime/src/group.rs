@@ -1,0 +1,376 @@
+//! Groups as a component sees them: joining group instances at run time, sending to the group,
+//! to the leader and to members, voting, and the events that come back.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use cohort_groups::{Event, GroupConfig, GroupError, GroupEvent as MemberEvent, GroupMember, MemberId};
+use cohort_model::ast;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use cohort_groups::{Outcome, VoteId, VoteKind};
+
+use crate::message::Message;
+
+/// A group instance: the group type of the model and the instance's name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupName {
+    /// The group type (`group G ...` in the model).
+    pub group_type: String,
+    /// The instance's name, chosen by the components that join it.
+    pub instance: String,
+}
+
+impl GroupName {
+    /// The group instance `instance` of type `group_type`.
+    pub fn new(group_type: &str, instance: &str) -> GroupName {
+        GroupName { group_type: group_type.to_owned(), instance: instance.to_owned() }
+    }
+
+    /// The name its discovery registrations use in the component (`group:<type>/<instance>`).
+    pub(crate) fn port(&self) -> String {
+        format!("group:{}/{}", self.group_type, self.instance)
+    }
+}
+
+impl std::fmt::Display for GroupName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.group_type, self.instance)
+    }
+}
+
+/// How to join a group instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JoinOptions {
+    /// The group's declared size (overrides the model's `expectedSize`). With a declared size,
+    /// only a majority of it can elect a leader or pass a majority vote, so the minority side of
+    /// a network partition has no leader.
+    pub expected_size: Option<usize>,
+}
+
+/// The bytes of a message from the group, decoded on demand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload(Vec<u8>);
+
+/// A payload that is not the type it was decoded as.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot decode a group payload as {wanted}: {why}")]
+pub struct DecodeError {
+    /// The type asked for.
+    pub wanted: &'static str,
+    /// Why not.
+    pub why: String,
+}
+
+impl Payload {
+    /// Decodes the payload as `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        minicbor_serde::from_slice(&self.0)
+            .map_err(|e| DecodeError { wanted: std::any::type_name::<T>(), why: e.to_string() })
+    }
+
+    /// The raw bytes (CBOR).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// What a vote is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoteSubject {
+    /// A value.
+    Value(Payload),
+    /// An action, to be carried out together at `at`.
+    Action {
+        /// The action.
+        action: Payload,
+        /// When (wall-clock time; members' clocks must be synchronized, e.g. with PTP or NTP).
+        at: SystemTime,
+    },
+}
+
+/// Something that happened in a group instance the component joined; handled by
+/// [`crate::Component::on_group`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupEvent {
+    /// A group message from another member ([`Group::send`]).
+    Message {
+        /// The sender.
+        from: MemberId,
+        /// The message.
+        payload: Payload,
+    },
+    /// A member joined (or was heard again).
+    MemberJoined(MemberId),
+    /// A member left, or has not been heard for the peer timeout.
+    MemberLeft(MemberId),
+    /// The group has a leader (possibly this component: see [`Group::is_leader`]).
+    LeaderElected(MemberId),
+    /// The leader is gone.
+    LeaderExited(MemberId),
+    /// (Leader.) A member sent the leader a message ([`Group::send_to_leader`]).
+    MessageToLeader {
+        /// The sender.
+        from: MemberId,
+        /// The message.
+        payload: Payload,
+    },
+    /// The leader sent this member a message ([`Group::send_to_member`]).
+    MessageFromLeader {
+        /// The leader.
+        leader: MemberId,
+        /// The message.
+        payload: Payload,
+    },
+    /// The leader asks this member to vote: answer with [`Group::vote`].
+    VoteRequested {
+        /// The vote.
+        vote: VoteId,
+        /// What it is about.
+        subject: VoteSubject,
+        /// What it takes to pass.
+        kind: VoteKind,
+    },
+    /// The leader announced how a vote ended.
+    VoteResult {
+        /// The vote.
+        vote: VoteId,
+        /// What it was about.
+        subject: VoteSubject,
+        /// Yes, no or timeout.
+        outcome: Outcome,
+    },
+    /// (Requester.) No announcement of this member's vote arrived within its timeout and a
+    /// heartbeat: the leader changed or could not be reached.
+    VoteLost {
+        /// The vote.
+        vote: VoteId,
+    },
+    /// An action vote passed and its time has come (on every member that learned the result).
+    ActionDue {
+        /// The vote.
+        vote: VoteId,
+        /// The action.
+        action: Payload,
+        /// How late after the agreed time this is delivered.
+        late: Duration,
+    },
+}
+
+fn subject(subject: cohort_groups::Subject) -> VoteSubject {
+    match subject {
+        cohort_groups::Subject::Value(bytes) => VoteSubject::Value(Payload(bytes)),
+        cohort_groups::Subject::Action { action, at_us } => {
+            VoteSubject::Action { action: Payload(action), at: SystemTime::UNIX_EPOCH + Duration::from_micros(at_us) }
+        }
+    }
+}
+
+impl GroupEvent {
+    fn from_member(event: MemberEvent) -> GroupEvent {
+        match event {
+            MemberEvent::Message { from, payload } => GroupEvent::Message { from, payload: Payload(payload) },
+            MemberEvent::ActionDue { vote, action, late } => {
+                GroupEvent::ActionDue { vote, action: Payload(action), late }
+            }
+            MemberEvent::Core(event) => match event {
+                Event::MemberJoined(id) => GroupEvent::MemberJoined(id),
+                Event::MemberLeft(id) => GroupEvent::MemberLeft(id),
+                Event::LeaderElected(id) => GroupEvent::LeaderElected(id),
+                Event::LeaderExited(id) => GroupEvent::LeaderExited(id),
+                Event::MessageToLeader { from, payload } => {
+                    GroupEvent::MessageToLeader { from, payload: Payload(payload) }
+                }
+                Event::MessageFromLeader { leader, payload } => {
+                    GroupEvent::MessageFromLeader { leader, payload: Payload(payload) }
+                }
+                Event::VoteCalled { vote, subject: s, kind } => {
+                    GroupEvent::VoteRequested { vote, subject: subject(s), kind }
+                }
+                Event::VoteEnded { vote, subject: s, outcome } => {
+                    GroupEvent::VoteResult { vote, subject: subject(s), outcome }
+                }
+                Event::VoteLost { vote } => GroupEvent::VoteLost { vote },
+            },
+        }
+    }
+}
+
+/// A group operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupOpError {
+    /// The model has no group type of that name.
+    #[error("the model has no group type {0:?}")]
+    UnknownType(String),
+    /// The component has not joined that group instance.
+    #[error("not a member of group {0}")]
+    NotJoined(GroupName),
+    /// The group instance is already joined by this component.
+    #[error("already a member of group {0}")]
+    AlreadyJoined(GroupName),
+    /// The message type is not the group's.
+    #[error("group {group} carries {expected}, not {given}")]
+    WrongMessage {
+        /// The group.
+        group: GroupName,
+        /// The group's message type.
+        expected: String,
+        /// The type given.
+        given: &'static str,
+    },
+    /// The group's parameters cannot be used.
+    #[error("{0}")]
+    Config(String),
+    /// A value could not be encoded.
+    #[error("cannot encode a group message: {0}")]
+    Encode(String),
+    /// The group layer refused (no leader, not the leader, a port error, ...).
+    #[error("group {group}: {source}")]
+    Group {
+        /// The group.
+        group: GroupName,
+        /// Why.
+        source: GroupError,
+    },
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, GroupOpError> {
+    minicbor_serde::to_vec(value).map_err(|e| GroupOpError::Encode(e.to_string()))
+}
+
+/// The configuration of a group type of the model: Cohort's defaults, scaled to the model's
+/// heartbeat when it sets one, then every parameter the model sets, then the join options.
+pub(crate) fn config_of(group: &ast::Group, options: JoinOptions) -> Result<GroupConfig, String> {
+    let mut config = GroupConfig::default();
+    if let Some(hb) = group.params.iter().find(|p| p.name.name == "heartbeat") {
+        let ms = u64::try_from(hb.value).unwrap_or(0).max(1);
+        config = config.with_heartbeat(Duration::from_millis(ms));
+    }
+    for param in &group.params {
+        config.set(&param.name.name, param.value).map_err(|e| e.to_string())?;
+    }
+    if options.expected_size.is_some() {
+        config.expected_size = options.expected_size;
+    }
+    config.validate().map_err(|e| format!("group {}: {e}", group.name.name))?;
+    Ok(config)
+}
+
+/// A group instance this component joined.
+pub struct Group {
+    name: GroupName,
+    message: String,
+    pub(crate) member: GroupMember,
+}
+
+impl Group {
+    pub(crate) fn new(name: GroupName, message: String, member: GroupMember) -> Group {
+        Group { name, message, member }
+    }
+
+    fn op<T>(&self, result: Result<T, GroupError>) -> Result<T, GroupOpError> {
+        result.map_err(|source| GroupOpError::Group { group: self.name.clone(), source })
+    }
+
+    /// The group instance.
+    pub fn name(&self) -> &GroupName {
+        &self.name
+    }
+
+    /// This component's member id in the group.
+    pub fn id(&self) -> MemberId {
+        self.member.id()
+    }
+
+    /// The leader this member knows, if any.
+    pub fn leader(&self) -> Option<MemberId> {
+        self.member.core().leader()
+    }
+
+    /// Whether this member leads the group.
+    pub fn is_leader(&self) -> bool {
+        self.member.core().leader() == Some(self.member.id())
+    }
+
+    /// The members this member knows, itself included.
+    pub fn members(&self) -> Vec<MemberId> {
+        self.member.core().members()
+    }
+
+    /// The current election term.
+    pub fn term(&self) -> u64 {
+        self.member.core().term()
+    }
+
+    /// Sends `message` (the group's message type) to every other member.
+    pub fn send<M: Message>(&mut self, message: &M) -> Result<(), GroupOpError> {
+        if M::NAME != self.message {
+            return Err(GroupOpError::WrongMessage {
+                group: self.name.clone(),
+                expected: self.message.clone(),
+                given: M::NAME,
+            });
+        }
+        let bytes = encode(message)?;
+        let result = self.member.send(&bytes);
+        self.op(result)
+    }
+
+    /// Sends `value` to the leader (to itself when it leads). Fails with no leader.
+    pub fn send_to_leader<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GroupOpError> {
+        let bytes = encode(value)?;
+        let result = self.member.send_to_leader(&bytes);
+        self.op(result)
+    }
+
+    /// (Leader.) Sends `value` to member `member`.
+    pub fn send_to_member<T: Serialize + ?Sized>(&mut self, member: MemberId, value: &T) -> Result<(), GroupOpError> {
+        let bytes = encode(value)?;
+        let result = self.member.send_to_member(member, &bytes);
+        self.op(result)
+    }
+
+    /// Asks the group to vote on `value`, within `timeout` (the group's consensus timeout if
+    /// None). Every member gets [`GroupEvent::VoteRequested`]; all learn the
+    /// [`GroupEvent::VoteResult`].
+    pub fn request_vote<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        kind: VoteKind,
+        timeout: Option<Duration>,
+    ) -> Result<VoteId, GroupOpError> {
+        let bytes = encode(value)?;
+        let result = self.member.request_vote(&bytes, kind, timeout);
+        self.op(result)
+    }
+
+    /// Asks the group to vote on carrying out `action` at `at`; if it passes, every member gets
+    /// [`GroupEvent::ActionDue`] at that time.
+    pub fn request_action_vote<T: Serialize + ?Sized>(
+        &mut self,
+        action: &T,
+        at: SystemTime,
+        kind: VoteKind,
+        timeout: Option<Duration>,
+    ) -> Result<VoteId, GroupOpError> {
+        let bytes = encode(action)?;
+        let result = self.member.request_action_vote(&bytes, at, kind, timeout);
+        self.op(result)
+    }
+
+    /// Casts this member's ballot in `vote`.
+    pub fn vote(&mut self, vote: VoteId, yes: bool) -> Result<(), GroupOpError> {
+        let result = self.member.cast_vote(vote, yes);
+        self.op(result)
+    }
+
+    /// When the group must be served next even if no socket is readable.
+    pub(crate) fn next_deadline(&self) -> Instant {
+        self.member.next_deadline()
+    }
+
+    /// Serves the group's sockets and timers; the events for the component.
+    pub(crate) fn poll(&mut self, now: Instant) -> Vec<GroupEvent> {
+        self.member.poll(now).into_iter().map(GroupEvent::from_member).collect()
+    }
+}
