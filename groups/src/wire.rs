@@ -12,6 +12,7 @@ pub type Term = u64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct VoteId {
     /// The member that asked for the vote.
+    #[serde(with = "serde_bytes")]
     pub requester: MemberId,
     /// A number the requester does not reuse.
     pub number: u64,
@@ -30,10 +31,11 @@ pub enum VoteKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Subject {
     /// A value (the application's encoding).
-    Value(Vec<u8>),
+    Value(#[serde(with = "serde_bytes")] Vec<u8>),
     /// An action to carry out together at a wall-clock time.
     Action {
         /// The action (the application's encoding).
+        #[serde(with = "serde_bytes")]
         action: Vec<u8>,
         /// When, in microseconds since the Unix epoch (members' clocks must be synchronized).
         at_us: u64,
@@ -71,6 +73,7 @@ pub enum GroupMessage {
         /// The election's term.
         term: Term,
         /// Who the vote is about.
+        #[serde(with = "serde_bytes")]
         candidate: MemberId,
         /// Yes or no.
         granted: bool,
@@ -86,6 +89,7 @@ pub enum GroupMessage {
     /// Member → leader only: an application message for the leader.
     ToLeader {
         /// The application's bytes.
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
     },
     /// Leader → one member only: an application message from the leader of `term`.
@@ -93,6 +97,7 @@ pub enum GroupMessage {
         /// The leader's term (a member ignores older terms).
         term: Term,
         /// The application's bytes.
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
     },
     /// Member → leader only: please run this vote.

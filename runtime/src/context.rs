@@ -299,7 +299,6 @@ impl Context {
         let log = self.log.new(o!("group" => name.to_string()));
         let member = GroupMember::join(&self.factory, key, config, log)
             .map_err(|source| GroupOpError::Group { group: name.clone(), source })?;
-        info!(self.log, "joined group"; "group" => %name, "member" => uuid_text(&member.id()));
         self.outbox.push(FromComponent::Join {
             port: name.port(),
             messages,

@@ -234,6 +234,16 @@ pub enum GroupOpError {
     },
 }
 
+impl GroupOpError {
+    /// Whether the group has no leader (yet): normal while it elects one.
+    pub fn is_no_leader(&self) -> bool {
+        matches!(
+            self,
+            GroupOpError::Group { source: GroupError::Command(cohort_groups::CommandError::NoLeader), .. }
+        )
+    }
+}
+
 fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, GroupOpError> {
     minicbor_serde::to_vec(value).map_err(|e| GroupOpError::Encode(e.to_string()))
 }

@@ -4,6 +4,7 @@
 //! cohort-probe provide DAEMON APP ACTOR MESSAGE   publish a counter on a global pub port
 //! cohort-probe consume DAEMON APP ACTOR MESSAGE   subscribe through discovery and report
 //! cohort-probe disco ENDPOINT HOST [REDIS_URL]    run a discovery daemon (memory, or Redis with a 1 s TTL)
+//! cohort-probe group DAEMON APP INSTANCE          join a group instance through discovery and report its leader
 //! ```
 //!
 //! Each prints one line per event on standard output, flushed at once:
@@ -11,13 +12,22 @@
 //! first message after each addition), so a test can follow what happens. The provider also
 //! prints `PROVIDING <endpoint>` just before it registers its port.
 //!
+//! `group` joins instance INSTANCE of the group type `ProbeGroup` (message type `ProbeMsg`) as one
+//! member, over tcp on 127.0.0.1: it registers the member's publisher with the daemon (`gpub`)
+//! and looks up the others' (`gsub`), connecting to whatever discovery reports. It prints
+//! `JOINED <member id>` once registered, then `LEADER <member id|none> <term>` each time the
+//! leader it knows changes, and votes yes in every vote it is asked to vote in. It runs until
+//! killed.
+//!
 //! Options, after the arguments (for the discovery benchmark):
 //!
 //! ```text
 //! --stamp             append the wall-clock time (CLOCK_REALTIME, nanoseconds since the Unix
 //!                     epoch) to every line, as a last word: comparable between processes
 //! --every-ms N        provide: publish every N ms (10)
-//! --heartbeat-ms N    disco: ask clients to heartbeat every N ms (500)
+//! --heartbeat-ms N    disco: ask clients to heartbeat every N ms (500); group: the group's
+//!                     heartbeat, the other timings scaled with it (100: Cohort's defaults)
+//! --expected N        group: the group's declared size (none: a majority of the known members)
 //! --liveness-ms N     disco: drop a client silent for N ms (2000)
 //! --ttl-ms N          disco: the TTL of the Redis entries (1000)
 //! ```
@@ -30,6 +40,7 @@ use anyhow::{bail, ensure, Context as _};
 use cohort_discovery::{
     ClientConfig, Daemon, DiscoveryClient, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig,
 };
+use cohort_groups::{CommandError, Event, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId};
 use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, Scope, Security, SocketOptions};
 
 /// What the options after the arguments ask for.
@@ -37,9 +48,11 @@ use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, Scope
 struct Options {
     stamp: bool,
     every: Duration,
-    heartbeat: Duration,
+    /// `None`: the command's own default.
+    heartbeat: Option<Duration>,
     liveness: Duration,
     ttl: Duration,
+    expected: Option<usize>,
 }
 
 impl Options {
@@ -48,34 +61,32 @@ impl Options {
         let mut options = Options {
             stamp: false,
             every: Duration::from_millis(10),
-            heartbeat: Duration::from_millis(500),
+            heartbeat: None,
             liveness: Duration::from_secs(2),
             ttl: Duration::from_millis(1000),
+            expected: None,
         };
         let mut positional = Vec::new();
         let mut it = args.iter();
         while let Some(arg) = it.next() {
-            let field = match arg.as_str() {
-                "--stamp" => {
-                    options.stamp = true;
-                    continue;
-                }
-                "--every-ms" => &mut options.every,
-                "--heartbeat-ms" => &mut options.heartbeat,
-                "--liveness-ms" => &mut options.liveness,
-                "--ttl-ms" => &mut options.ttl,
+            let mut number = || -> anyhow::Result<u64> {
+                let value = it.next().with_context(|| format!("{arg} needs a number"))?;
+                let n: u64 = value.parse().with_context(|| format!("{arg} {value}: not a number"))?;
+                ensure!(n > 0, "{arg} must be at least 1");
+                Ok(n)
+            };
+            match arg.as_str() {
+                "--stamp" => options.stamp = true,
+                "--every-ms" => options.every = Duration::from_millis(number()?),
+                "--heartbeat-ms" => options.heartbeat = Some(Duration::from_millis(number()?)),
+                "--liveness-ms" => options.liveness = Duration::from_millis(number()?),
+                "--ttl-ms" => options.ttl = Duration::from_millis(number()?),
+                "--expected" => options.expected = Some(usize::try_from(number()?)?),
                 other if other.starts_with("--") => {
                     bail!("unknown option {other}; see the doc comment of cohort-probe")
                 }
-                _ => {
-                    positional.push(arg.clone());
-                    continue;
-                }
-            };
-            let value = it.next().with_context(|| format!("{arg} needs a number of milliseconds"))?;
-            let ms: u64 = value.parse().with_context(|| format!("{arg} {value}: not a number of milliseconds"))?;
-            ensure!(ms > 0, "{arg} must be at least 1");
-            *field = Duration::from_millis(ms);
+                _ => positional.push(arg.clone()),
+            }
         }
         Ok((positional, options))
     }
@@ -182,7 +193,7 @@ fn consume(o: &Options, daemon: &str, app: &str, actor: &str, message: &str) -> 
 fn disco(o: &Options, endpoint: &str, host: &str, redis: Option<&str>) -> anyhow::Result<()> {
     let log = logger();
     let mut config = RegistryConfig::new(host);
-    config.heartbeat_interval = o.heartbeat;
+    config.heartbeat_interval = o.heartbeat.unwrap_or(Duration::from_millis(500));
     config.liveness_timeout = o.liveness;
     let backend: Box<dyn cohort_discovery::Backend + Send> = match redis {
         None => Box::new(MemoryBackend),
@@ -201,6 +212,82 @@ fn disco(o: &Options, endpoint: &str, host: &str, redis: Option<&str>) -> anyhow
     Ok(())
 }
 
+/// The group type and message type of the `group` command's group.
+const GROUP_TYPE: &str = "ProbeGroup";
+const GROUP_MESSAGE: &str = "ProbeMsg";
+
+fn member_text(id: &MemberId) -> String {
+    uuid::Uuid::from_bytes(*id).to_string()
+}
+
+/// Joins one group instance through discovery and reports the leader it knows until killed.
+fn group(o: &Options, daemon: &str, app: &str, instance: &str) -> anyhow::Result<()> {
+    // Tcp only: no ipc files. Probes share the (empty) runtime directory, so killed probes
+    // leave nothing behind.
+    let dir = std::env::temp_dir().join("cohort-probe-group");
+    let actor = format!("group-{}", std::process::id());
+    let loopback = Interface::Address(std::net::Ipv4Addr::LOCALHOST.into());
+    let addressing = Addressing::with_runtime_dir(&loopback, dir, &actor)?;
+    let factory = PortFactory::new(addressing, SocketOptions::default(), Security::None, logger())?;
+    let key = GroupKey {
+        app: app.to_owned(),
+        group_type: GROUP_TYPE.to_owned(),
+        instance: instance.to_owned(),
+        message: GROUP_MESSAGE.to_owned(),
+    };
+    let messages = key.service_messages();
+    let mut config = GroupConfig::default();
+    if let Some(heartbeat) = o.heartbeat {
+        config = config.with_heartbeat(heartbeat);
+    }
+    config.expected_size = o.expected;
+    let mut member = GroupMember::join(&factory, key, config, logger())?;
+    let mut disco = client(daemon, app, &actor)?;
+    disco.provide("probe.gpub", PortKind::GroupPub, &messages, Scope::Global, member.publisher_endpoint())?;
+    for endpoint in disco.lookup("probe.gsub", PortKind::GroupSub, &messages, Scope::Global)? {
+        member.add_peer(&endpoint)?;
+    }
+    o.say(&format!("JOINED {}", member_text(&member.id())));
+    let mut shown: Option<MemberId> = None;
+    loop {
+        for update in disco.poll()? {
+            for endpoint in &update.added {
+                member.add_peer(endpoint)?;
+            }
+            for endpoint in &update.removed {
+                member.remove_peer(endpoint)?;
+            }
+        }
+        for event in member.poll(Instant::now()) {
+            if let GroupEvent::Core(Event::VoteCalled { vote, .. }) = event {
+                match member.cast_vote(vote, true) {
+                    // Decided (and forgotten) before this member's ballot: nothing to do.
+                    Ok(()) | Err(GroupError::Command(CommandError::UnknownVote)) => {}
+                    Err(e) => eprintln!("cannot vote: {e}"),
+                }
+            }
+        }
+        let leader = member.core().leader();
+        if leader != shown {
+            shown = leader;
+            let name = leader.as_ref().map_or_else(|| "none".to_owned(), member_text);
+            o.say(&format!("LEADER {name} {}", member.core().term()));
+        }
+        let until = disco.next_deadline().min(member.next_deadline());
+        // Rounded up to whole milliseconds, so as not to spin just before `until`.
+        let left = until.saturating_duration_since(Instant::now()).as_micros().div_ceil(1000);
+        let sockets = member.sockets();
+        let mut items: Vec<zmq::PollItem<'_>> = std::iter::once(disco.socket())
+            .chain(sockets.iter().copied())
+            .map(|s| s.as_poll_item(zmq::POLLIN))
+            .collect();
+        match zmq::poll(&mut items, i64::try_from(left).unwrap_or(i64::MAX)) {
+            Ok(_) | Err(zmq::Error::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let all: Vec<String> = std::env::args().skip(1).collect();
     let (args, o) = Options::parse(&all)?;
@@ -210,6 +297,7 @@ fn main() -> anyhow::Result<()> {
         "provide" => provide(&o, arg(1)?, arg(2)?, arg(3)?, arg(4)?),
         "consume" => consume(&o, arg(1)?, arg(2)?, arg(3)?, arg(4)?),
         "disco" => disco(&o, arg(1)?, arg(2)?, args.get(3).map(String::as_str)),
-        other => bail!("unknown command {other:?}: provide, consume or disco"),
+        "group" => group(&o, arg(1)?, arg(2)?, arg(3)?),
+        other => bail!("unknown command {other:?}: provide, consume, disco or group"),
     }
 }

@@ -1,0 +1,1073 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The groups benchmark: how fast groups form and replace a dead leader (member processes found
+//! through discovery), and what a vote and a group message cost next to raw ZeroMQ.
+//!
+//! Run it with `cargo bench -p cohort-tests --bench groups` (about 2.5 minutes on 2 cores;
+//! `COHORT_BENCH_QUICK=1` for a smoke run of about 30 s with fewer repetitions). One discovery
+//! daemon (memory backend) serves on a thread of this process, on a free port of 127.0.0.1.
+//!
+//! Cases:
+//!
+//! - **formation**: N `cohort-probe group … --stamp` processes (N = 3, 10, 30; default timing:
+//!   heartbeat 100 ms, elections 300–500 ms, peer timeout 1 s; no declared size) are started
+//!   at once into a fresh group instance. Each prints `JOINED` once registered with discovery
+//!   and `LEADER <id> <term>` at every leader change, stamped with the wall clock. Measured:
+//!   from the last `JOINED` (and, for information, from just before the first process is
+//!   started) to the moment every process's latest `LEADER` line names the same leader (the
+//!   latest of those lines' stamps). Target: 10 members ≤ 1 s in every repetition.
+//! - **failover**: 5 probe processes with a declared size of 5. The leader's process is killed
+//!   with SIGKILL (the wall clock is read just before); measured until every survivor's latest
+//!   `LEADER` line names one new leader. A replacement process is then started and the next
+//!   kill waits until all 5 agree again. Default timing: targets median ≤ 500 ms and p99 ≤ 1 s;
+//!   heartbeat 20 ms (elections 60–100 ms, peer timeout 200 ms): target p99 ≤ 150 ms. p99 is
+//!   the nearest rank, so with 50 kills it is the largest sample.
+//! - **vote round trip**: 5 members in this process (each with its own port factory, hence
+//!   its own ZeroMQ context, as separate processes have), wired to each other directly and
+//!   driven by one loop that polls all their sockets; every member votes yes when asked. A
+//!   follower asks for a majority vote on a value; measured from `request_vote` to its
+//!   `VoteEnded`. Alongside, the same pattern over raw sockets driven the same way: requester
+//!   DEALER → leader ROUTER (propose), leader PUB (call), members' DEALERs → ROUTER (ballots,
+//!   the leader's own counted at once), leader PUB (announce) to the requester's SUB.
+//!   Informational, with the ratio of the medians.
+//! - **group messages**: one member sends 64-byte messages with `send`, 2 or 4 other members
+//!   (a thread each) count them; alongside, a raw PUB into raw SUBs over tcp loopback. Both
+//!   publishers have `ZMQ_XPUB_NODROP` and high-water marks of 1000, so nothing is lost (the
+//!   counts are checked). Rate: messages over the time from the first send to the last receiver
+//!   seeing the end marker. A group message carries a CBOR envelope (sender id, body) inside
+//!   the ports' typed frame: about 30 bytes more than the raw payload. Informational.
+//!
+//! Every process is killed and reaped when its case ends, also on failure. The exit status is
+//! 0 even when a target is missed: this is a report.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, ensure, Context as _};
+use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
+use cohort_groups::{
+    CommandError, Event, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId, Outcome, Role, VoteKind,
+};
+use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, Security, SocketOptions};
+use cohort_tests::{stamp_of, unix_nanos};
+
+const PROBE: &str = env!("CARGO_BIN_EXE_cohort-probe");
+const APP: &str = "GroupBench";
+/// How long anything expected may take before the case fails.
+const GIVE_UP: Duration = Duration::from_secs(15);
+const FORMATION_TARGET: Duration = Duration::from_secs(1);
+const FAILOVER_MEDIAN: Duration = Duration::from_millis(500);
+const FAILOVER_P99: Duration = Duration::from_secs(1);
+const FAST_HEARTBEAT: Duration = Duration::from_millis(20);
+const FAST_FAILOVER_P99: Duration = Duration::from_millis(150);
+/// Size of a group message's payload (and of a raw one).
+const PAYLOAD: usize = 64;
+/// First payload byte of a warm-up message, a data message and the end marker.
+const WARM: u8 = 0;
+const DATA: u8 = 1;
+const END: u8 = 2;
+/// High-water marks of both sides of the message cases (the ports' default).
+const HWM: i32 = 1000;
+
+fn log() -> slog::Logger {
+    slog::Logger::root(slog::Discard, slog::o!())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results.
+
+#[derive(Clone, Copy)]
+enum Stat {
+    Median,
+    P99,
+}
+
+/// A latency case: its samples and the bounds it must meet.
+struct Latencies {
+    what: String,
+    samples: Vec<Duration>,
+    /// Samples expected; fewer (with a failure) is not met.
+    wanted: usize,
+    bounds: Vec<(Stat, Duration)>,
+    failure: Option<String>,
+    /// Shown after the numbers.
+    note: String,
+}
+
+impl Latencies {
+    fn new(what: impl Into<String>, wanted: usize, bounds: &[(Stat, Duration)]) -> Latencies {
+        Latencies {
+            what: what.into(),
+            samples: Vec::new(),
+            wanted,
+            bounds: bounds.to_vec(),
+            failure: None,
+            note: String::new(),
+        }
+    }
+
+    fn sorted(&self) -> Vec<Duration> {
+        let mut sorted = self.samples.clone();
+        sorted.sort();
+        sorted
+    }
+
+    fn stat(&self, stat: Stat) -> Option<Duration> {
+        let sorted = self.sorted();
+        (!sorted.is_empty()).then(|| match stat {
+            Stat::Median => percentile(&sorted, 50),
+            Stat::P99 => percentile(&sorted, 99),
+        })
+    }
+
+    /// `None` when the case has no target.
+    fn met(&self) -> Option<bool> {
+        if self.bounds.is_empty() {
+            return None;
+        }
+        Some(
+            self.failure.is_none()
+                && self.samples.len() >= self.wanted
+                && self.bounds.iter().all(|(stat, bound)| self.stat(*stat).is_some_and(|v| v <= *bound)),
+        )
+    }
+
+    fn target_text(&self) -> String {
+        if self.bounds.is_empty() {
+            return "(information)".to_owned();
+        }
+        let parts: Vec<String> = self
+            .bounds
+            .iter()
+            .map(|(stat, bound)| {
+                let name = match stat {
+                    Stat::Median => "median",
+                    Stat::P99 => "p99",
+                };
+                format!("{name} ≤ {}", duration_text(*bound))
+            })
+            .collect();
+        parts.join(", ")
+    }
+
+    fn line(&self) -> String {
+        let mut line = format!("{:<46}", self.what);
+        let sorted = self.sorted();
+        if let (Some(median), Some(p99), Some(max)) =
+            (self.stat(Stat::Median), self.stat(Stat::P99), sorted.last().copied())
+        {
+            line += &format!(
+                " n={:<4} median {:>9}  p99 {:>9}  max {:>9}",
+                sorted.len(),
+                duration_text(median),
+                duration_text(p99),
+                duration_text(max)
+            );
+        }
+        line += &format!("  {}", self.target_text());
+        match self.met() {
+            Some(true) => line += ": met",
+            Some(false) => line += ": NOT met",
+            None => {}
+        }
+        if !self.note.is_empty() {
+            line += &format!("  [{}]", self.note);
+        }
+        if let Some(why) = &self.failure {
+            line += &format!("  FAILED: {why}");
+        }
+        line
+    }
+
+    fn row(&self) -> Row {
+        let text = |s: Option<Duration>| s.map_or_else(|| "—".to_owned(), duration_text);
+        Row {
+            case: self.what.clone(),
+            median: text(self.stat(Stat::Median)),
+            p99: text(self.stat(Stat::P99)),
+            target: if self.bounds.is_empty() { "—".to_owned() } else { self.target_text() },
+            met: match (self.met(), &self.failure) {
+                (_, Some(_)) => "FAILED".to_owned(),
+                (Some(true), None) => "yes".to_owned(),
+                (Some(false), None) => "**no**".to_owned(),
+                (None, None) => "info".to_owned(),
+            },
+        }
+    }
+}
+
+/// A line of the summary table.
+struct Row {
+    case: String,
+    median: String,
+    p99: String,
+    target: String,
+    met: String,
+}
+
+/// The nearest-rank percentile of sorted, non-empty samples.
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+fn duration_text(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us < 1000.0 {
+        format!("{us:.0} µs")
+    } else if us < 10_000.0 {
+        format!("{:.2} ms", us / 1e3)
+    } else {
+        format!("{:.0} ms", us / 1e3)
+    }
+}
+
+fn rate_text(rate: f64) -> String {
+    if rate >= 1e6 {
+        format!("{:.2} M msg/s", rate / 1e6)
+    } else {
+        format!("{:.0} k msg/s", rate / 1e3)
+    }
+}
+
+fn median_f64(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len().saturating_sub(1) / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn nanos_between(earlier: u128, later: u128) -> Duration {
+    Duration::from_nanos(u64::try_from(later.saturating_sub(earlier)).unwrap_or(u64::MAX))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Member processes.
+
+/// A `cohort-probe group` process and what it last said; killed and reaped when dropped.
+struct Probe {
+    child: Child,
+    /// Its member id (from `JOINED`).
+    id: Option<String>,
+    /// The stamp of its `JOINED` line.
+    joined: Option<u128>,
+    /// The latest leader it named (`none` included) and the stamp of that line.
+    leader: Option<(String, u128)>,
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The member processes of one group instance; all are killed and reaped when dropped.
+struct Probes {
+    args: Vec<String>,
+    live: BTreeMap<u64, Probe>,
+    next: u64,
+    tx: Sender<(u64, String)>,
+    rx: Receiver<(u64, String)>,
+}
+
+impl Probes {
+    fn new(daemon: &str, instance: &str, options: &[&str]) -> Probes {
+        let mut args: Vec<String> =
+            ["group", daemon, APP, instance, "--stamp"].iter().map(|s| (*s).to_owned()).collect();
+        args.extend(options.iter().map(|s| (*s).to_owned()));
+        let (tx, rx) = channel();
+        Probes { args, live: BTreeMap::new(), next: 0, tx, rx }
+    }
+
+    /// Starts one more member process; returns its serial number.
+    fn spawn(&mut self) -> anyhow::Result<u64> {
+        let mut command = Command::new(PROBE);
+        command.args(&self.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        // SAFETY: prctl is async-signal-safe and touches no memory of this process. The probe
+        // dies with the bench even if the bench is killed outright (no Drop then).
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let mut child = command.spawn().with_context(|| format!("starting {PROBE}"))?;
+        let stdout = child.stdout.take().context("the probe has no standard output")?;
+        let serial = self.next;
+        self.next += 1;
+        // Inserted before anything can fail, so the process is reaped in any case.
+        self.live.insert(serial, Probe { child, id: None, joined: None, leader: None });
+        let tx = self.tx.clone();
+        thread::Builder::new().name(format!("probe-{serial}")).spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send((serial, line)).is_err() {
+                    break;
+                }
+            }
+        })?;
+        Ok(serial)
+    }
+
+    /// Kills a process with SIGKILL and reaps it; returns the wall clock just before the kill.
+    fn kill(&mut self, serial: u64) -> u128 {
+        let probe = self.live.remove(&serial);
+        let at = unix_nanos();
+        drop(probe);
+        at
+    }
+
+    fn serial_of(&self, id: &str) -> Option<u64> {
+        self.live.iter().find(|(_, p)| p.id.as_deref() == Some(id)).map(|(s, _)| *s)
+    }
+
+    /// Takes the lines that arrive until `until`, at least one if any comes; false if none.
+    fn pump(&mut self, until: Instant) -> bool {
+        let first = match self.rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return false,
+        };
+        let more: Vec<(u64, String)> = self.rx.try_iter().collect();
+        for (serial, line) in std::iter::once(first).chain(more) {
+            // Lines of killed processes may still come: they are ignored.
+            let Some(probe) = self.live.get_mut(&serial) else { continue };
+            let words: Vec<&str> = line.split(' ').collect();
+            match words[..] {
+                ["JOINED", id, _] => {
+                    probe.id = Some(id.to_owned());
+                    probe.joined = stamp_of(&line);
+                }
+                ["LEADER", leader, _term, _] => {
+                    if let Some(stamp) = stamp_of(&line) {
+                        probe.leader = Some((leader.to_owned(), stamp));
+                    }
+                }
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// Reads lines until `done` holds; fails after `within`, or when a process exits.
+    fn wait_for<T>(&mut self, what: &str, within: Duration, done: impl Fn(&Probes) -> Option<T>) -> anyhow::Result<T> {
+        let give_up = Instant::now() + within;
+        loop {
+            if let Some(value) = done(self) {
+                return Ok(value);
+            }
+            ensure!(Instant::now() < give_up, "{what}: not within {within:?}\n{}", self.describe());
+            if !self.pump(give_up.min(Instant::now() + Duration::from_millis(500))) {
+                for (serial, probe) in &mut self.live {
+                    if let Ok(Some(status)) = probe.child.try_wait() {
+                        bail!("{what}: member process {serial} exited ({status})");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The leader every live process names (and which is one of them), not `except`, with the
+    /// stamp of the latest of their `LEADER` lines.
+    fn agreed(&self, except: Option<&str>) -> Option<(String, u128)> {
+        let mut leader: Option<&str> = None;
+        let mut latest = 0;
+        for probe in self.live.values() {
+            let (named, stamp) = probe.leader.as_ref()?;
+            if leader.is_some_and(|l| l != named) {
+                return None;
+            }
+            leader = Some(named);
+            latest = latest.max(*stamp);
+        }
+        let leader = leader?;
+        let valid = leader != "none" && except != Some(leader) && self.serial_of(leader).is_some();
+        valid.then(|| (leader.to_owned(), latest))
+    }
+
+    fn describe(&self) -> String {
+        let mut out = String::new();
+        for (serial, p) in &self.live {
+            out += &format!("  process {serial}: id {:?}, latest leader {:?}\n", p.id, p.leader.as_ref().map(|l| &l.0));
+        }
+        out
+    }
+}
+
+fn start_daemon() -> anyhow::Result<DaemonThread> {
+    let mut config = RegistryConfig::new("bench");
+    config.heartbeat_interval = Duration::from_millis(200);
+    config.liveness_timeout = Duration::from_secs(1);
+    let ctx = zmq::Context::new();
+    let daemon = Daemon::bind(&ctx, "tcp://127.0.0.1:*", config, Box::new(MemoryBackend), log())?;
+    Ok(daemon.spawn(ctx)?)
+}
+
+/// Formation of `n` members, `reps` times: cases from the last JOINED and from the first spawn.
+fn formation(daemon: &str, n: usize, reps: usize) -> [Latencies; 2] {
+    let bounds: &[(Stat, Duration)] = if n == 10 { &[(Stat::P99, FORMATION_TARGET)] } else { &[] };
+    let mut joined = Latencies::new(format!("formation, {n} members: last JOINED → agreed"), reps, bounds);
+    let mut spawned = Latencies::new(format!("formation, {n} members: first spawn → agreed"), reps, &[]);
+    for rep in 0..reps {
+        let instance = format!("formation-{n}-{rep}");
+        let result = (|| -> anyhow::Result<()> {
+            let mut probes = Probes::new(daemon, &instance, &[]);
+            let start = unix_nanos();
+            for _ in 0..n {
+                probes.spawn()?;
+            }
+            let (_, agreed) = probes.wait_for("one leader named by all", GIVE_UP, |p| p.agreed(None))?;
+            let last_joined = probes.live.values().filter_map(|p| p.joined).max().context("no JOINED")?;
+            joined.samples.push(nanos_between(last_joined, agreed));
+            spawned.samples.push(nanos_between(start, agreed));
+            Ok(())
+        })();
+        if let Err(e) = result {
+            joined.failure = Some(format!("{e:#}"));
+            spawned.failure = Some(format!("{e:#}"));
+            break;
+        }
+    }
+    [joined, spawned]
+}
+
+/// `kills` failovers of a 5-member group with a declared size of 5.
+fn failover(daemon: &str, kills: usize, heartbeat: Option<Duration>) -> Latencies {
+    let (what, bounds) = match heartbeat {
+        None => (
+            "failover after kill -9, 5 members, default timing".to_owned(),
+            vec![(Stat::Median, FAILOVER_MEDIAN), (Stat::P99, FAILOVER_P99)],
+        ),
+        Some(h) => (
+            format!("failover after kill -9, 5 members, heartbeat {} ms", h.as_millis()),
+            vec![(Stat::P99, FAST_FAILOVER_P99)],
+        ),
+    };
+    let mut case = Latencies::new(what, kills, &bounds);
+    let heartbeat_ms = heartbeat.map(|h| h.as_millis().to_string());
+    let mut options = vec!["--expected", "5"];
+    if let Some(ms) = &heartbeat_ms {
+        options.extend(["--heartbeat-ms", ms.as_str()]);
+    }
+    let instance = format!("failover-{}", heartbeat_ms.as_deref().unwrap_or("default"));
+    let mut probes = Probes::new(daemon, &instance, &options);
+    let mut spawned = 5;
+    let result = (|| -> anyhow::Result<()> {
+        for _ in 0..5 {
+            probes.spawn()?;
+        }
+        let (mut leader, _) = probes.wait_for("the first leader", GIVE_UP, |p| p.agreed(None))?;
+        for _ in 0..kills {
+            let serial = probes.serial_of(&leader).context("the leader's process")?;
+            let killed = probes.kill(serial);
+            let (_, agreed) =
+                probes.wait_for("a new leader named by every survivor", GIVE_UP, |p| p.agreed(Some(&leader)))?;
+            case.samples.push(nanos_between(killed, agreed));
+            probes.spawn()?;
+            spawned += 1;
+            (leader, _) = probes.wait_for("all 5 naming one leader", GIVE_UP, |p| p.agreed(None))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        case.failure = Some(format!("{e:#}"));
+    }
+    case.note = format!("{spawned} processes");
+    case
+}
+
+// ---------------------------------------------------------------------------------------------
+// Members in this process.
+
+fn factory(dir: &Path, actor: &str, options: SocketOptions) -> anyhow::Result<PortFactory> {
+    let loopback = Interface::Address(std::net::Ipv4Addr::LOCALHOST.into());
+    let addressing = Addressing::with_runtime_dir(&loopback, dir, actor)?;
+    Ok(PortFactory::new(addressing, options, Security::None, log())?)
+}
+
+fn key(instance: &str) -> GroupKey {
+    GroupKey {
+        app: APP.to_owned(),
+        group_type: "BenchGroup".to_owned(),
+        instance: instance.to_owned(),
+        message: "BenchMsg".to_owned(),
+    }
+}
+
+/// Members of one group driven by one loop, wired to each other directly (as discovery would).
+struct Mesh {
+    members: Vec<GroupMember>,
+    // Declared after the members, so they close first.
+    _factories: Vec<PortFactory>,
+}
+
+impl Mesh {
+    fn new(dir: &Path, instance: &str, n: usize) -> anyhow::Result<Mesh> {
+        let factories = (0..n)
+            .map(|i| factory(dir, &format!("{instance}-{i}"), SocketOptions::default()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut members = factories
+            .iter()
+            .map(|f| GroupMember::join(f, key(instance), GroupConfig::default(), log()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let endpoints: Vec<Endpoint> = members.iter().map(|m| m.publisher_endpoint().clone()).collect();
+        for m in &mut members {
+            for e in &endpoints {
+                m.add_peer(e)?;
+            }
+        }
+        Ok(Mesh { members, _factories: factories })
+    }
+
+    /// Polls every member once (voting yes whenever asked), then waits until a socket is
+    /// readable or the earliest deadline comes, at most `max`. Returns the events.
+    fn step(&mut self, max: Duration) -> anyhow::Result<Vec<(usize, GroupEvent)>> {
+        let mut events = Vec::new();
+        for (i, member) in self.members.iter_mut().enumerate() {
+            for event in member.poll(Instant::now()) {
+                if let GroupEvent::Core(Event::VoteCalled { vote, .. }) = &event {
+                    match member.cast_vote(*vote, true) {
+                        Ok(()) | Err(GroupError::Command(CommandError::UnknownVote)) => {}
+                        Err(e) => bail!("voting: {e}"),
+                    }
+                }
+                events.push((i, event));
+            }
+        }
+        let now = Instant::now();
+        let wake = self.members.iter().map(GroupMember::next_deadline).min().map_or(now + max, |d| d.min(now + max));
+        let wait = if wake <= now { 0 } else { wake.saturating_duration_since(now).as_micros().div_ceil(1000) };
+        let sockets: Vec<&zmq::Socket> = self.members.iter().flat_map(GroupMember::sockets).collect();
+        let mut items: Vec<zmq::PollItem<'_>> = sockets.iter().map(|s| s.as_poll_item(zmq::POLLIN)).collect();
+        match zmq::poll(&mut items, i64::try_from(wait).unwrap_or(i64::MAX)) {
+            Ok(_) | Err(zmq::Error::EINTR) => Ok(events),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs until one member leads and every other follows it; returns the leader.
+    fn elect(&mut self) -> anyhow::Result<usize> {
+        let give_up = Instant::now() + GIVE_UP;
+        loop {
+            self.step(Duration::from_millis(100))?;
+            let leaders: Vec<usize> =
+                (0..self.members.len()).filter(|i| self.members[*i].core().role() == Role::Leader).collect();
+            if let [l] = leaders[..] {
+                let id = self.members[l].id();
+                let all = self.members.iter().enumerate().all(|(i, m)| {
+                    m.core().leader() == Some(id) && m.following() == if i == l { None } else { Some(id) }
+                });
+                if all {
+                    return Ok(l);
+                }
+            }
+            ensure!(Instant::now() < give_up, "no leader known to all within {GIVE_UP:?}");
+        }
+    }
+}
+
+/// `votes` timed majority votes (after a tenth as many untimed) asked by a follower of 5 members.
+fn group_votes(dir: &Path, votes: usize) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let mut mesh = Mesh::new(dir, "votes", 5)?;
+    let leader = mesh.elect()?;
+    let requester = (leader + 1) % 5;
+    let mut samples = Vec::with_capacity(votes);
+    let mut not_yes = 0;
+    let warm = votes / 10;
+    for round in 0..warm + votes {
+        let start = Instant::now();
+        let vote = mesh.members[requester].request_vote(&round.to_le_bytes(), VoteKind::Majority, None)?;
+        let mut trace: Vec<String> = Vec::new();
+        let outcome = 'wait: loop {
+            for (i, event) in mesh.step(Duration::from_millis(100))? {
+                trace.push(format!(
+                    "{:?} m{i} {}",
+                    start.elapsed(),
+                    match &event {
+                        GroupEvent::Core(Event::VoteCalled { vote: v, .. }) => format!("called this={}", *v == vote),
+                        GroupEvent::Core(Event::VoteEnded { vote: v, .. }) => format!("ended this={}", *v == vote),
+                        e => format!("{e:?}").chars().take(40).collect(),
+                    }
+                ));
+                match event {
+                    GroupEvent::Core(Event::VoteEnded { vote: v, outcome, .. }) if i == requester && v == vote => {
+                        break 'wait Some(outcome);
+                    }
+                    GroupEvent::Core(Event::VoteLost { vote: v }) if i == requester && v == vote => break 'wait None,
+                    _ => {}
+                }
+            }
+            let ev: Vec<String> = mesh.members.iter().map(|m| m.sockets().iter().map(|s| if s.get_events().map(|e| e.contains(zmq::POLLIN)).unwrap_or(false) {"R"} else {"-"}).collect::<String>()).collect(); let ev = ev.join(" ");
+            trace.push(format!("{:?} step: readable {ev}", start.elapsed()));
+            ensure!(start.elapsed() < GIVE_UP, "vote {round} did not end within {GIVE_UP:?}");
+        };
+        let elapsed = start.elapsed();
+        if elapsed > Duration::from_millis(1) {
+            eprintln!("vote {round} leader {leader} req {requester}: {elapsed:?}\n  {}", trace.join("\n  "));
+        }
+        if outcome != Some(Outcome::Yes) {
+            not_yes += 1;
+        }
+        if round >= warm {
+            samples.push(elapsed);
+        }
+    }
+    Ok((samples, not_yes))
+}
+
+/// The same pattern over raw sockets: member 0 leads (ROUTER + PUB), members 1–4 have a DEALER
+/// to the ROUTER and a SUB to the PUB; member 1 asks.
+fn raw_votes(votes: usize) -> anyhow::Result<Vec<Duration>> {
+    const PROPOSE: u8 = 1;
+    const CALL: u8 = 2;
+    const BALLOT: u8 = 3;
+    const ANNOUNCE: u8 = 4;
+    const MAJORITY: usize = 3;
+    let message = |kind: u8, n: u64| {
+        let mut m = vec![kind];
+        m.extend_from_slice(&n.to_le_bytes());
+        m
+    };
+    let parse = |m: &[u8]| -> Option<(u8, u64)> {
+        let (kind, rest) = m.split_first()?;
+        Some((*kind, u64::from_le_bytes(rest.try_into().ok()?)))
+    };
+    let contexts: Vec<zmq::Context> = (0..5).map(|_| zmq::Context::new()).collect();
+    let router = contexts[0].socket(zmq::ROUTER)?;
+    router.bind("tcp://127.0.0.1:*")?;
+    let router_at = router.get_last_endpoint()?.map_err(|_| anyhow!("endpoint"))?;
+    let publisher = contexts[0].socket(zmq::PUB)?;
+    publisher.bind("tcp://127.0.0.1:*")?;
+    let publisher_at = publisher.get_last_endpoint()?.map_err(|_| anyhow!("endpoint"))?;
+    let mut dealers = Vec::new();
+    let mut subs = Vec::new();
+    for ctx in &contexts[1..] {
+        let dealer = ctx.socket(zmq::DEALER)?;
+        dealer.connect(&router_at)?;
+        let sub = ctx.socket(zmq::SUB)?;
+        sub.set_subscribe(b"")?;
+        sub.connect(&publisher_at)?;
+        dealers.push(dealer);
+        subs.push(sub);
+    }
+    // Until every SUB hears the PUB.
+    let mut heard = [false; 4];
+    let give_up = Instant::now() + GIVE_UP;
+    while !heard.iter().all(|h| *h) {
+        ensure!(Instant::now() < give_up, "the raw subscribers never joined");
+        publisher.send(message(0, 0), 0)?;
+        let mut items: Vec<zmq::PollItem<'_>> = subs.iter().map(|s| s.as_poll_item(zmq::POLLIN)).collect();
+        zmq::poll(&mut items, 1)?;
+        for (i, sub) in subs.iter().enumerate() {
+            while sub.recv_bytes(zmq::DONTWAIT).is_ok() {
+                heard[i] = true;
+            }
+        }
+    }
+    let warm = votes / 10;
+    let mut samples = Vec::with_capacity(votes);
+    for round in 0..warm + votes {
+        let n = u64::try_from(round)? + 1;
+        let start = Instant::now();
+        let mut yes = 0;
+        dealers[0].send(message(PROPOSE, n), 0)?;
+        'wait: loop {
+            let mut items: Vec<zmq::PollItem<'_>> =
+                std::iter::once(&router).chain(subs.iter()).map(|s| s.as_poll_item(zmq::POLLIN)).collect();
+            zmq::poll(&mut items, 100)?;
+            while let Ok(frames) = router.recv_multipart(zmq::DONTWAIT) {
+                match frames.last().and_then(|m| parse(m)) {
+                    Some((PROPOSE, v)) if v == n => {
+                        publisher.send(message(CALL, n), 0)?;
+                        // The leader's own ballot.
+                        yes = 1;
+                    }
+                    Some((BALLOT, v)) if v == n => {
+                        yes += 1;
+                        if yes == MAJORITY {
+                            publisher.send(message(ANNOUNCE, n), 0)?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let mut done = false;
+            for (i, sub) in subs.iter().enumerate() {
+                while let Ok(m) = sub.recv_bytes(zmq::DONTWAIT) {
+                    match parse(&m) {
+                        Some((CALL, v)) if v == n => dealers[i].send(message(BALLOT, n), 0)?,
+                        Some((ANNOUNCE, v)) if v == n && i == 0 => done = true,
+                        _ => {}
+                    }
+                }
+            }
+            if done {
+                break 'wait;
+            }
+            ensure!(start.elapsed() < GIVE_UP, "raw vote {round} did not end within {GIVE_UP:?}");
+        }
+        if round >= warm {
+            samples.push(start.elapsed());
+        }
+    }
+    Ok(samples)
+}
+
+fn votes_cases(dir: &Path, votes: usize) -> (Latencies, Latencies) {
+    let mut group = Latencies::new("vote round trip, 5 members (group)", votes, &[]);
+    let mut raw = Latencies::new("vote round trip, 5 members (raw ZeroMQ)", votes, &[]);
+    match group_votes(dir, votes) {
+        Ok((samples, not_yes)) => {
+            group.samples = samples;
+            if not_yes > 0 {
+                group.failure = Some(format!("{not_yes} votes did not end yes"));
+            }
+        }
+        Err(e) => group.failure = Some(format!("{e:#}")),
+    }
+    match raw_votes(votes) {
+        Ok(samples) => raw.samples = samples,
+        Err(e) => raw.failure = Some(format!("{e:#}")),
+    }
+    if let (Some(g), Some(r)) = (group.stat(Stat::Median), raw.stat(Stat::Median)) {
+        group.note = format!("{:.1}× raw median", g.as_secs_f64() / r.as_secs_f64());
+    }
+    (group, raw)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group messages against raw PUB/SUB.
+
+/// What a receiving thread tells the sender.
+enum Report {
+    /// Its member's publisher (group only).
+    Joined(Endpoint),
+    /// It hears the sender.
+    Ready,
+    /// It saw the end marker after this many data messages.
+    Done(u64, Instant),
+    Failed(String),
+}
+
+/// Waits for one report per receiver; `between` runs before each wait, which lasts until the
+/// instant it returns at most.
+fn collect(
+    reports: &Receiver<(usize, Report)>,
+    k: usize,
+    what: &str,
+    mut between: impl FnMut() -> anyhow::Result<Instant>,
+) -> anyhow::Result<Vec<Report>> {
+    let give_up = Instant::now() + GIVE_UP;
+    let mut got: Vec<Option<Report>> = (0..k).map(|_| None).collect();
+    while got.iter().any(Option::is_none) {
+        ensure!(Instant::now() < give_up, "{what}: not within {GIVE_UP:?}");
+        let until = between()?.min(give_up);
+        match reports.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok((_, Report::Failed(why))) => bail!("{what}: {why}"),
+            Ok((i, report)) => got[i] = Some(report),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => bail!("{what}: the receivers stopped"),
+        }
+    }
+    Ok(got.into_iter().flatten().collect())
+}
+
+fn payload(mark: u8) -> Vec<u8> {
+    let mut data = vec![0xA5; PAYLOAD];
+    data[0] = mark;
+    data
+}
+
+fn no_drop_options() -> SocketOptions {
+    SocketOptions { send_hwm: HWM, recv_hwm: HWM, publish_no_drop: true, ..SocketOptions::default() }
+}
+
+/// One group member sends `n` messages to `k` others on threads; messages per second.
+fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<f64> {
+    let instance = format!("pubsub-{k}-{round}");
+    let sender_factory = factory(dir, &format!("{instance}-s"), no_drop_options())?;
+    let mut sender = GroupMember::join(&sender_factory, key(&instance), GroupConfig::default(), log())?;
+    let sender_id = sender.id();
+    let (tx, reports) = channel();
+    let mut peers_tx = Vec::new();
+    let mut threads = Vec::new();
+    for i in 0..k {
+        let (ptx, prx) = channel::<Vec<Endpoint>>();
+        peers_tx.push(ptx);
+        let (tx, dir, instance) = (tx.clone(), dir.to_owned(), instance.clone());
+        threads.push(thread::spawn(move || {
+            if let Err(e) = group_receiver(&dir, &instance, i, sender_id, &prx, &tx) {
+                let _ = tx.send((i, Report::Failed(format!("receiver {i}: {e:#}"))));
+            }
+        }));
+    }
+    let result = (|| -> anyhow::Result<f64> {
+        let mut endpoints = vec![sender.publisher_endpoint().clone()];
+        for report in collect(&reports, k, "receivers joining", || Ok(Instant::now() + GIVE_UP))? {
+            if let Report::Joined(e) = report {
+                endpoints.push(e);
+            }
+        }
+        for e in &endpoints {
+            sender.add_peer(e)?;
+        }
+        for p in &peers_tx {
+            p.send(endpoints.clone())?;
+        }
+        // The sender heartbeats until every receiver has heard it.
+        collect(&reports, k, "receivers hearing the sender", || {
+            sender.poll(Instant::now());
+            Ok(sender.next_deadline())
+        })?;
+        let (data, end) = (payload(DATA), payload(END));
+        let start = Instant::now();
+        for _ in 0..n {
+            sender.send(&data)?;
+        }
+        sender.send(&end)?;
+        let mut last = start;
+        for report in collect(&reports, k, "receivers counting", || Ok(Instant::now() + GIVE_UP))? {
+            if let Report::Done(count, at) = report {
+                ensure!(count == n, "a receiver got {count} of {n} messages");
+                last = last.max(at);
+            }
+        }
+        Ok(n as f64 / (last - start).as_secs_f64())
+    })();
+    drop(peers_tx);
+    for t in threads {
+        let _ = t.join();
+    }
+    result
+}
+
+fn group_receiver(
+    dir: &Path,
+    instance: &str,
+    i: usize,
+    sender: MemberId,
+    peers: &Receiver<Vec<Endpoint>>,
+    reports: &Sender<(usize, Report)>,
+) -> anyhow::Result<()> {
+    let factory = factory(dir, &format!("{instance}-r{i}"), no_drop_options())?;
+    let mut member = GroupMember::join(&factory, key(instance), GroupConfig::default(), log())?;
+    reports.send((i, Report::Joined(member.publisher_endpoint().clone())))?;
+    for e in peers.recv_timeout(GIVE_UP)? {
+        member.add_peer(&e)?;
+    }
+    let give_up = Instant::now() + GIVE_UP;
+    let mut count = 0;
+    loop {
+        for event in member.poll(Instant::now()) {
+            match event {
+                GroupEvent::Core(Event::MemberJoined(m)) if m == sender => reports.send((i, Report::Ready))?,
+                GroupEvent::Message { payload, .. } => match payload.first() {
+                    Some(&DATA) => count += 1,
+                    Some(&END) => {
+                        reports.send((i, Report::Done(count, Instant::now())))?;
+                        return Ok(());
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        ensure!(Instant::now() < give_up, "no end marker within {GIVE_UP:?} ({count} messages)");
+        let wait = member.next_deadline().saturating_duration_since(Instant::now()).as_micros().div_ceil(1000);
+        let sockets = member.sockets();
+        let mut items: Vec<zmq::PollItem<'_>> = sockets.iter().map(|s| s.as_poll_item(zmq::POLLIN)).collect();
+        match zmq::poll(&mut items, i64::try_from(wait).unwrap_or(100)) {
+            Ok(_) | Err(zmq::Error::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn set_xpub_nodrop(socket: &mut zmq::Socket) -> anyhow::Result<()> {
+    let one: i32 = 1;
+    // SAFETY: the socket pointer is valid while `socket` lives; ZMQ_XPUB_NODROP takes an int.
+    let rc = unsafe {
+        zmq_sys::zmq_setsockopt(
+            socket.as_mut_ptr(),
+            zmq_sys::ZMQ_XPUB_NODROP as i32,
+            (&one as *const i32).cast(),
+            std::mem::size_of::<i32>(),
+        )
+    };
+    ensure!(rc == 0, "setting ZMQ_XPUB_NODROP");
+    Ok(())
+}
+
+/// A raw PUB sends `n` messages to `k` raw SUBs on threads; messages per second.
+fn raw_pubsub(k: usize, n: u64) -> anyhow::Result<f64> {
+    let ctx = zmq::Context::new();
+    let mut publisher = ctx.socket(zmq::PUB)?;
+    publisher.set_sndhwm(HWM)?;
+    set_xpub_nodrop(&mut publisher)?;
+    publisher.bind("tcp://127.0.0.1:*")?;
+    let endpoint = publisher.get_last_endpoint()?.map_err(|_| anyhow!("endpoint"))?;
+    let (tx, reports) = channel();
+    let mut threads = Vec::new();
+    for i in 0..k {
+        let (tx, endpoint) = (tx.clone(), endpoint.clone());
+        threads.push(thread::spawn(move || {
+            if let Err(e) = raw_receiver(&endpoint, i, &tx) {
+                let _ = tx.send((i, Report::Failed(format!("raw receiver {i}: {e:#}"))));
+            }
+        }));
+    }
+    let result = (|| -> anyhow::Result<f64> {
+        let warm = payload(WARM);
+        // A warm-up message a millisecond until every subscriber has one.
+        collect(&reports, k, "raw subscribers joining", || {
+            publisher.send(&warm[..], 0)?;
+            Ok(Instant::now() + Duration::from_millis(1))
+        })?;
+        let (data, end) = (payload(DATA), payload(END));
+        let start = Instant::now();
+        for _ in 0..n {
+            publisher.send(&data[..], 0)?;
+        }
+        publisher.send(&end[..], 0)?;
+        let mut last = start;
+        for report in collect(&reports, k, "raw subscribers counting", || Ok(Instant::now() + GIVE_UP))? {
+            if let Report::Done(count, at) = report {
+                ensure!(count == n, "a raw subscriber got {count} of {n} messages");
+                last = last.max(at);
+            }
+        }
+        Ok(n as f64 / (last - start).as_secs_f64())
+    })();
+    for t in threads {
+        let _ = t.join();
+    }
+    result
+}
+
+fn raw_receiver(endpoint: &str, i: usize, reports: &Sender<(usize, Report)>) -> anyhow::Result<()> {
+    let ctx = zmq::Context::new();
+    let subscriber = ctx.socket(zmq::SUB)?;
+    subscriber.set_rcvhwm(HWM)?;
+    subscriber.set_rcvtimeo(i32::try_from(GIVE_UP.as_millis())?)?;
+    subscriber.set_subscribe(b"")?;
+    subscriber.connect(endpoint)?;
+    let mut msg = zmq::Message::new();
+    let mut count = 0;
+    let mut ready = false;
+    loop {
+        subscriber.recv(&mut msg, 0)?;
+        match msg.first() {
+            Some(&WARM) if !ready => {
+                ready = true;
+                reports.send((i, Report::Ready))?;
+            }
+            Some(&DATA) => count += 1,
+            Some(&END) => {
+                reports.send((i, Report::Done(count, Instant::now())))?;
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Rates of both sides for `k` receivers, alternating raw and group runs over `rounds`.
+fn pubsub_case(dir: &Path, k: usize, n: u64, rounds: usize) -> (String, Row) {
+    let (mut group, mut raw) = (Vec::new(), Vec::new());
+    let mut failure = None;
+    for round in 0..rounds {
+        // raw, group, group, raw, …: drift on a shared machine hits both alike.
+        let order = if round % 2 == 0 { [false, true] } else { [true, false] };
+        for is_group in order {
+            let result = if is_group { group_pubsub(dir, round, k, n) } else { raw_pubsub(k, n) };
+            match result {
+                Ok(rate) if is_group => group.push(rate),
+                Ok(rate) => raw.push(rate),
+                Err(e) => failure = Some(format!("{e:#}")),
+            }
+        }
+    }
+    let what = format!("group messages 64 B, 1 → {k} members");
+    let (g, r) = (median_f64(group), median_f64(raw));
+    let mut line = format!(
+        "{what:<46} n={n} ×{rounds}  group {}  raw {}  ratio {:.2}  (information)",
+        rate_text(g),
+        rate_text(r),
+        g / r
+    );
+    if let Some(why) = &failure {
+        line += &format!("  FAILED: {why}");
+    }
+    let row = Row {
+        case: what,
+        median: format!("{} (raw {}, {:.2}×)", rate_text(g), rate_text(r), g / r),
+        p99: "—".to_owned(),
+        target: "—".to_owned(),
+        met: if failure.is_some() { "FAILED".to_owned() } else { "info".to_owned() },
+    };
+    (line, row)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn main() {
+    let quick = std::env::var_os("COHORT_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
+    let (formations, kills, votes, messages, rounds) = if quick {
+        ([(3, 2), (10, 2), (30, 1)], 10, 200, 20_000, 1)
+    } else {
+        ([(3, 10), (10, 10), (30, 3)], 50, 1000, 200_000, 3)
+    };
+    println!("groups: {} run; member processes are {PROBE}", if quick { "quick" } else { "full" });
+    let started = Instant::now();
+    let dir: PathBuf = std::env::temp_dir().join(format!("cohort-bench-groups-{}", std::process::id()));
+    let mut rows = Vec::new();
+    let mut met = Vec::new();
+    let mut report = |case: &Latencies, rows: &mut Vec<Row>| {
+        println!("{}", case.line());
+        rows.push(case.row());
+        if let Some(m) = case.met() {
+            met.push(m);
+        }
+    };
+
+    match if std::env::var_os("ONLYVOTES").is_some() { Err(anyhow!("skip")) } else { start_daemon() } {
+        Ok(daemon) => {
+            for (n, reps) in formations {
+                for case in formation(daemon.endpoint(), n, reps) {
+                    report(&case, &mut rows);
+                }
+            }
+            report(&failover(daemon.endpoint(), kills, None), &mut rows);
+            report(&failover(daemon.endpoint(), kills, Some(FAST_HEARTBEAT)), &mut rows);
+        }
+        Err(e) => println!("no discovery daemon, process cases skipped: {e:#}"),
+    }
+    let (group, raw) = votes_cases(&dir, votes);
+    report(&group, &mut rows);
+    report(&raw, &mut rows);
+    for k in [2, 4] {
+        let (line, row) = pubsub_case(&dir, k, messages, rounds);
+        println!("{line}");
+        rows.push(row);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!();
+    println!("| case | median | p99 | target | met |");
+    println!("|---|---|---|---|---|");
+    for r in &rows {
+        println!("| {} | {} | {} | {} | {} |", r.case, r.median, r.p99, r.target, r.met);
+    }
+    println!();
+    println!(
+        "{} of {} cases with a target meet it; {:.0} s",
+        met.iter().filter(|m| **m).count(),
+        met.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
