@@ -237,10 +237,7 @@ pub enum GroupOpError {
 impl GroupOpError {
     /// Whether the group has no leader (yet): normal while it elects one.
     pub fn is_no_leader(&self) -> bool {
-        matches!(
-            self,
-            GroupOpError::Group { source: GroupError::Command(cohort_groups::CommandError::NoLeader), .. }
-        )
+        matches!(self, GroupOpError::Group { source: GroupError::Command(cohort_groups::CommandError::NoLeader), .. })
     }
 }
 

@@ -584,7 +584,7 @@ fn group_votes(dir: &Path, votes: usize) -> anyhow::Result<(Vec<Duration>, usize
         let vote = mesh.members[requester].request_vote(&round.to_le_bytes(), VoteKind::Majority, None)?;
         let mut trace: Vec<String> = Vec::new();
         let outcome = 'wait: loop {
-            for (i, event) in mesh.step(Duration::from_millis(100))? {
+            for (i, event) in mesh.step(Duration::from_millis(1))? {
                 trace.push(format!(
                     "{:?} m{i} {}",
                     start.elapsed(),
