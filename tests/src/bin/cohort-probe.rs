@@ -19,7 +19,7 @@
 //! leader it knows changes, and votes yes in every vote it is asked to vote in. It runs until
 //! killed.
 //!
-//! Options, after the arguments (for the discovery benchmark):
+//! Options, after the arguments (for the discovery and groups benchmarks):
 //!
 //! ```text
 //! --stamp             append the wall-clock time (CLOCK_REALTIME, nanoseconds since the Unix
