@@ -139,6 +139,8 @@ pub struct GroupCore {
     term: Term,
     voted_for: Option<MemberId>,
     votes: BTreeSet<MemberId>,
+    /// The term of the pre-vote this member runs, if it runs one, and who granted it.
+    prevote: Option<(Term, BTreeSet<MemberId>)>,
     leader: Option<MemberId>,
     leader_endpoint: Option<String>,
     peers: BTreeMap<MemberId, Duration>,
@@ -171,6 +173,7 @@ impl GroupCore {
             term: 0,
             voted_for: None,
             votes: BTreeSet::new(),
+            prevote: None,
             leader: None,
             leader_endpoint: None,
             peers: BTreeMap::new(),
@@ -269,6 +272,7 @@ impl GroupCore {
         }
         self.role = Role::Follower;
         self.votes.clear();
+        self.prevote = None;
     }
 
     fn become_leader(&mut self, now: Duration, out: &mut Vec<Output>) {
@@ -351,6 +355,25 @@ impl GroupCore {
                     self.learn(now, vote, subject, outcome, &mut out);
                 }
             }
+            GroupMessage::PreVote { term } => {
+                // Would this member vote for `from` in `term`? Only if that term is newer than
+                // its own and it hears no leader (a leader, or a follower whose leader is alive,
+                // says no). Nothing changes here: a pre-vote binds no one.
+                let granted = term > self.term && self.leader.is_none();
+                out.push(Output::Broadcast(GroupMessage::PreVoteReply { term, candidate: from, granted }));
+            }
+            GroupMessage::PreVoteReply { term, candidate, granted } => {
+                if granted && candidate == self.me && self.role != Role::Leader {
+                    if let Some((asked, grants)) = &mut self.prevote {
+                        if *asked == term && term == self.term + 1 {
+                            grants.insert(from);
+                            if grants.len() >= self.quorum() {
+                                self.stand_for_election(now, &mut out);
+                            }
+                        }
+                    }
+                }
+            }
             GroupMessage::RequestVote { term } => {
                 let granted = term == self.term
                     && self.role == Role::Follower
@@ -425,7 +448,7 @@ impl GroupCore {
             self.book.ended.insert(vote, now + self.vote_memory());
             out.push(Output::Event(Event::VoteLost { vote }));
         }
-        self.book.forget(now, self.leader.map(|leader| (leader, self.term)));
+        self.book.forget(now, self.term);
         if now >= self.next_heartbeat {
             out.push(Output::Broadcast(GroupMessage::Alive { term: self.term }));
             if self.role == Role::Leader {
@@ -437,19 +460,32 @@ impl GroupCore {
             }
         }
         if self.role != Role::Leader && now >= self.election_deadline {
-            // No word from a leader within the election timeout: stand for election.
+            // No word from a leader within the election timeout: first ask whether the others
+            // would vote for this member (pre-vote), and stand for election once a quorum would.
             self.lose_leader(&mut out);
-            self.term += 1;
-            self.role = Role::Candidate;
-            self.voted_for = Some(self.me);
-            self.votes = BTreeSet::from([self.me]);
-            out.push(Output::Broadcast(GroupMessage::RequestVote { term: self.term }));
+            let next = self.term + 1;
+            self.prevote = Some((next, BTreeSet::from([self.me])));
+            out.push(Output::Broadcast(GroupMessage::PreVote { term: next }));
             self.election_deadline = now + self.election_timeout();
-            if self.votes.len() >= self.quorum() {
-                self.become_leader(now, &mut out);
+            if self.quorum() <= 1 {
+                self.stand_for_election(now, &mut out);
             }
         }
         out
+    }
+
+    /// Stands for election: a new term, a vote for itself, a request to the others.
+    fn stand_for_election(&mut self, now: Duration, out: &mut Vec<Output>) {
+        self.prevote = None;
+        self.term += 1;
+        self.role = Role::Candidate;
+        self.voted_for = Some(self.me);
+        self.votes = BTreeSet::from([self.me]);
+        out.push(Output::Broadcast(GroupMessage::RequestVote { term: self.term }));
+        self.election_deadline = now + self.election_timeout();
+        if self.votes.len() >= self.quorum() {
+            self.become_leader(now, out);
+        }
     }
 
     /// Leaves the group: ends the votes it runs as leader (timeout), tells the others and stops.

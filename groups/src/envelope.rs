@@ -14,7 +14,7 @@
 //!
 //! | socket | bodies |
 //! |---|---|
-//! | gpub → gsub | `Data`; `Control` of `Alive`, `Leave`, `RequestVote`, `Vote`, `Leader`, `CallVote`, `Announce` |
+//! | gpub → gsub | `Data`; `Control` of `Alive`, `Leave`, `PreVote`, `PreVoteReply`, `RequestVote`, `Vote`, `Leader`, `CallVote`, `Announce` |
 //! | member DEALER → leader ROUTER | `Control` of `ToLeader`, `ProposeVote`, `Ballot`; `from` must equal the DEALER's routing id |
 //! | leader ROUTER → member DEALER | `Control` of `FromLeader`, from the leader the DEALER follows |
 
@@ -75,6 +75,8 @@ pub fn channel_of(message: &GroupMessage) -> Channel {
     match message {
         GroupMessage::Alive { .. }
         | GroupMessage::Leave
+        | GroupMessage::PreVote { .. }
+        | GroupMessage::PreVoteReply { .. }
         | GroupMessage::RequestVote { .. }
         | GroupMessage::Vote { .. }
         | GroupMessage::Leader { .. }

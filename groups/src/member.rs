@@ -633,6 +633,8 @@ fn kind(message: &GroupMessage) -> &'static str {
     match message {
         GroupMessage::Alive { .. } => "Alive",
         GroupMessage::Leave => "Leave",
+        GroupMessage::PreVote { .. } => "PreVote",
+        GroupMessage::PreVoteReply { .. } => "PreVoteReply",
         GroupMessage::RequestVote { .. } => "RequestVote",
         GroupMessage::Vote { .. } => "Vote",
         GroupMessage::Leader { .. } => "Leader",

@@ -60,7 +60,7 @@ pub(crate) struct Called {
     /// The term it was called in.
     pub(crate) term: Term,
     pub(crate) voted: bool,
-    /// Forgotten after this, unless `leader` still leads in `term`: members are not told a
+    /// Forgotten after this, unless the member is still in `term`: members are not told a
     /// vote's timeout, which may be longer than this.
     pub(crate) expires: Duration,
 }
@@ -88,10 +88,10 @@ impl VoteBook {
         polls.chain(self.pending.values().copied()).min()
     }
 
-    /// Forgets what has expired by `now`; the calls of `leading` (the leader this member
-    /// follows, and its term), whose votes may still be open, are kept.
-    pub(crate) fn forget(&mut self, now: Duration, leading: Option<(MemberId, Term)>) {
-        self.called.retain(|_, c| c.expires > now || leading == Some((c.leader, c.term)));
+    /// Forgets what has expired by `now`; calls made in the current `term` are kept, since the
+    /// leader that made them may still lead and their votes may still be open.
+    pub(crate) fn forget(&mut self, now: Duration, term: Term) {
+        self.called.retain(|_, c| c.expires > now || c.term == term);
         self.ended.retain(|_, until| *until > now);
     }
 }

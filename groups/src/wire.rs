@@ -63,6 +63,24 @@ pub enum GroupMessage {
     },
     /// "I am leaving the group."
     Leave,
+    /// Before standing for election, a member asks whether the others would vote for it in
+    /// `term` (its next term) — without raising its own term (Raft's pre-vote). Members that
+    /// still hear a leader say no, so a member cut off from the group, or a minority side of a
+    /// partition, does not inflate the term and depose the leader when it comes back.
+    PreVote {
+        /// The term the member would stand in.
+        term: Term,
+    },
+    /// An answer to a [`GroupMessage::PreVote`], sent to every member.
+    PreVoteReply {
+        /// The term asked about.
+        term: Term,
+        /// Who asked.
+        #[serde(with = "serde_bytes")]
+        candidate: MemberId,
+        /// Whether this member would vote for it.
+        granted: bool,
+    },
     /// A candidate asks for votes in `term`.
     RequestVote {
         /// The election's term.
@@ -153,7 +171,10 @@ impl GroupMessage {
             | GroupMessage::FromLeader { term, .. }
             | GroupMessage::CallVote { term, .. }
             | GroupMessage::Announce { term, .. } => Some(*term),
+            // A pre-vote's term is a prospective one: it must not move anyone's term.
             GroupMessage::Leave
+            | GroupMessage::PreVote { .. }
+            | GroupMessage::PreVoteReply { .. }
             | GroupMessage::ToLeader { .. }
             | GroupMessage::ProposeVote { .. }
             | GroupMessage::Ballot { .. } => None,

@@ -127,3 +127,26 @@ fn with_a_declared_size_only_the_majority_side_of_a_partition_has_a_leader() {
     assert_eq!(net.leaders(&all).len(), 1);
     assert!(net.agreed_leader(&all).is_some());
 }
+
+#[test]
+fn a_member_cut_off_does_not_raise_its_term_or_depose_the_leader_when_it_returns() {
+    let config = GroupConfig { expected_size: Some(5), ..GroupConfig::default() };
+    let mut net = Net::new(5, config);
+    net.run_for(Duration::from_secs(2));
+    let leader = net.agreed_leader(&[0, 1, 2, 3, 4]).expect("one leader");
+    let index = (0..5).find(|&i| id(i) == leader).unwrap();
+    let term = net.members[index].as_ref().unwrap().term();
+    // Cut one follower off for many election timeouts: it asks for pre-votes in vain, so its
+    // term stays where it was.
+    let lonely = (0..5).find(|&i| i != index).unwrap();
+    net.side[lonely] = 1;
+    net.run_for(Duration::from_secs(5));
+    let lonely_core = net.members[lonely].as_ref().unwrap();
+    assert_eq!(lonely_core.term(), term, "pre-votes never raise the term");
+    assert_eq!(lonely_core.leader(), None);
+    // Back: it follows the same leader in the same term; nobody was deposed.
+    net.side[lonely] = 0;
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.agreed_leader(&[0, 1, 2, 3, 4]), Some(leader));
+    assert!((0..5).all(|i| net.members[i].as_ref().unwrap().term() == term));
+}
