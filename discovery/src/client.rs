@@ -6,9 +6,11 @@
 //! and reports the difference as updates. Applications do nothing.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cohort_ports::{Endpoint, PortKind, Scope};
+use cohort_ports::keyfile::{daemon_key_path, KeyFile, KeyFileError};
+use cohort_ports::{AppKeys, Endpoint, PortError, PortKind, Scope};
 use slog::{info, warn};
 
 use crate::protocol::{
@@ -35,6 +37,25 @@ pub enum ClientError {
         /// How long the client waited.
         timeout: Duration,
     },
+    /// A secured client's daemon did not answer in time: it is not running, or it does not
+    /// admit this client's key.
+    #[error(
+        "the discovery daemon at {daemon} did not answer within {timeout:?}: it is not running, or it does not \
+         admit this client's CURVE key (a daemon admits the apps whose key files are in its key directory, and \
+         its clients must use that directory's daemon.key; see docs/security.md)"
+    )]
+    SecuredTimeout {
+        /// The daemon's endpoint.
+        daemon: String,
+        /// How long the client waited.
+        timeout: Duration,
+    },
+    /// The client's socket could not be secured.
+    #[error("cannot secure the discovery client: {0}")]
+    Security(#[from] PortError),
+    /// A key file the client needs cannot be read.
+    #[error("cannot secure the discovery client: {0}")]
+    Keys(#[from] KeyFileError),
     /// The daemon refused the request.
     #[error("the discovery daemon refused the request ({:?}): {}", .0.code, .0.message)]
     Refused(ErrorReply),
@@ -59,6 +80,56 @@ pub struct Update {
     pub removed: Vec<Endpoint>,
 }
 
+/// How a client authenticates itself to its daemon.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ClientSecurity {
+    /// Not at all (a daemon without security).
+    #[default]
+    None,
+    /// CURVE with `keys`, to a daemon whose public key is `daemon_key`.
+    Curve {
+        /// The client's keypair: the app's, or the daemon's own for tools.
+        keys: AppKeys,
+        /// The daemon's public key.
+        daemon_key: [u8; 32],
+    },
+}
+
+impl ClientSecurity {
+    /// An actor of the app whose keys are `keys`, to the daemon of key directory `dir` (whose
+    /// public key is read from `daemon.key` there).
+    pub fn app(keys: AppKeys, dir: &Path) -> Result<ClientSecurity, KeyFileError> {
+        let daemon = KeyFile::read(&daemon_key_path(dir))?;
+        Ok(ClientSecurity::Curve { keys, daemon_key: daemon.keys.public_key() })
+    }
+
+    /// A tool (`cohort ls`) of this host's user, holding the daemon's own key in `dir`.
+    pub fn tool(dir: &Path) -> Result<ClientSecurity, KeyFileError> {
+        let daemon = KeyFile::read(&daemon_key_path(dir))?;
+        let daemon_key = daemon.keys.public_key();
+        Ok(ClientSecurity::Curve { keys: daemon.keys, daemon_key })
+    }
+
+    /// Secures `socket` (not yet connected).
+    fn apply(&self, socket: &zmq::Socket) -> Result<(), ClientError> {
+        match self {
+            ClientSecurity::None => Ok(()),
+            ClientSecurity::Curve { keys, daemon_key } => Ok(keys.secure_client(socket, daemon_key)?),
+        }
+    }
+
+    fn timeout(&self, daemon: &str, timeout: Duration) -> ClientError {
+        let daemon = daemon.to_owned();
+        match self {
+            ClientSecurity::None => ClientError::Timeout { daemon, timeout },
+            ClientSecurity::Curve { .. } => ClientError::SecuredTimeout { daemon, timeout },
+        }
+    }
+}
+
+/// The longest a goodbye waits for the daemon's answer.
+pub const GOODBYE_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// Where the client finds its daemon and who it is.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -70,6 +141,8 @@ pub struct ClientConfig {
     pub actor: String,
     /// How long a request to the daemon may take.
     pub request_timeout: Duration,
+    /// How the client authenticates itself.
+    pub security: ClientSecurity,
 }
 
 impl ClientConfig {
@@ -80,6 +153,7 @@ impl ClientConfig {
             app: app.to_owned(),
             actor: actor.to_owned(),
             request_timeout: Duration::from_secs(2),
+            security: ClientSecurity::None,
         }
     }
 }
@@ -137,6 +211,7 @@ impl DiscoveryClient {
         socket.set_linger(0).map_err(zmq_err("setting ZMQ_LINGER"))?;
         socket.set_sndtimeo(0).map_err(zmq_err("setting ZMQ_SNDTIMEO"))?;
         socket.set_reconnect_ivl(50).map_err(zmq_err("setting ZMQ_RECONNECT_IVL"))?;
+        config.security.apply(&socket)?;
         socket.connect(&config.daemon).map_err(zmq_err(format!("connecting to {}", config.daemon)))?;
         let mut client = DiscoveryClient {
             socket,
@@ -219,8 +294,11 @@ impl DiscoveryClient {
         self.call(ClientRequest::Unlookup { port: port.to_owned() }).map(|_| ())
     }
 
-    /// Unregisters the actor.
+    /// Unregisters the actor. Waits at most [`GOODBYE_TIMEOUT`] (less if the request timeout is
+    /// shorter): an actor that is stopping must not hang on a daemon that is gone; if the
+    /// goodbye is lost, the daemon drops the actor after its liveness timeout anyway.
     pub fn goodbye(mut self) -> Result<(), ClientError> {
+        self.config.request_timeout = self.config.request_timeout.min(GOODBYE_TIMEOUT);
         self.call(ClientRequest::Goodbye).map(|_| ())
     }
 
@@ -347,10 +425,7 @@ impl DiscoveryClient {
                 return result.map_err(ClientError::Refused);
             }
             if Instant::now() >= deadline {
-                return Err(ClientError::Timeout {
-                    daemon: self.config.daemon.clone(),
-                    timeout: self.config.request_timeout,
-                });
+                return Err(self.config.security.timeout(&self.config.daemon, self.config.request_timeout));
             }
         }
     }
@@ -457,10 +532,23 @@ fn parse_all(endpoints: &[String], log: &slog::Logger) -> Vec<Endpoint> {
         .collect()
 }
 
-/// Asks the daemon at `daemon` what it knows (for `cohort ls`), waiting up to `timeout`.
+/// Asks the (unsecured) daemon at `daemon` what it knows (for `cohort ls`), waiting up to
+/// `timeout`; see [`list_with`] for a secured one.
 pub fn list(ctx: &zmq::Context, daemon: &str, timeout: Duration) -> Result<crate::protocol::Listing, ClientError> {
+    list_with(ctx, daemon, timeout, &ClientSecurity::None)
+}
+
+/// Asks the daemon at `daemon` what it knows, authenticated by `security`, waiting up to
+/// `timeout`.
+pub fn list_with(
+    ctx: &zmq::Context,
+    daemon: &str,
+    timeout: Duration,
+    security: &ClientSecurity,
+) -> Result<crate::protocol::Listing, ClientError> {
     let socket = ctx.socket(zmq::DEALER).map_err(zmq_err("creating the discovery socket"))?;
     socket.set_linger(0).map_err(zmq_err("setting ZMQ_LINGER"))?;
+    security.apply(&socket)?;
     socket.connect(daemon).map_err(zmq_err(format!("connecting to {daemon}")))?;
     let request = ClientFrame { version: PROTOCOL_VERSION, id: 1, request: ClientRequest::List };
     socket.send(encode(&request), 0).map_err(zmq_err("sending to the daemon"))?;
@@ -474,7 +562,7 @@ pub fn list(ctx: &zmq::Context, daemon: &str, timeout: Duration) -> Result<crate
         }
         if !items[0].is_readable() {
             if left.is_zero() {
-                return Err(ClientError::Timeout { daemon: daemon.to_owned(), timeout });
+                return Err(security.timeout(daemon, timeout));
             }
             continue;
         }

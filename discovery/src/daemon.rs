@@ -1,16 +1,55 @@
 //! The per-host discovery daemon: a ROUTER socket that moves bytes between clients and the
-//! [`Registry`], and a [`Backend`] shared with other hosts. All decisions are the registry's.
+//! [`Registry`], and a [`Backend`] shared with other hosts. All decisions are the registry's,
+//! except who may ask: a daemon secured with [`DaemonSecurity::Curve`] admits only this host's
+//! clients holding a known app's key ([`crate::zap`]), and refuses any request made for
+//! another app than the key's.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use cohort_ports::keyfile::{daemon_key_path, KeyFile, KeyFileError};
+use cohort_ports::PortError;
 use slog::{debug, info, warn};
 
 use crate::backend::{Backend, RemoteChange};
-use crate::protocol::{encode, DaemonFrame, DaemonMessage, PROTOCOL_VERSION};
+use crate::protocol::{
+    decode_client, encode, ClientRequest, DaemonFrame, DaemonMessage, ErrorCode, ErrorReply, PROTOCOL_VERSION,
+};
 use crate::registry::{Effect, Registry, RegistryConfig};
+use crate::zap::{Authority, DISCOVERY_ZAP_DOMAIN, TOOL_USER_ID};
+
+/// A wait that ends later than this past its deadline means the daemon was not running.
+const PAUSE_THRESHOLD: Duration = Duration::from_millis(250);
+
+/// Who a daemon admits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DaemonSecurity {
+    /// Anyone who can reach the endpoint (the only choice when libzmq has no CURVE).
+    #[default]
+    None,
+    /// CURVE: this host's clients with the key of an app in the key directory.
+    Curve(KeysDir),
+}
+
+/// The keys a secured daemon knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysDir {
+    /// The key directory: the apps' key files (`<app>.key`) and the daemon's own keypair
+    /// (`daemon.key`, made on first use).
+    pub dir: PathBuf,
+    /// Apps admitted besides those of the directory: (app, public key).
+    pub extra: Vec<(String, [u8; 32])>,
+}
+
+impl DaemonSecurity {
+    /// CURVE with the keys of directory `dir`.
+    pub fn keys_dir(dir: impl Into<PathBuf>) -> DaemonSecurity {
+        DaemonSecurity::Curve(KeysDir { dir: dir.into(), extra: Vec::new() })
+    }
+}
 
 /// An error of the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +65,12 @@ pub enum DaemonError {
     /// The daemon's thread could not start.
     #[error("cannot start the discovery thread: {0}")]
     Thread(String),
+    /// Security was asked for and cannot be had (no CURVE in libzmq, the authenticator).
+    #[error("cannot secure the discovery daemon: {0}")]
+    Security(#[from] PortError),
+    /// The daemon's key file cannot be read or made.
+    #[error("cannot secure the discovery daemon: {0}")]
+    Keys(#[from] KeyFileError),
 }
 
 fn zmq_err(op: impl Into<String>) -> impl FnOnce(zmq::Error) -> DaemonError {
@@ -66,11 +111,30 @@ pub struct Daemon {
     log: slog::Logger,
     identity: zmq::Message,
     body: zmq::Message,
+    /// Secured: clients are told apart by routing id and user (see [`registry_id`]).
+    secured: bool,
+}
+
+/// The registry's id of a secured client: its routing id and the user its key authenticated,
+/// so that a connection of another app that reuses a routing id is another client.
+fn registry_id(routing_id: &[u8], user: &str) -> Option<Vec<u8>> {
+    let len = u8::try_from(routing_id.len()).ok()?;
+    let mut id = Vec::with_capacity(1 + routing_id.len() + user.len());
+    id.push(len);
+    id.extend_from_slice(routing_id);
+    id.extend_from_slice(user.as_bytes());
+    Some(id)
+}
+
+/// The routing id in a [`registry_id`].
+fn routing_id(registry_id: &[u8]) -> Option<&[u8]> {
+    let (&len, rest) = registry_id.split_first()?;
+    rest.get(..usize::from(len))
 }
 
 impl Daemon {
     /// Binds the daemon at `endpoint` (`tcp://127.0.0.1:9700` by default; `tcp://127.0.0.1:*`
-    /// picks a free port, see [`Daemon::endpoint`]).
+    /// picks a free port, see [`Daemon::endpoint`]), unsecured; see [`Daemon::bind_with`].
     pub fn bind(
         ctx: &zmq::Context,
         endpoint: &str,
@@ -78,7 +142,24 @@ impl Daemon {
         backend: Box<dyn Backend + Send>,
         log: slog::Logger,
     ) -> Result<Daemon, DaemonError> {
-        let socket = ctx.socket(zmq::ROUTER).map_err(zmq_err("creating the daemon socket"))?;
+        Daemon::bind_with(ctx, endpoint, config, backend, &DaemonSecurity::None, log)
+    }
+
+    /// Binds the daemon at `endpoint` with `security`. A secured daemon makes its keypair in
+    /// the key directory if there is none (`daemon.key`), and uses a ZeroMQ context of its own
+    /// rather than `ctx`, as its ZAP handler answers for every CURVE server of its context.
+    pub fn bind_with(
+        ctx: &zmq::Context,
+        endpoint: &str,
+        config: RegistryConfig,
+        backend: Box<dyn Backend + Send>,
+        security: &DaemonSecurity,
+        log: slog::Logger,
+    ) -> Result<Daemon, DaemonError> {
+        let socket = match security {
+            DaemonSecurity::None => ctx.socket(zmq::ROUTER).map_err(zmq_err("creating the daemon socket"))?,
+            DaemonSecurity::Curve(keys) => secured_socket(keys, &log)?,
+        };
         socket.set_router_mandatory(true).map_err(zmq_err("setting ZMQ_ROUTER_MANDATORY"))?;
         socket.set_linger(0).map_err(zmq_err("setting ZMQ_LINGER"))?;
         socket.set_sndtimeo(0).map_err(zmq_err("setting ZMQ_SNDTIMEO"))?;
@@ -87,7 +168,14 @@ impl Daemon {
             .get_last_endpoint()
             .map_err(zmq_err("reading the bound endpoint"))?
             .unwrap_or_else(|_| endpoint.to_owned());
-        info!(log, "discovery daemon listening"; "endpoint" => &bound, "host" => &config.host);
+        match security {
+            DaemonSecurity::None => {
+                info!(log, "discovery daemon listening"; "endpoint" => &bound, "host" => &config.host);
+            }
+            DaemonSecurity::Curve(keys) => info!(log, "discovery daemon listening";
+                "endpoint" => &bound, "host" => &config.host,
+                "security" => format!("CURVE: this host's clients with an app key of {}", keys.dir.display())),
+        }
         Ok(Daemon {
             socket,
             endpoint: bound,
@@ -97,6 +185,7 @@ impl Daemon {
             log,
             identity: zmq::Message::new(),
             body: zmq::Message::new(),
+            secured: *security != DaemonSecurity::None,
         })
     }
 
@@ -154,6 +243,15 @@ impl Daemon {
             Ok(_) | Err(zmq::Error::EINTR) => {}
             Err(e) => return Err(zmq_err("poll")(e)),
         }
+        // Woken far later than asked: the daemon was not running (SIGSTOP, a stalled VM). The
+        // heartbeats sent meanwhile may not even have reached the socket yet, so that time must
+        // not count against the clients.
+        let overshoot = self.now().saturating_sub(now + wait);
+        if overshoot > PAUSE_THRESHOLD {
+            warn!(self.log, "the daemon did not run for a while; clients' liveness is extended";
+                "paused_ms" => u64::try_from(overshoot.as_millis()).unwrap_or(u64::MAX));
+            self.registry.on_pause(overshoot);
+        }
         while self.receive_one()? {}
         let effects = self.registry.on_tick(self.now());
         self.apply(effects);
@@ -189,7 +287,20 @@ impl Daemon {
             extra = true;
             self.socket.recv(&mut self.body, 0).map_err(zmq_err("receive"))?;
         }
-        let from = self.identity.to_vec();
+        let mut from = self.identity.to_vec();
+        if self.secured {
+            let user = self.body.gets("User-Id").map(str::to_owned);
+            let body = if extra { Vec::new() } else { self.body.to_vec() };
+            match self.admit(&from, user.as_deref(), &body) {
+                Ok(id) => from = id,
+                Err((id, why)) => {
+                    info!(self.log, "refused a request"; "user" => user.as_deref().unwrap_or(""), "why" => &why);
+                    let result = Err(ErrorReply { code: ErrorCode::Invalid, message: format!("forbidden: {why}") });
+                    self.send_to(&from, DaemonMessage::Reply { id, result });
+                    return Ok(true);
+                }
+            }
+        }
         let effects = if extra {
             // A multipart body is not ours: answer as for any undecodable message.
             self.registry.on_frame(self.now(), &from, &[])
@@ -228,7 +339,41 @@ impl Daemon {
         }
     }
 
+    /// The registry id of a secured client's request, or the request id and why the request is
+    /// refused: an actor may register only for the app of its key, and a tool's key (the
+    /// daemon's own) may only list.
+    fn admit(&self, routing: &[u8], user: Option<&str>, body: &[u8]) -> Result<Vec<u8>, (u64, String)> {
+        let Some(user) = user else {
+            return Err((0, "the connection has no authenticated user".to_owned()));
+        };
+        if let Ok(frame) = decode_client(body) {
+            let refuse = |why: String| Err((frame.id, why));
+            match &frame.request {
+                ClientRequest::List => {}
+                ClientRequest::Hello { .. } if user == TOOL_USER_ID => {
+                    return refuse("a tool's key cannot register an actor".to_owned());
+                }
+                ClientRequest::Hello { app, .. } if app != user => {
+                    return refuse(format!("this connection holds the key of app {user}, not of app {app}"));
+                }
+                _ if user == TOOL_USER_ID => return refuse("a tool's key may only list".to_owned()),
+                _ => {}
+            }
+        }
+        registry_id(routing, user).ok_or_else(|| (0, "the routing id is longer than 255 bytes".to_owned()))
+    }
+
     fn send(&self, to: &[u8], message: DaemonMessage) {
+        if !self.secured {
+            return self.send_to(to, message);
+        }
+        match routing_id(to) {
+            Some(routing) => self.send_to(routing, message),
+            None => debug!(self.log, "dropped a message to a malformed client id"),
+        }
+    }
+
+    fn send_to(&self, to: &[u8], message: DaemonMessage) {
         let bytes = encode(&DaemonFrame { version: PROTOCOL_VERSION, message });
         let sent =
             self.socket.send(to, zmq::SNDMORE | zmq::DONTWAIT).and_then(|()| self.socket.send(bytes, zmq::DONTWAIT));
@@ -236,5 +381,38 @@ impl Daemon {
             // The client is gone or not reading; it will time out or re-register.
             debug!(self.log, "cannot reach a client"; "error" => %e);
         }
+    }
+}
+
+/// The CURVE server socket of a secured daemon, in a context of its own with the daemon's ZAP
+/// handler.
+fn secured_socket(keys: &KeysDir, log: &slog::Logger) -> Result<zmq::Socket, DaemonError> {
+    cohort_ports::security::require_curve()?;
+    let path = daemon_key_path(&keys.dir);
+    let (file, made) = KeyFile::read_or_create(&path, None)?;
+    if made {
+        info!(log, "made the discovery daemon's keys"; "file" => %path.display());
+    }
+    let ctx = zmq::Context::new();
+    let mut authority = Authority::new(keys.dir.clone(), file.keys.public_key(), &keys.extra, log.clone());
+    cohort_ports::zap::serve(&ctx, "discovery-zap", Box::new(move |request| authority.decide(request)))?;
+    let socket = ctx.socket(zmq::ROUTER).map_err(zmq_err("creating the daemon socket"))?;
+    file.keys.secure_server(&socket)?;
+    socket.set_zap_domain(DISCOVERY_ZAP_DOMAIN).map_err(zmq_err("setting ZMQ_ZAP_DOMAIN"))?;
+    Ok(socket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_ids_carry_the_routing_id_and_the_user() {
+        let id = registry_id(b"\x00abc", "App").unwrap();
+        assert_eq!(routing_id(&id), Some(&b"\x00abc"[..]));
+        assert_ne!(registry_id(b"\x00abc", "Other"), Some(id));
+        assert_eq!(registry_id(&[1; 256], "App"), None);
+        assert_eq!(routing_id(&[5, 1, 2]), None);
+        assert_eq!(routing_id(&[]), None);
     }
 }

@@ -5,6 +5,7 @@
 //! - [`service`]: the key (app, provider kind, message types, reach) that decides who matches whom.
 //! - [`registry`]: the daemon's state machine, with no sockets or clock inside.
 //! - [`daemon`]: the daemon, which moves bytes between its ROUTER socket and the registry.
+//! - [`zap`]: who a secured daemon admits (this host's clients with a known app's key).
 //! - [`client`]: an actor's client, which registers, heartbeats and reports endpoint updates.
 //! - [`backend`]: registries shared between hosts; [`backend::MemoryBackend`] is the embedded
 //!   single-host default.
@@ -18,10 +19,13 @@ pub mod protocol;
 pub mod redis_backend;
 pub mod registry;
 pub mod service;
+pub mod zap;
 
 pub use backend::{Backend, MemoryBackend};
-pub use client::{list, ClientConfig, ClientError, DiscoveryClient, Update};
-pub use daemon::{Daemon, DaemonError, DaemonThread};
+pub use client::{
+    list, list_with, ClientConfig, ClientError, ClientSecurity, DiscoveryClient, Update, GOODBYE_TIMEOUT,
+};
+pub use daemon::{Daemon, DaemonError, DaemonSecurity, DaemonThread, KeysDir};
 pub use redis_backend::{RedisBackend, RedisConfig};
 pub use registry::{ClientId, Effect, Listing, Registry, RegistryConfig};
 pub use service::{Reach, Service, ServiceError};

@@ -160,7 +160,8 @@ pub enum ErrorCode {
     Version,
     /// The client has not said `Hello` (or the daemon restarted and forgot it): say it again.
     UnknownClient,
-    /// The request is well-formed but cannot be done (bad kind, bad endpoint, …).
+    /// The request is well-formed but cannot be done (bad kind, bad endpoint, …; with a secured
+    /// daemon, a request the connection's key does not allow).
     Invalid,
 }
 
@@ -229,9 +230,16 @@ struct VersionOnly {
     version: u16,
 }
 
+/// Decodes `bytes` as exactly one CBOR value of type `T`: bytes after the value make the
+/// message malformed (a ZeroMQ frame is one message, so they can only be damage), as in the
+/// ports' codec.
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    match minicbor_serde::from_slice::<T>(bytes) {
-        Ok(frame) => Ok(frame),
+    let mut de = minicbor_serde::Deserializer::new(bytes);
+    match T::deserialize(&mut de) {
+        Ok(frame) => match bytes.len().saturating_sub(de.decoder().position()) {
+            0 => Ok(frame),
+            trailing => Err(DecodeError::Malformed(format!("{trailing} trailing bytes after the message"))),
+        },
         Err(e) => match minicbor_serde::from_slice::<VersionOnly>(bytes) {
             Ok(v) if v.version != PROTOCOL_VERSION => Err(DecodeError::Version { found: v.version }),
             _ => Err(DecodeError::Malformed(e.to_string())),
@@ -274,6 +282,9 @@ mod tests {
             },
         };
         assert_eq!(decode_client(&encode(&frame)).unwrap(), frame);
+        let mut trailing = encode(&frame);
+        trailing.push(0);
+        assert!(matches!(decode_client(&trailing), Err(DecodeError::Malformed(m)) if m.contains("trailing")));
         let other = ClientFrame { version: 9, ..frame };
         assert_eq!(decode_client(&encode(&other)), Err(DecodeError::Version { found: 9 }));
         assert!(matches!(decode_client(b"\xff\x00garbage"), Err(DecodeError::Malformed(_))));

@@ -221,6 +221,15 @@ impl Registry {
         effects
     }
 
+    /// The daemon itself did not run for `gap` (it was stopped, or its machine stalled): its
+    /// clients' heartbeats of that time are still on their way, so the time does not count
+    /// against them. Every client's silence is shortened by `gap`.
+    pub fn on_pause(&mut self, gap: Duration) {
+        for client in self.clients.values_mut() {
+            client.last_seen += gap;
+        }
+    }
+
     /// When the next client would time out, for the daemon's poll timeout.
     pub fn next_deadline(&self) -> Option<Duration> {
         self.clients.values().map(|c| c.last_seen + self.config.liveness_timeout).min()

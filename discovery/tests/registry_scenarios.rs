@@ -572,6 +572,23 @@ fn a_heartbeat_keeps_a_client_alive() {
 }
 
 #[test]
+fn time_the_daemon_did_not_run_does_not_count_against_its_clients() {
+    let mut r = registry();
+    hello(&mut r, ms(0), b"a", "A");
+    hello(&mut r, ms(500), b"b", "B");
+    // The daemon was stopped from 1000 ms to 6000 ms: its clients' heartbeats of that time have
+    // not been read, so nobody is dropped; each gets its full timeout after the pause.
+    r.on_pause(ms(5000));
+    assert_eq!(r.next_deadline(), Some(ms(7000)));
+    assert_eq!(r.on_tick(ms(6000)), vec![]);
+    assert_eq!(r.listing().actors.len(), 2);
+    // A client that stays silent after the pause is still dropped.
+    assert_eq!(send(&mut r, ms(6500), b"b", ClientRequest::Heartbeat), vec![done(b"b", 7)]);
+    assert_eq!(r.on_tick(ms(7000)), vec![]);
+    assert_eq!(r.listing().actors.len(), 1);
+}
+
+#[test]
 fn the_next_deadline_is_the_earliest_of_all_clients() {
     let mut r = registry();
     hello(&mut r, ms(0), b"a", "A");

@@ -3,7 +3,7 @@
 //!
 //! The input is read as UTF-8 when it is valid and lossily otherwise (the command-line tool
 //! rejects files that are not UTF-8, so only text reaches the compilers). Run with
-//! `cargo +nightly fuzz run parse` (see `README.md`).
+//! `cargo +nightly fuzz run model_parser` (see `docs/fuzzing.md`).
 
 #![no_main]
 

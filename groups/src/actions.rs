@@ -1,6 +1,18 @@
 //! Agreed actions waiting for their wall-clock time: a passed action vote is due at a time in
 //! microseconds since the Unix epoch; the schedule wakes its member by the monotonic clock and
 //! checks the wall clock before it delivers, so an action is never delivered before its time.
+//!
+//! [`GroupMember`](crate::GroupMember) keeps one [`Schedule`]. The schedule reads no clock: every
+//! call takes the moment on both clocks, so tests can jump the wall clock. How it behaves when the
+//! wall clock jumps (NTP stepping it, an operator setting it):
+//!
+//! - **Backwards** before the action is due: the wake-up comes by the monotonic clock, the wall
+//!   clock says "not yet", and the schedule waits the rest by the wall clock. The action is never
+//!   delivered before its agreed wall-clock time, and once delivered it is gone, so a later jump
+//!   back cannot deliver it again.
+//! - **Forwards**: the action is delivered at its monotonic wake-up (when the agreed time comes
+//!   on the clock it was scheduled by, so members whose clocks did not jump deliver at the same
+//!   real moment), with [`Due::late`] telling by how much the wall clock is past the agreed time.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -8,11 +20,13 @@ use crate::wire::VoteId;
 
 /// An action that is due.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Due {
-    pub(crate) vote: VoteId,
-    pub(crate) action: Vec<u8>,
+pub struct Due {
+    /// The action vote that agreed on it.
+    pub vote: VoteId,
+    /// The action, as the vote carried it.
+    pub action: Vec<u8>,
     /// How far past its time (by the wall clock) it is delivered.
-    pub(crate) late: Duration,
+    pub late: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -27,21 +41,21 @@ struct Waiting {
 
 /// The actions a member waits to deliver.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Schedule {
+pub struct Schedule {
     waiting: Vec<Waiting>,
 }
 
-/// Why an action could not be scheduled.
+/// Why an action could not be scheduled: its time cannot be represented on one of the clocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TooFar;
+pub struct TooFar;
 
 /// The wall-clock time `at_us` microseconds after the Unix epoch, if the platform can hold it.
-pub(crate) fn wall_time(at_us: u64) -> Option<SystemTime> {
+pub fn wall_time(at_us: u64) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_micros(at_us))
 }
 
 /// `at` in microseconds since the Unix epoch (`None` before the epoch; saturated far after).
-pub(crate) fn micros_since_epoch(at: SystemTime) -> Option<u64> {
+pub fn micros_since_epoch(at: SystemTime) -> Option<u64> {
     let since = at.duration_since(UNIX_EPOCH).ok()?;
     Some(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
 }
@@ -49,7 +63,7 @@ pub(crate) fn micros_since_epoch(at: SystemTime) -> Option<u64> {
 impl Schedule {
     /// Schedules `action` of `vote` for `at_us`; `now` and `wall_now` are the same moment on
     /// the two clocks. A time already past is due at once.
-    pub(crate) fn add(
+    pub fn add(
         &mut self,
         vote: VoteId,
         action: Vec<u8>,
@@ -65,13 +79,13 @@ impl Schedule {
     }
 
     /// When the next action may be due.
-    pub(crate) fn next_wake(&self) -> Option<Instant> {
+    pub fn next_wake(&self) -> Option<Instant> {
         self.waiting.iter().map(|w| w.wake).min()
     }
 
     /// Takes the actions due at `now` / `wall_now`, earliest agreed time first. One whose wake-up
     /// came but whose wall-clock time has not (the clocks drifted apart) waits for the rest.
-    pub(crate) fn take_due(&mut self, now: Instant, wall_now: SystemTime) -> Vec<Due> {
+    pub fn take_due(&mut self, now: Instant, wall_now: SystemTime) -> Vec<Due> {
         let mut due = Vec::new();
         let mut i = 0;
         while i < self.waiting.len() {
@@ -98,8 +112,7 @@ impl Schedule {
     }
 
     /// Whether nothing waits.
-    #[cfg(test)]
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
 }

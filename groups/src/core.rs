@@ -365,7 +365,7 @@ impl GroupCore {
             GroupMessage::PreVoteReply { term, candidate, granted } => {
                 if granted && candidate == self.me && self.role != Role::Leader {
                     if let Some((asked, grants)) = &mut self.prevote {
-                        if *asked == term && term == self.term + 1 {
+                        if *asked == term && self.term.checked_add(1) == Some(term) {
                             grants.insert(from);
                             if grants.len() >= self.quorum() {
                                 self.stand_for_election(now, &mut out);
@@ -463,12 +463,16 @@ impl GroupCore {
             // No word from a leader within the election timeout: first ask whether the others
             // would vote for this member (pre-vote), and stand for election once a quorum would.
             self.lose_leader(&mut out);
-            let next = self.term + 1;
-            self.prevote = Some((next, BTreeSet::from([self.me])));
-            out.push(Output::Broadcast(GroupMessage::PreVote { term: next }));
             self.election_deadline = now + self.election_timeout();
-            if self.quorum() <= 1 {
-                self.stand_for_election(now, &mut out);
+            // Terms come from the wire, so this member may be in the last term there is
+            // (`Term::MAX`, announced by a damaged or hostile frame): then it cannot stand, and
+            // stays without a leader rather than wrap to term 0, which everyone would fence off.
+            if let Some(next) = self.term.checked_add(1) {
+                self.prevote = Some((next, BTreeSet::from([self.me])));
+                out.push(Output::Broadcast(GroupMessage::PreVote { term: next }));
+                if self.quorum() <= 1 {
+                    self.stand_for_election(now, &mut out);
+                }
             }
         }
         out
@@ -477,7 +481,11 @@ impl GroupCore {
     /// Stands for election: a new term, a vote for itself, a request to the others.
     fn stand_for_election(&mut self, now: Duration, out: &mut Vec<Output>) {
         self.prevote = None;
-        self.term += 1;
+        // Callers have checked that there is a next term (see `tick`).
+        let Some(term) = self.term.checked_add(1) else {
+            return;
+        };
+        self.term = term;
         self.role = Role::Candidate;
         self.voted_for = Some(self.me);
         self.votes = BTreeSet::from([self.me]);

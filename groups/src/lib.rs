@@ -11,7 +11,7 @@
 //! value or on a time-triggered action, with a timeout), the leader counting one ballot per
 //! voter and announcing the outcome to all.
 
-mod actions;
+pub mod actions;
 pub mod config;
 pub mod core;
 pub mod envelope;

@@ -111,6 +111,8 @@ impl PortFactory {
     }
 
     /// A factory on an existing context (inproc endpoints are shared only within one context).
+    /// With CURVE, the context also gets a ZAP handler that admits only the app's own clients
+    /// (see [`crate::security`]).
     pub fn with_context(
         ctx: zmq::Context,
         addressing: Addressing,
@@ -118,7 +120,7 @@ impl PortFactory {
         security: Security,
         log: slog::Logger,
     ) -> Result<PortFactory, PortError> {
-        security.check()?;
+        security.prepare(&ctx)?;
         Ok(PortFactory { ctx, addressing, options, security, log })
     }
 

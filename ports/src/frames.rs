@@ -220,8 +220,11 @@ impl Inbox {
     }
 }
 
+/// Checks an incoming frame for a receive of `expected` that wants `want`: its header, its
+/// message type and, for a typed receive, that its payload is CBOR. Returns the header and the
+/// offset of the payload.
 #[inline]
-fn check(frame: &[u8], expected: &MessageType, want: Want) -> Result<(Header, usize), FrameError> {
+pub(crate) fn check(frame: &[u8], expected: &MessageType, want: Want) -> Result<(Header, usize), FrameError> {
     let (header, payload) = wire::read_header(frame)?;
     wire::check_type(&header, expected)?;
     if want == Want::Typed && header.flags.contains(Flags::RAW) {

@@ -15,7 +15,9 @@
 //! | group member / leader | DEALER / ROUTER | connect / bind | member follows the leader |
 //!
 //! Scopes pick the transport ([`scope`]); [`wire`] describes the frame format; the factory is
-//! [`PortFactory`]. `docs/ports.md` has the defaults and the security build.
+//! [`PortFactory`]. `docs/ports.md` has the defaults and the security build; [`security`],
+//! [`keyfile`] and [`zap`] are CURVE security, app key files and client authentication
+//! (`docs/security.md`).
 
 mod codec;
 pub mod endpoint;
@@ -23,6 +25,7 @@ pub mod error;
 mod factory;
 mod frames;
 mod hub;
+pub mod keyfile;
 pub mod kind;
 pub mod options;
 mod publish;
@@ -34,12 +37,14 @@ mod socket;
 mod spec;
 pub mod stats;
 pub mod wire;
+pub mod zap;
 
 pub use endpoint::{Endpoint, Transport};
 pub use error::{CallError, PortError};
 pub use factory::{Port, PortFactory};
 pub use frames::Received;
 pub use hub::{FromPeer, Hub, InsPlug, InsPort, LeaderPort, MemberPort, PeerId, Spoke};
+pub use keyfile::{KeyFile, KeyFileError};
 pub use kind::{PortKind, Side};
 pub use options::SocketOptions;
 pub use publish::{PubPort, SubPort};

@@ -253,6 +253,29 @@ pub fn check_type(header: &Header, expected: &MessageType) -> Result<(), FrameEr
     }
 }
 
+/// Fuzzing entry point, not part of the API: checks `frame` exactly as a port's typed receive
+/// does (header, message type `expected`, a CBOR payload) and decodes the payload as a `T` with
+/// the ports' codec (trailing bytes refused). For the `port_frame` fuzz target and the
+/// mutated-frame tests, which feed it arbitrary bytes; ports use the same functions.
+#[doc(hidden)]
+pub fn decode_for_fuzz<T: serde::de::DeserializeOwned>(
+    frame: &[u8],
+    expected: &MessageType,
+) -> Result<(Header, T), FrameError> {
+    let (header, offset) = crate::frames::check(frame, expected, crate::frames::Want::Typed)?;
+    let value = crate::codec::decode(&frame[offset..])?;
+    Ok((header, value))
+}
+
+/// Fuzzing entry point, not part of the API: checks `frame` exactly as a port's `*_bytes`
+/// receive does (header and message type `expected`, any payload encoding) and returns the
+/// header with the payload. The raw-receive counterpart of [`decode_for_fuzz`].
+#[doc(hidden)]
+pub fn payload_for_fuzz<'a>(frame: &'a [u8], expected: &MessageType) -> Result<(Header, &'a [u8]), FrameError> {
+    let (header, offset) = crate::frames::check(frame, expected, crate::frames::Want::Bytes)?;
+    Ok((header, &frame[offset..]))
+}
+
 fn nanos_since_epoch(time: SystemTime) -> u64 {
     // Before 1970 or after 2554 cannot be written; both are clock faults, so write 0.
     time.duration_since(UNIX_EPOCH).ok().and_then(|d| u64::try_from(d.as_nanos()).ok()).unwrap_or(0)

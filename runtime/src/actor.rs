@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{ClientConfig, DiscoveryClient};
+use cohort_discovery::{ClientConfig, ClientSecurity, DiscoveryClient};
 use cohort_model::ast;
 use cohort_ports::{Addressing, Interface, PortFactory, PortKind, Scope, Security, SocketOptions};
 use slog::{info, o, warn};
@@ -25,8 +25,10 @@ pub struct ActorSettings {
     pub interface: Interface,
     /// Socket options of every port.
     pub options: SocketOptions,
-    /// Socket security.
+    /// Socket security of every port (and so of the actor's group members).
     pub security: Security,
+    /// How the actor authenticates itself to the discovery daemon.
+    pub discovery: ClientSecurity,
     /// How long a component may take to build its ports and itself.
     pub start_timeout: Duration,
 }
@@ -38,6 +40,7 @@ impl Default for ActorSettings {
             interface: Interface::Auto,
             options: SocketOptions::default(),
             security: Security::None,
+            discovery: ClientSecurity::None,
             start_timeout: Duration::from_secs(10),
         }
     }
@@ -93,6 +96,7 @@ pub fn run_actor(
     }
     let mut config = ClientConfig::new(&app.name.name, actor);
     config.daemon = settings.daemon.clone();
+    config.security = settings.discovery.clone();
     let mut disco = DiscoveryClient::connect(&ctx, config, log.clone())
         .map_err(|e| ActorError::Setup(format!("cannot register with discovery: {e}")))?;
 

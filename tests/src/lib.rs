@@ -1,13 +1,19 @@
 //! Cohort's multi-process, fault and network tests live in this crate's `tests/` folder and its
 //! discovery benchmark in `benches/`; this library holds what they share: hosts made of
 //! network namespaces on a bridge, child processes whose output lines are followed, a Redis
-//! server for the hosts to share, and the timestamps `cohort-probe --stamp` prints.
+//! server for the hosts to share, the timestamps `cohort-probe --stamp` prints, and for the
+//! fault tests: app launchers whose JSON log records are followed ([`AppRun`]), signals and
+//! process states, seeded randomness ([`Rng`]), free ports and temporary directories.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
 
 /// How long a helper waits for something to happen before giving up.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -122,7 +128,14 @@ pub struct Proc {
 impl Proc {
     /// Starts `program` with `args`; its standard error is discarded.
     pub fn spawn(name: &str, program: &str, args: &[&str]) -> std::io::Result<Proc> {
-        let mut child = Command::new(program).args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+        Proc::start(name, program, args, Stdio::inherit())
+    }
+
+    /// Starts `program` with `args` and `stdin` as its standard input; its standard output lines
+    /// are followed, its standard error is discarded.
+    fn start(name: &str, program: &str, args: &[&str], stdin: Stdio) -> std::io::Result<Proc> {
+        let mut child =
+            Command::new(program).args(args).stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
         let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no standard output"))?;
         let (tx, lines) = channel();
         std::thread::spawn(move || {
@@ -169,6 +182,47 @@ impl Proc {
     /// The next line starting with `prefix`; panics after [`WAIT`].
     pub fn expect(&self, prefix: &str) -> String {
         self.next_line(prefix, WAIT).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts `program` with `args`, like [`Proc::spawn`], with its standard input a pipe that
+    /// stays open until [`Proc::end_input`] (or the drop).
+    pub fn spawn_with_input(name: &str, program: &str, args: &[&str]) -> std::io::Result<Proc> {
+        Proc::start(name, program, args, Stdio::piped())
+    }
+
+    /// Closes the process's standard input (if it is a pipe): it reads end of file.
+    pub fn end_input(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).unwrap_or(i32::MAX)
+    }
+
+    /// Sends `sig` to the process.
+    pub fn signal(&self, sig: i32) -> Result<(), String> {
+        signal(self.pid(), sig)
+    }
+
+    /// The next line, whatever it is, within `within`; `None` when none came (or the process
+    /// ended).
+    pub fn next_any(&self, within: Duration) -> Option<String> {
+        self.lines.recv_timeout(within).ok()
+    }
+
+    /// Waits up to `within` for the process to exit; its exit status if it did.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let give_up = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= give_up {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Kills the process (`SIGKILL`: it cannot say goodbye) and reaps it.
@@ -237,5 +291,290 @@ impl RedisServer {
     /// The server's URL, `redis://<bind>:<port>/`.
     pub fn url(&self) -> String {
         format!("redis://{}/", self.addr)
+    }
+}
+
+/// Sends `sig` to process `pid`; the error says why it could not.
+pub fn signal(pid: i32, sig: i32) -> Result<(), String> {
+    // SAFETY: kill has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(format!("kill({pid}, {sig}): {}", std::io::Error::last_os_error()))
+    }
+}
+
+/// Whether process `pid` has ended: it no longer exists, or it is a zombie that nobody has
+/// reaped yet (an orphan whose new parent does not reap, as in some containers).
+pub fn exited(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the command, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| state == "Z" || state == "X"),
+        Err(_) => true,
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; another process may take it afterwards).
+pub fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
+}
+
+/// A small deterministic random number generator (SplitMix64) for fault schedules: a failing run
+/// is replayed by giving the seed it printed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// A generator seeded from the environment variable `var` if it holds a number, else from the
+    /// clock; prints the seed and how to replay it on standard error.
+    pub fn from_env(var: &str, test: &str) -> Rng {
+        let seed = std::env::var(var)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| u64::try_from(unix_nanos() % u128::from(u64::MAX)).unwrap_or(1));
+        let line = format!("{test}: seed {seed} (replay with {var}={seed})\n");
+        let _ = std::io::stderr().write_all(line.as_bytes());
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+
+    /// A duration between `low` and `high`, to the millisecond.
+    pub fn between(&mut self, low: Duration, high: Duration) -> Duration {
+        let span = u64::try_from(high.saturating_sub(low).as_millis()).unwrap_or(u64::MAX);
+        low + Duration::from_millis(self.below(span.saturating_add(1)))
+    }
+
+    /// One of `items` (`None` when there are none).
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        let n = u64::try_from(items.len()).ok()?;
+        items.get(usize::try_from(self.below(n)).ok()?)
+    }
+}
+
+/// A fresh directory under the system's temporary directory, removed with what it holds when
+/// dropped.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `<temp>/cohort-<tag>-<pid>-<n>`.
+    pub fn new(tag: &str) -> std::io::Result<TempDir> {
+        static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("cohort-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One JSON log record of an app, with when the test read it.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// When it was read (the monotonic clock of the test).
+    pub at: Instant,
+    /// The record.
+    pub value: Value,
+}
+
+impl Record {
+    /// The record's message (`msg`).
+    pub fn msg(&self) -> &str {
+        self.value["msg"].as_str().unwrap_or_default()
+    }
+
+    /// A text field (empty when missing).
+    pub fn text(&self, key: &str) -> &str {
+        self.value[key].as_str().unwrap_or_default()
+    }
+
+    /// The actor that logged the record, or that a launcher record is about.
+    pub fn actor(&self) -> &str {
+        self.text("actor")
+    }
+}
+
+/// A running app launcher (`APP run ... --log-format json`): its JSON log records, and those of
+/// its actors (which share its standard error), arrive in order and are kept. Dropping it stops
+/// the app as Ctrl-C would, and kills it if it has not stopped within its 5 s grace.
+pub struct AppRun {
+    name: String,
+    child: Child,
+    records: Receiver<Record>,
+    seen: Vec<Record>,
+    /// Each actor's current process, from the launcher's `actor started` / `actor restarted`.
+    pids: BTreeMap<String, i32>,
+}
+
+impl AppRun {
+    /// Starts `program` with `args` (which should include `--log-format json`) and the
+    /// environment variables `env`; its standard output is discarded.
+    pub fn start(name: &str, program: &str, args: &[&str], env: &[(&str, &str)]) -> std::io::Result<AppRun> {
+        let mut child = Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().ok_or_else(|| std::io::Error::other("no standard error"))?;
+        let (tx, records) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                    if tx.send(Record { at: Instant::now(), value }).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(AppRun { name: name.to_owned(), child, records, seen: Vec::new(), pids: BTreeMap::new() })
+    }
+
+    /// The name given at the start, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The launcher's process id.
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).unwrap_or(i32::MAX)
+    }
+
+    /// Every record read so far, in order.
+    pub fn records(&self) -> &[Record] {
+        &self.seen
+    }
+
+    /// Each actor's current process id, as the launcher last logged it.
+    pub fn actor_pids(&self) -> &BTreeMap<String, i32> {
+        &self.pids
+    }
+
+    /// Reads the next record, waiting until `until` at most; keeps it and returns its index.
+    pub fn next(&mut self, until: Instant) -> Option<usize> {
+        let left = until.saturating_duration_since(Instant::now());
+        let record = self.records.recv_timeout(left).ok()?;
+        if matches!(record.msg(), "actor started" | "actor restarted") {
+            if let Some(pid) = record.value["pid"].as_i64().and_then(|p| i32::try_from(p).ok()) {
+                self.pids.insert(record.actor().to_owned(), pid);
+            }
+        }
+        self.seen.push(record);
+        Some(self.seen.len() - 1)
+    }
+
+    /// Reads records until `found` returns something for one of them (records already read are
+    /// not looked at again); returns that and when the record was read. Fails after `within`.
+    pub fn wait<T>(
+        &mut self,
+        what: &str,
+        within: Duration,
+        found: impl FnMut(&Record) -> Option<T>,
+    ) -> Result<(Instant, T), String> {
+        self.wait_from(self.seen.len(), what, within, found)
+    }
+
+    /// Like [`AppRun::wait`], but looks first at the records already read from index `from` on
+    /// (an index into [`AppRun::records`]).
+    pub fn wait_from<T>(
+        &mut self,
+        from: usize,
+        what: &str,
+        within: Duration,
+        mut found: impl FnMut(&Record) -> Option<T>,
+    ) -> Result<(Instant, T), String> {
+        for r in self.seen.get(from..).unwrap_or_default() {
+            if let Some(t) = found(r) {
+                return Ok((r.at, t));
+            }
+        }
+        let give_up = Instant::now() + within;
+        loop {
+            let Some(i) = self.next(give_up) else {
+                return Err(format!("{}: not {what} within {within:?}", self.name));
+            };
+            if let Some(t) = found(&self.seen[i]) {
+                return Ok((self.seen[i].at, t));
+            }
+        }
+    }
+
+    /// Reads every record until `until`, handing each to `each`.
+    pub fn watch(&mut self, until: Instant, mut each: impl FnMut(&Record)) {
+        while let Some(i) = self.next(until) {
+            each(&self.seen[i]);
+        }
+    }
+
+    /// Reads the records waiting now, without waiting for more.
+    pub fn drain(&mut self) {
+        while self.next(Instant::now()).is_some() {}
+    }
+
+    /// Kills the launcher with SIGKILL (its actors are not signalled by the test) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the app as Ctrl-C would (SIGTERM to the launcher), waiting up to 6 s, then kills it.
+    pub fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = signal(self.pid(), libc::SIGTERM);
+        let give_up = Instant::now() + Duration::from_secs(6);
+        while Instant::now() < give_up {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+    }
+}
+
+impl Drop for AppRun {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -4,9 +4,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use cohort_discovery::{Backend, Daemon, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig};
-use slog::info;
+use anyhow::{anyhow, Context as _};
+use cohort_discovery::{Backend, Daemon, DaemonSecurity, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig};
+use cohort_ports::keyfile::default_keys_dir;
+use slog::{info, warn};
 
 use super::{DiscoArgs, Failure, RegistryKind};
 use cohort_runtime::host::hostname;
@@ -31,8 +32,25 @@ pub(crate) fn run(args: &DiscoArgs) -> Result<(), Failure> {
             Box::new(RedisBackend::connect(redis, log.clone()).context("cannot use the Redis registry")?)
         }
     };
+    let security = if cohort_ports::libzmq_info().curve {
+        let dir = match &args.keys_dir {
+            Some(dir) => dir.clone(),
+            None => default_keys_dir().context("give --keys-dir")?,
+        };
+        DaemonSecurity::keys_dir(dir)
+    } else {
+        if let Some(dir) = &args.keys_dir {
+            return Err(anyhow!(
+                "--keys-dir {}: the linked libzmq has no CURVE, so the daemon cannot be secured; see docs/security.md",
+                dir.display()
+            )
+            .into());
+        }
+        warn!(log, "traffic is NOT encrypted: the linked libzmq has no CURVE; see docs/security.md");
+        DaemonSecurity::None
+    };
     let ctx = zmq::Context::new();
-    let mut daemon = Daemon::bind(&ctx, &args.endpoint, config, backend, log.clone())
+    let mut daemon = Daemon::bind_with(&ctx, &args.endpoint, config, backend, &security, log.clone())
         .with_context(|| format!("cannot start the discovery daemon at {}", args.endpoint))?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();

@@ -3,16 +3,18 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
 use cohort_discovery::protocol::Listing;
-use cohort_discovery::{Reach, Service};
+use cohort_discovery::{ClientSecurity, Reach, Service};
+use cohort_ports::keyfile::{daemon_key_path, default_keys_dir};
 
 use super::{Failure, LsArgs};
 
 /// Prints the daemon's apps, actors, providers and lookups.
 pub(crate) fn run(args: &LsArgs) -> Result<(), Failure> {
+    let security = security(args)?;
     let ctx = zmq::Context::new();
-    let listing = cohort_discovery::list(&ctx, &args.daemon, Duration::from_millis(args.timeout_ms))
+    let listing = cohort_discovery::list_with(&ctx, &args.daemon, Duration::from_millis(args.timeout_ms), &security)
         .with_context(|| format!("cannot list the discovery daemon at {}", args.daemon))?;
     let text = if args.json {
         let mut text = serde_json::to_string_pretty(&listing).context("cannot write JSON")?;
@@ -26,6 +28,26 @@ pub(crate) fn run(args: &LsArgs) -> Result<(), Failure> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::from(e).into()),
         _ => Ok(()),
     }
+}
+
+/// As a tool with the daemon's key when libzmq has CURVE and the key directory has a daemon key
+/// (a secured daemon made it); plain otherwise.
+fn security(args: &LsArgs) -> anyhow::Result<ClientSecurity> {
+    if !cohort_ports::libzmq_info().curve {
+        if let Some(dir) = &args.keys_dir {
+            bail!("--keys-dir {}: the linked libzmq has no CURVE; see docs/security.md", dir.display());
+        }
+        return Ok(ClientSecurity::None);
+    }
+    let dir = match (&args.keys_dir, default_keys_dir()) {
+        (Some(dir), _) => dir.clone(),
+        (None, Ok(dir)) => dir,
+        (None, Err(_)) => return Ok(ClientSecurity::None),
+    };
+    if args.keys_dir.is_none() && !daemon_key_path(&dir).exists() {
+        return Ok(ClientSecurity::None);
+    }
+    Ok(ClientSecurity::tool(&dir)?)
 }
 
 fn reach(service: &Service) -> String {

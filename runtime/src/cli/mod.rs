@@ -6,6 +6,7 @@ mod compile;
 mod disco;
 mod flows;
 mod graph;
+mod keygen;
 mod load;
 mod ls;
 mod output;
@@ -100,7 +101,13 @@ With --registry memory (the default) the daemon serves this host only. With --re
 daemons of several hosts share their global providers through one Redis server: each writes its
 host's providers under keys that expire unless refreshed (--redis-ttl-ms), and learns the other
 hosts' changes from Redis keyspace notifications, so a dead host's providers vanish within the TTL
-and every consumer is told.";
+and every consumer is told.
+
+When the linked libzmq has CURVE, the daemon is secured with the key directory (--keys-dir):
+it admits only clients on this host that hold the key of an app with a key file there, and an
+actor may register only for the app of its key. The daemon makes its own keypair there
+(daemon.key) on first use; actors and `cohort ls` read its public key from it. Without CURVE
+the daemon warns that traffic is not encrypted. See docs/security.md.";
 
 const DISCO_AFTER_HELP: &str = "\
 Examples:
@@ -108,8 +115,26 @@ Examples:
   cohort disco --endpoint tcp://127.0.0.1:9800   Serve elsewhere
   cohort disco --log-level debug --log-json      Log every request, as JSON lines
   cohort disco --registry redis --redis-url redis://10.0.0.1:6379/ --host node-1
+  cohort disco --keys-dir /etc/cohort/keys       Admit the apps whose key files are there
 
 Exit status: 0 when stopped by a signal, 2 when the daemon cannot start (address in use, …).";
+
+const KEYGEN_LONG_ABOUT: &str = "\
+Make an app's CURVE keypair and write it to the app's key file.
+
+When the linked libzmq has CURVE, an app's ports and its discovery daemon admit only holders of
+the app's keys. The launcher (`APP run`) makes the key file on first run when there is none, so
+one host needs no step; for several hosts, make the keys once and copy the file (keeping mode
+0600) to the same place on every host, or give its path with `APP run --keys FILE`. The file
+is written with mode 0600 and never replaced unless --force is given. See docs/security.md.";
+
+const KEYGEN_AFTER_HELP: &str = "\
+Examples:
+  cohort keygen DistributedEstimator            Write ~/.config/cohort/keys/DistributedEstimator.key
+  cohort keygen Microgrid --out mg.key          Write mg.key
+  cohort keygen Microgrid --force               Replace the keys (copy the new file to every host)
+
+Exit status: 0 when written, 2 when not (the file exists, libzmq has no CURVE, …).";
 
 const LS_LONG_ABOUT: &str = "\
 Ask a discovery daemon what it knows: the apps and actors registered with it, the endpoints
@@ -119,6 +144,9 @@ const LS_AFTER_HELP: &str = "\
 Examples:
   cohort ls                                   Ask the daemon at tcp://127.0.0.1:9700
   cohort ls --json | jq '.actors[].actor'
+
+A daemon secured with CURVE answers only this host's user: `ls` then authenticates with the
+daemon's own key, daemon.key in the key directory (--keys-dir).
 
 Exit status: 0 on success, 2 when the daemon does not answer.";
 
@@ -157,6 +185,23 @@ pub(crate) enum Command {
     /// List what a discovery daemon knows: actors, providers, lookups.
     #[command(long_about = LS_LONG_ABOUT, after_help = LS_AFTER_HELP)]
     Ls(LsArgs),
+    /// Make an app's CURVE keypair and write its key file.
+    #[command(long_about = KEYGEN_LONG_ABOUT, after_help = KEYGEN_AFTER_HELP)]
+    Keygen(KeygenArgs),
+}
+
+/// Arguments of `cohort keygen`.
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// The app's name, as its model declares it.
+    #[arg(value_name = "APP")]
+    pub(crate) app: String,
+    /// Write the key file here [default: $XDG_CONFIG_HOME/cohort/keys/APP.key, else ~/.config/...].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Replace an existing key file.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 /// Which registry the daemon shares with other hosts.
@@ -198,6 +243,10 @@ pub(crate) struct DiscoArgs {
     /// Log JSON objects, one per line, instead of text.
     #[arg(long)]
     pub(crate) log_json: bool,
+    /// The key directory, with CURVE: admit the apps whose key files are there
+    /// [default: $XDG_CONFIG_HOME/cohort/keys, else ~/.config/cohort/keys].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) keys_dir: Option<PathBuf>,
 }
 
 /// Arguments of `cohort ls`.
@@ -212,6 +261,10 @@ pub(crate) struct LsArgs {
     /// How long to wait for the daemon, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub(crate) timeout_ms: u64,
+    /// The key directory of a daemon secured with CURVE (its daemon.key authenticates `ls`)
+    /// [default: $XDG_CONFIG_HOME/cohort/keys, else ~/.config/cohort/keys].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) keys_dir: Option<PathBuf>,
 }
 
 /// Arguments of `cohort check`.
@@ -274,6 +327,7 @@ pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Graph(args) => graph::run(args),
         Command::Disco(args) => disco::run(args),
         Command::Ls(args) => ls::run(args),
+        Command::Keygen(args) => keygen::run(args),
     }
 }
 

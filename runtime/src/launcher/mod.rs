@@ -12,6 +12,7 @@
 
 mod model;
 mod restart;
+mod security;
 mod supervise;
 
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use cohort_discovery::DaemonSecurity;
 use cohort_ports::Interface;
 use slog::{error, info, o};
 
@@ -35,7 +37,7 @@ use crate::logging::{logger, Level};
 #[derive(Debug, Parser)]
 #[command(
     about = "A Cohort app: runs this host's actors of the app and keeps them running",
-    after_help = "Examples:\n  APP run                                    Run every actor of the app on this host\n  APP run --deployment app.depl --host h1    Run the actors the deployment places on h1\n  APP run --duration 10 --log-format json    Stop after 10 s; JSON log lines\n\nExit status: 0 when stopped, 1 when the model, the deployment, an argument or a component\nimplementation is wrong (or an actor keeps crashing), 2 on a usage error."
+    after_help = "Examples:\n  APP run                                    Run every actor of the app on this host\n  APP run --deployment app.depl --host h1    Run the actors the deployment places on h1\n  APP run --duration 10 --log-format json    Stop after 10 s; JSON log lines\n  APP run --require-security                 Refuse to run unless traffic is encrypted (CURVE)\n\nSecurity: when the linked libzmq has CURVE, every port and the discovery daemon are encrypted\nand authenticated with the app's key file (--keys, else <key directory>/<APP>.key, made on\nfirst run; copy it to the app's other hosts). Without CURVE the launcher warns that traffic\nis not encrypted. See docs/security.md.\n\nExit status: 0 when stopped, 1 when the model, the deployment, an argument, the keys or a\ncomponent implementation is wrong (or an actor keeps crashing), 2 on a usage error."
 )]
 struct LaunchCli {
     #[command(subcommand)]
@@ -83,6 +85,16 @@ struct Common {
     /// How much to log.
     #[arg(long, value_enum, default_value = "info")]
     log_level: Level,
+    /// The app's key file, with CURVE [default: <key directory>/<APP>.key, made if missing].
+    #[arg(long, value_name = "FILE")]
+    keys: Option<PathBuf>,
+    /// The key directory: the app keys the discovery daemon admits and its own key
+    /// [default: $XDG_CONFIG_HOME/cohort/keys, else ~/.config/cohort/keys].
+    #[arg(long, value_name = "DIR")]
+    keys_dir: Option<PathBuf>,
+    /// Refuse to start unless traffic is encrypted and authenticated (the linked libzmq has CURVE).
+    #[arg(long)]
+    require_security: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -99,12 +111,15 @@ impl Common {
         }
     }
 
-    fn settings(&self) -> ActorSettings {
-        ActorSettings {
+    fn settings(&self, app: &str) -> Result<ActorSettings, String> {
+        let (security, discovery) = security::for_actor(app, self.keys.as_deref(), self.keys_dir.as_deref())?;
+        Ok(ActorSettings {
             daemon: self.daemon.clone(),
             interface: self.interface.clone().map_or(Interface::Auto, Interface::Named),
+            security,
+            discovery,
             ..ActorSettings::default()
-        }
+        })
     }
 
     /// The arguments that give a child actor process the same view.
@@ -129,6 +144,12 @@ impl Common {
         }
         push("--log-format", if self.log_format == LogFormat::Json { "json" } else { "human" }.to_owned());
         push("--log-level", format!("{:?}", self.log_level).to_lowercase());
+        if let Some(k) = &self.keys {
+            push("--keys", k.display().to_string());
+        }
+        if let Some(d) = &self.keys_dir {
+            push("--keys-dir", d.display().to_string());
+        }
         args
     }
 }
@@ -175,8 +196,26 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
             if actors.is_empty() {
                 return fail(&format!("the deployment places no actor on host {host:?} (give --host)"));
             }
+            let app = &loaded.app.name.name;
+            let secured = match security::for_launcher(
+                app,
+                common.keys.as_deref(),
+                common.keys_dir.as_deref(),
+                common.require_security,
+                &log,
+            ) {
+                Ok(s) => s,
+                Err(e) => return fail(&e),
+            };
+            // The actors get the key file's path and the key directory, never a key.
+            let mut child = common.clone();
+            if let Some(s) = &secured {
+                child.keys = Some(s.key_file.clone());
+                child.keys_dir = Some(s.dir.clone());
+            }
             let duration = common.duration.map(Duration::from_secs_f64);
-            match supervise::run(&actors, &common.to_args(), &common.daemon, duration, &stop, &log) {
+            let daemon_security = secured.map_or(DaemonSecurity::None, |s| s.daemon);
+            match supervise::run(&actors, &child.to_args(), &common.daemon, &daemon_security, duration, &stop, &log) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     error!(log, "the app stopped"; "error" => &e);
@@ -228,7 +267,10 @@ fn run_one(
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
-    let settings = common.settings();
+    let settings = match common.settings(&loaded.app.name.name) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
     info!(log, "actor starting"; "actor" => actor, "pid" => std::process::id());
     match run_actor(&loaded.app, actor, args, components, &settings, stop, log) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,13 @@
 //! The supervisor: one child process per actor, restarted with backoff when it crashes, all
-//! stopped gracefully (SIGTERM, then SIGKILL after 5 s) when the app stops.
+//! stopped gracefully (SIGTERM, then SIGKILL after 5 s) when the app stops, and sent SIGTERM by
+//! the kernel when the launcher dies (see [`spawn`]).
 
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
+use cohort_discovery::{ClientSecurity, Daemon, DaemonSecurity, DaemonThread, MemoryBackend, RegistryConfig};
 use slog::{info, warn};
 
 use super::restart::{Decision, RestartPolicy, RestartState};
@@ -27,13 +28,24 @@ struct Supervised {
 
 /// Starts a daemon at `endpoint` unless one runs there. Binding first costs nothing when no
 /// daemon runs (the usual case on one host); only a taken address is asked whether it is one.
-fn ensure_daemon(endpoint: &str, log: &slog::Logger) -> Result<Option<DaemonThread>, String> {
+fn ensure_daemon(
+    endpoint: &str,
+    security: &DaemonSecurity,
+    log: &slog::Logger,
+) -> Result<Option<DaemonThread>, String> {
     let ctx = zmq::Context::new();
     let host = crate::host::hostname().unwrap_or_else(|_| "localhost".to_owned());
-    let daemon = match Daemon::bind(&ctx, endpoint, RegistryConfig::new(&host), Box::new(MemoryBackend), log.clone()) {
+    let config = RegistryConfig::new(&host);
+    let daemon = match Daemon::bind_with(&ctx, endpoint, config, Box::new(MemoryBackend), security, log.clone()) {
         Ok(daemon) => daemon,
         Err(bind_error) => {
-            if cohort_discovery::list(&ctx, endpoint, Duration::from_secs(1)).is_ok() {
+            // Is a daemon already running there? Ask as a tool (with the daemon's key when
+            // secured).
+            let tool = match security {
+                DaemonSecurity::None => ClientSecurity::None,
+                DaemonSecurity::Curve(keys) => ClientSecurity::tool(&keys.dir).map_err(|e| e.to_string())?,
+            };
+            if cohort_discovery::list_with(&ctx, endpoint, Duration::from_secs(1), &tool).is_ok() {
                 info!(log, "using the running discovery daemon"; "endpoint" => endpoint);
                 return Ok(None);
             }
@@ -46,15 +58,37 @@ fn ensure_daemon(endpoint: &str, log: &slog::Logger) -> Result<Option<DaemonThre
     daemon.spawn(ctx).map(Some).map_err(|e| e.to_string())
 }
 
+/// Starts actor `name` as a child process of this one.
+///
+/// The child is bound to the launcher's life: before it runs the actor it asks the kernel for
+/// SIGTERM when its parent dies (`PR_SET_PDEATHSIG`), so a launcher killed with SIGKILL leaves
+/// no actor behind; the actors stop as on Ctrl-C. The request is made in the forked child before
+/// `exec`, and is kept across it, so there is no window in which the actor runs unbound. If the
+/// launcher died before the request took effect, the child's parent is already another process
+/// (`getppid` differs) and the child exits at once. The kernel ties the signal to the thread that
+/// forked the child: the supervisor starts every actor from the launcher's main thread, which
+/// lives as long as the launcher.
 fn spawn(name: &str, child_args: &[String]) -> Result<Child, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
-    Command::new(exe)
-        .arg("actor")
-        .arg(name)
-        .args(child_args)
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start actor {name}: {e}"))
+    // SAFETY: getpid has no preconditions and cannot fail.
+    let launcher = unsafe { libc::getpid() };
+    let mut command = Command::new(exe);
+    command.arg("actor").arg(name).args(child_args).stdin(Stdio::null());
+    // SAFETY: the hook runs in the forked child before exec. It calls only async-signal-safe
+    // functions (prctl, getppid, _exit), allocates nothing and touches no lock.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The launcher died before the request took effect: no signal will come.
+            if libc::getppid() != launcher {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    command.spawn().map_err(|e| format!("cannot start actor {name}: {e}"))
 }
 
 /// Runs `actors` until `stop` is set or `duration` passes; gives up (and stops all) when an
@@ -63,11 +97,12 @@ pub(crate) fn run(
     actors: &[String],
     child_args: &[String],
     daemon: &str,
+    daemon_security: &DaemonSecurity,
     duration: Option<Duration>,
     stop: &AtomicBool,
     log: &slog::Logger,
 ) -> Result<(), String> {
-    let _daemon = ensure_daemon(daemon, log)?;
+    let _daemon = ensure_daemon(daemon, daemon_security, log)?;
     let policy = RestartPolicy::default();
     let mut supervised = Vec::new();
     for name in actors {

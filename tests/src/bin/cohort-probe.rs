@@ -5,6 +5,10 @@
 //! cohort-probe consume DAEMON APP ACTOR MESSAGE   subscribe through discovery and report
 //! cohort-probe disco ENDPOINT HOST [REDIS_URL]    run a discovery daemon (memory, or Redis with a 1 s TTL)
 //! cohort-probe group DAEMON APP INSTANCE          join a group instance through discovery and report its leader
+//! cohort-probe blast DAEMON APP ACTOR MESSAGE     publish raw messages at a fixed rate and report the rate
+//! cohort-probe count DAEMON APP ACTOR MESSAGE     subscribe through discovery and count what arrives
+//! cohort-probe serve DAEMON APP ACTOR             answer `ProbeQuery#ProbeReply` requests (rep)
+//! cohort-probe ask DAEMON APP ACTOR               send requests at a fixed rate; report every outcome
 //! ```
 //!
 //! Each prints one line per event on standard output, flushed at once:
@@ -19,6 +23,22 @@
 //! leader it knows changes, and votes yes in every vote it is asked to vote in. It runs until
 //! killed.
 //!
+//! The fault tests' commands (tcp on 127.0.0.1, global scope):
+//!
+//! - `blast` publishes `--size` bytes every `--every-us` µs, phase-locked (a late send does not
+//!   move the later ones; sends that fell due meanwhile are made at once, unless the publisher is
+//!   more than 1 s behind), and every `--report-ms` prints `SENT <total> <in this period>
+//!   <longest send in µs>`: a publisher that never blocks keeps its rate and its sends short.
+//! - `count` prints `ADDED <endpoint>` for each publisher discovery reports and, every
+//!   `--report-ms`, `GOT <total> <last seq> <missing>`, where missing counts the gaps in the
+//!   publisher's sequence numbers (messages dropped on the way).
+//! - `serve` prints `READY <endpoint>` once registered, and answers each request with its value.
+//! - `ask` sends a request every `--every-ms` with a deadline of `--timeout-ms` and prints `SENT
+//!   <id>` for each, then exactly one outcome per request: `OK <id>` (the reply, which must carry
+//!   the request's value) or `FAIL <id> <why>`; `UNSENT <why>` when a request could not be sent
+//!   (no provider connected). When its standard input ends it stops sending, waits for the
+//!   outstanding requests to end, and prints `DONE <sent> <ok> <failed>`.
+//!
 //! Options, after the arguments (for the discovery and groups benchmarks):
 //!
 //! ```text
@@ -30,6 +50,10 @@
 //! --expected N        group: the group's declared size (none: a majority of the known members)
 //! --liveness-ms N     disco: drop a client silent for N ms (2000)
 //! --ttl-ms N          disco: the TTL of the Redis entries (1000)
+//! --size N            blast: bytes per message (1024)
+//! --every-us N        blast: publish every N µs (1000)
+//! --report-ms N       blast, count: report every N ms (100)
+//! --timeout-ms N      ask: the deadline of each request (1000)
 //! ```
 
 use std::io::Write as _;
@@ -41,7 +65,7 @@ use cohort_discovery::{
     ClientConfig, Daemon, DiscoveryClient, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig,
 };
 use cohort_groups::{CommandError, Event, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId};
-use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, Scope, Security, SocketOptions};
+use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, Response, Scope, Security, SocketOptions};
 
 /// What the options after the arguments ask for.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +77,10 @@ struct Options {
     liveness: Duration,
     ttl: Duration,
     expected: Option<usize>,
+    size: usize,
+    every_us: Duration,
+    report: Duration,
+    timeout: Duration,
 }
 
 impl Options {
@@ -65,6 +93,10 @@ impl Options {
             liveness: Duration::from_secs(2),
             ttl: Duration::from_millis(1000),
             expected: None,
+            size: 1024,
+            every_us: Duration::from_micros(1000),
+            report: Duration::from_millis(100),
+            timeout: Duration::from_millis(1000),
         };
         let mut positional = Vec::new();
         let mut it = args.iter();
@@ -82,6 +114,10 @@ impl Options {
                 "--liveness-ms" => options.liveness = Duration::from_millis(number()?),
                 "--ttl-ms" => options.ttl = Duration::from_millis(number()?),
                 "--expected" => options.expected = Some(usize::try_from(number()?)?),
+                "--size" => options.size = usize::try_from(number()?)?,
+                "--every-us" => options.every_us = Duration::from_micros(number()?),
+                "--report-ms" => options.report = Duration::from_millis(number()?),
+                "--timeout-ms" => options.timeout = Duration::from_millis(number()?),
                 other if other.starts_with("--") => {
                     bail!("unknown option {other}; see the doc comment of cohort-probe")
                 }
@@ -288,6 +324,220 @@ fn group(o: &Options, daemon: &str, app: &str, instance: &str) -> anyhow::Result
     }
 }
 
+/// A port factory binding global ports on 127.0.0.1, with a shared (empty) runtime directory.
+fn loopback_factory(actor: &str) -> anyhow::Result<PortFactory> {
+    let dir = std::env::temp_dir().join("cohort-probe-loopback");
+    let loopback = Interface::Address(std::net::Ipv4Addr::LOCALHOST.into());
+    let addressing = Addressing::with_runtime_dir(&loopback, dir, actor)?;
+    Ok(PortFactory::new(addressing, SocketOptions::default(), Security::None, logger())?)
+}
+
+/// Polls `sockets` until `until` (rounded up to whole milliseconds).
+fn wait_any(sockets: &[&zmq::Socket], until: Instant) -> anyhow::Result<()> {
+    let left = until.saturating_duration_since(Instant::now()).as_micros().div_ceil(1000);
+    let mut items: Vec<zmq::PollItem<'_>> = sockets.iter().map(|s| s.as_poll_item(zmq::POLLIN)).collect();
+    match zmq::poll(&mut items, i64::try_from(left).unwrap_or(i64::MAX)) {
+        Ok(_) | Err(zmq::Error::EINTR) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Publishes raw messages at a fixed, phase-locked rate and reports how many it sent and how long
+/// the longest send took, per report period.
+fn blast(o: &Options, daemon: &str, app: &str, actor: &str, message: &str) -> anyhow::Result<()> {
+    let factory = loopback_factory(actor)?;
+    let mut publisher = factory.publisher(&PortSpec::new("probe", "out", PortKind::Pub, Scope::Global, message))?;
+    let mut disco = client(daemon, app, actor)?;
+    disco.provide("probe.out", PortKind::Pub, message, Scope::Global, publisher.endpoint())?;
+    o.say(&format!("READY {}", publisher.endpoint()));
+    let payload = vec![0x5a_u8; o.size];
+    let (mut total, mut in_period, mut longest) = (0_u64, 0_u64, Duration::ZERO);
+    let start = Instant::now();
+    let (mut next, mut report) = (start, start + o.report);
+    loop {
+        let now = Instant::now();
+        while now >= next {
+            let before = Instant::now();
+            publisher.send_bytes(&payload)?;
+            longest = longest.max(before.elapsed());
+            total += 1;
+            in_period += 1;
+            next += o.every_us;
+            if now.saturating_duration_since(next) > Duration::from_secs(1) {
+                // Far behind (the process was stopped): skip the missed sends, keep the phase.
+                let behind = (now - next).as_nanos() / o.every_us.as_nanos().max(1);
+                next += o.every_us * u32::try_from(behind + 1).unwrap_or(u32::MAX);
+            }
+        }
+        if now >= report {
+            o.say(&format!("SENT {total} {in_period} {}", longest.as_micros()));
+            (in_period, longest) = (0, Duration::ZERO);
+            // One report per period, even after a hiccup longer than a period.
+            while report <= now {
+                report += o.report;
+            }
+        }
+        disco.poll()?;
+        let until = next.min(report).min(disco.next_deadline());
+        let left = until.saturating_duration_since(Instant::now());
+        if left < Duration::from_millis(1) {
+            // Poll waits whole milliseconds: sleep shorter waits (discovery is polled next round).
+            std::thread::sleep(left);
+        } else {
+            wait_any(&[disco.socket()], until)?;
+        }
+    }
+}
+
+/// Subscribes through discovery and reports how many messages arrived and how many the
+/// publisher's sequence numbers say are missing.
+fn count(o: &Options, daemon: &str, app: &str, actor: &str, message: &str) -> anyhow::Result<()> {
+    let factory = loopback_factory(actor)?;
+    let mut sub = factory.subscriber(&PortSpec::new("probe", "in", PortKind::Sub, Scope::Global, message))?;
+    let mut disco = client(daemon, app, actor)?;
+    for endpoint in disco.lookup("probe.in", PortKind::Sub, message, Scope::Global)? {
+        sub.add_endpoint(&endpoint)?;
+        o.say(&format!("ADDED {endpoint}"));
+    }
+    o.say("READY");
+    let (mut total, mut last, mut missing) = (0_u64, 0_u64, 0_u64);
+    let mut report = Instant::now() + o.report;
+    loop {
+        for update in disco.poll()? {
+            for endpoint in update.added {
+                sub.add_endpoint(&endpoint)?;
+                o.say(&format!("ADDED {endpoint}"));
+            }
+            for endpoint in update.removed {
+                sub.remove_endpoint(&endpoint)?;
+                o.say(&format!("REMOVED {endpoint}"));
+            }
+        }
+        while let Some(m) = sub.recv_bytes()? {
+            if last > 0 && m.seq > last + 1 {
+                missing += m.seq - last - 1;
+            }
+            last = m.seq;
+            total += 1;
+        }
+        let now = Instant::now();
+        if now >= report {
+            o.say(&format!("GOT {total} {last} {missing}"));
+            // One report per period, even after a hiccup longer than a period.
+            while report <= now {
+                report += o.report;
+            }
+        }
+        wait_any(&[disco.socket(), sub.socket()], report.min(disco.next_deadline()))?;
+    }
+}
+
+/// The request and reply types of `serve` and `ask`.
+const QUERY: &str = "ProbeQuery";
+const REPLY: &str = "ProbeReply";
+
+/// Answers every request with its value.
+fn serve(o: &Options, daemon: &str, app: &str, actor: &str) -> anyhow::Result<()> {
+    let factory = loopback_factory(actor)?;
+    let spec = PortSpec::new("probe", "answer", PortKind::Rep, Scope::Global, QUERY).with_reply(REPLY);
+    let mut replier = factory.replier(&spec)?;
+    let mut disco = client(daemon, app, actor)?;
+    let messages = format!("{QUERY}#{REPLY}");
+    disco.provide("probe.answer", PortKind::Rep, &messages, Scope::Global, replier.endpoint())?;
+    o.say(&format!("READY {}", replier.endpoint()));
+    loop {
+        disco.poll()?;
+        while let Some(request) = replier.recv::<u64>()? {
+            replier.reply(&request.token, &request.message.value)?;
+        }
+        wait_any(&[disco.socket(), replier.socket()], disco.next_deadline())?;
+    }
+}
+
+/// Sends a request every `--every-ms` until standard input ends, and reports exactly one outcome
+/// per request sent.
+fn ask(o: &Options, daemon: &str, app: &str, actor: &str) -> anyhow::Result<()> {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let stdin_ended = stop.clone();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        stdin_ended.store(true, Ordering::Relaxed);
+    });
+    let factory = loopback_factory(actor)?;
+    let spec = PortSpec::new("probe", "ask", PortKind::Req, Scope::Global, QUERY).with_reply(REPLY);
+    let mut requester = factory.requester(&spec)?;
+    let mut disco = client(daemon, app, actor)?;
+    let messages = format!("{QUERY}#{REPLY}");
+    for endpoint in disco.lookup("probe.ask", PortKind::Req, &messages, Scope::Global)? {
+        requester.add_endpoint(&endpoint)?;
+        o.say(&format!("ADDED {endpoint}"));
+    }
+    o.say("READY");
+    // The value each outstanding request carries, keyed by its id.
+    let mut outstanding: BTreeMap<u64, u64> = BTreeMap::new();
+    let (mut sent, mut ok, mut failed, mut value) = (0_u64, 0_u64, 0_u64, 0_u64);
+    let mut next = Instant::now();
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        for update in disco.poll()? {
+            for endpoint in update.added {
+                requester.add_endpoint(&endpoint)?;
+                o.say(&format!("ADDED {endpoint}"));
+            }
+            for endpoint in update.removed {
+                requester.remove_endpoint(&endpoint)?;
+                o.say(&format!("REMOVED {endpoint}"));
+            }
+        }
+        if !stopping && Instant::now() >= next {
+            value += 1;
+            match requester.request_within(&value, o.timeout) {
+                Ok(id) => {
+                    outstanding.insert(id.0, value);
+                    sent += 1;
+                    o.say(&format!("SENT {}", id.0));
+                }
+                Err(e) => o.say(&format!("UNSENT {e}")),
+            }
+            next += o.every;
+        }
+        while let Some(response) = requester.recv::<u64>()? {
+            let id = response.id().0;
+            let Some(asked) = outstanding.remove(&id) else {
+                bail!("a second outcome for request {id}: {response:?}");
+            };
+            match response {
+                Response::Reply { message, .. } if message.value == asked => {
+                    ok += 1;
+                    o.say(&format!("OK {id}"));
+                }
+                Response::Reply { message, .. } => bail!("request {id} asked {asked} and got {}", message.value),
+                Response::Failed { error, .. } => {
+                    failed += 1;
+                    o.say(&format!("FAIL {id} {error:?}"));
+                }
+            }
+        }
+        if stopping && outstanding.is_empty() {
+            o.say(&format!("DONE {sent} {ok} {failed}"));
+            return Ok(());
+        }
+        let mut until = disco.next_deadline().min(Instant::now() + Duration::from_millis(50));
+        if !stopping {
+            until = until.min(next);
+        }
+        if let Some(deadline) = requester.next_deadline() {
+            until = until.min(deadline);
+        }
+        let sockets: Vec<&zmq::Socket> = std::iter::once(disco.socket()).chain(requester.sockets()).collect();
+        wait_any(&sockets, until)?;
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let all: Vec<String> = std::env::args().skip(1).collect();
     let (args, o) = Options::parse(&all)?;
@@ -298,6 +548,10 @@ fn main() -> anyhow::Result<()> {
         "consume" => consume(&o, arg(1)?, arg(2)?, arg(3)?, arg(4)?),
         "disco" => disco(&o, arg(1)?, arg(2)?, args.get(3).map(String::as_str)),
         "group" => group(&o, arg(1)?, arg(2)?, arg(3)?),
-        other => bail!("unknown command {other:?}: provide, consume, disco or group"),
+        "blast" => blast(&o, arg(1)?, arg(2)?, arg(3)?, arg(4)?),
+        "count" => count(&o, arg(1)?, arg(2)?, arg(3)?, arg(4)?),
+        "serve" => serve(&o, arg(1)?, arg(2)?, arg(3)?),
+        "ask" => ask(&o, arg(1)?, arg(2)?, arg(3)?),
+        other => bail!("unknown command {other:?}: provide, consume, disco, group, blast, count, serve or ask"),
     }
 }

@@ -1,0 +1,132 @@
+//! The launcher's security: when the linked libzmq has CURVE, every port and the discovery
+//! daemon use the app's key file (made on first run in the key directory); when it has none,
+//! the launcher says at start-up that traffic is not encrypted, and `--require-security`
+//! refuses to start.
+
+use std::path::{Path, PathBuf};
+
+use cohort_discovery::{ClientSecurity, DaemonSecurity, KeysDir};
+use cohort_ports::keyfile::{app_key_path, default_keys_dir};
+use cohort_ports::{AppKeys, KeyFile, Security};
+use slog::{info, warn};
+
+/// The warning (and, with `--require-security`, the refusal) when libzmq has no CURVE.
+pub(crate) const UNENCRYPTED: &str = "traffic is NOT encrypted: the linked libzmq has no CURVE; see docs/security.md";
+
+/// What the launcher logs when every port is secured.
+pub(crate) const ENCRYPTED: &str = "traffic is encrypted and authenticated (CURVE)";
+
+/// The app's keys as resolved for a run.
+#[derive(Debug, Clone)]
+pub(crate) struct AppSecurity {
+    /// The app's key file.
+    pub(crate) key_file: PathBuf,
+    /// The key directory (the discovery daemon's keys).
+    pub(crate) dir: PathBuf,
+    /// How the embedded discovery daemon (if the launcher starts one) admits clients.
+    pub(crate) daemon: DaemonSecurity,
+}
+
+fn keys_dir(given: Option<&Path>) -> Result<PathBuf, String> {
+    match given {
+        Some(dir) => Ok(dir.to_owned()),
+        None => default_keys_dir().map_err(|e| format!("{e}; give --keys-dir")),
+    }
+}
+
+/// Reads app `app`'s key file at `path`, which must name the app.
+fn read_app_keys(app: &str, path: &Path) -> Result<AppKeys, String> {
+    let file = KeyFile::read(path).map_err(|e| e.to_string())?;
+    match file.app.as_deref() {
+        Some(name) if name == app => Ok(file.keys),
+        Some(name) => Err(format!("the key file {} holds the keys of app {name}, not of app {app}", path.display())),
+        None => Err(format!("the key file {} names no app (is it a discovery daemon's key?)", path.display())),
+    }
+}
+
+/// For `run`, before anything starts: with CURVE, the app's keys (`keys`, else the key
+/// directory's `<app>.key`, made there when missing) and the embedded daemon's security;
+/// without CURVE, `None` after a warning, or an error when security is required or `keys` was
+/// given.
+pub(crate) fn for_launcher(
+    app: &str,
+    keys: Option<&Path>,
+    dir: Option<&Path>,
+    require: bool,
+    log: &slog::Logger,
+) -> Result<Option<AppSecurity>, String> {
+    if !cohort_ports::libzmq_info().curve {
+        if require {
+            return Err(format!("--require-security: {UNENCRYPTED}"));
+        }
+        if let Some(path) = keys {
+            return Err(format!("--keys {}: {UNENCRYPTED} (leave out --keys to run unencrypted)", path.display()));
+        }
+        warn!(log, "{}", UNENCRYPTED);
+        return Ok(None);
+    }
+    let dir = keys_dir(dir)?;
+    let (key_file, keys) = match keys {
+        Some(path) => (path.to_owned(), read_app_keys(app, path)?),
+        None => {
+            let path = app_key_path(&dir, app);
+            let (file, made) = KeyFile::read_or_create(&path, Some(app)).map_err(|e| e.to_string())?;
+            if made {
+                info!(log, "made the app's keys; copy this file (mode 0600) to the app's other hosts";
+                    "file" => %path.display());
+            }
+            let keys = match file.app.as_deref() {
+                Some(name) if name == app => file.keys,
+                _ => read_app_keys(app, &path)?,
+            };
+            (path, keys)
+        }
+    };
+    // The embedded daemon (started by the supervisor) admits this app's key even when the key
+    // file is not in the key directory.
+    let daemon = DaemonSecurity::Curve(KeysDir { dir: dir.clone(), extra: vec![(app.to_owned(), keys.public_key())] });
+    info!(log, "{}", ENCRYPTED;
+        "public_key" => keys.public_z85(), "key_file" => %key_file.display());
+    Ok(Some(AppSecurity { key_file, dir, daemon }))
+}
+
+/// For an actor process: the security of its ports and of its discovery client, from the key
+/// file and directory the launcher passed (nothing is made here).
+pub(crate) fn for_actor(
+    app: &str,
+    keys: Option<&Path>,
+    dir: Option<&Path>,
+) -> Result<(Security, ClientSecurity), String> {
+    if !cohort_ports::libzmq_info().curve {
+        return Ok((Security::None, ClientSecurity::None));
+    }
+    let dir = keys_dir(dir)?;
+    let path = keys.map_or_else(|| app_key_path(&dir, app), Path::to_owned);
+    let keys = read_app_keys(app, &path)?;
+    let discovery = ClientSecurity::app(keys.clone(), &dir).map_err(|e| {
+        format!("{e} (the discovery daemon makes it; is it running with --keys-dir {}?)", dir.display())
+    })?;
+    Ok((Security::Curve(keys), discovery))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_files_of_another_app_or_of_the_daemon_are_refused() {
+        let dir = std::env::temp_dir().join(format!("cohort-launcher-keys-{}", std::process::id()));
+        let keys =
+            AppKeys::from_z85("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6")
+                .unwrap_or_else(|e| panic!("{e}"));
+        let other = dir.join("Other.key");
+        let daemon = dir.join("daemon.key");
+        KeyFile::for_app("Other", keys.clone()).and_then(|f| f.write(&other, true)).unwrap_or_else(|e| panic!("{e}"));
+        KeyFile::for_daemon(keys.clone()).write(&daemon, true).unwrap_or_else(|e| panic!("{e}"));
+        let e = read_app_keys("App", &other).unwrap_err();
+        assert!(e.contains("holds the keys of app Other, not of app App") && e.contains("Other.key"), "{e}");
+        assert!(read_app_keys("App", &daemon).unwrap_err().contains("names no app"));
+        assert_eq!(read_app_keys("Other", &other).ok(), Some(keys));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
