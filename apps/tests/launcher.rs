@@ -25,8 +25,13 @@ struct App {
 
 impl App {
     fn start(extra: &[&str]) -> App {
+        App::start_from(std::path::Path::new(env!("CARGO_BIN_EXE_estimator")), extra)
+    }
+
+    /// Starts the estimator from the program at `program`.
+    fn start_from(program: &std::path::Path, extra: &[&str]) -> App {
         let daemon = format!("tcp://127.0.0.1:{}", free_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_estimator"))
+        let mut child = Command::new(program)
             .args(["run", "--deployment", DEPLOYMENT, "--daemon", &daemon, "--interface", "lo", "--log-format", "json"])
             .args(extra)
             .stdin(Stdio::null())
@@ -119,6 +124,27 @@ fn the_estimator_runs_recovers_from_a_killed_actor_and_stops_on_ctrl_c() {
     for pid in [pid_of(&restarted), pid_of(&aggregator)] {
         assert!(!alive(pid), "actor process {pid} is still running");
     }
+}
+
+#[test]
+fn actors_restart_even_after_the_program_file_was_replaced() {
+    // A rebuild while the app runs replaces the program's file; restarts must still work.
+    let dir = std::env::temp_dir().join(format!("cohort-replaced-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = dir.join("estimator");
+    std::fs::copy(env!("CARGO_BIN_EXE_estimator"), &program).unwrap();
+    let app = App::start_from(&program, &[]);
+    let estimator = app.expect("actor started", |r| r["actor"] == "Estimator");
+    app.expect("estimate received", |_| true);
+    std::fs::remove_file(&program).unwrap();
+    std::fs::write(&program, b"#!/bin/sh\nexit 3\n").unwrap();
+    // SAFETY: kill has no memory-safety preconditions; the pid is a grandchild the launcher started.
+    unsafe { libc::kill(i32::try_from(pid_of(&estimator)).unwrap(), libc::SIGKILL) };
+    let restarted = app.expect("actor restarted", |r| r["actor"] == "Estimator");
+    assert_ne!(pid_of(&restarted), pid_of(&estimator));
+    app.expect("estimate received", |_| true);
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -31,7 +31,13 @@ pub(crate) fn make_socket(
         set("ZMQ_HEARTBEAT_TTL", socket.set_heartbeat_ttl(ttl))?;
     }
     match kind.socket_type() {
-        zmq::ROUTER => set("ZMQ_ROUTER_MANDATORY", socket.set_router_mandatory(true))?,
+        zmq::ROUTER => {
+            set("ZMQ_ROUTER_MANDATORY", socket.set_router_mandatory(true))?;
+            // A peer that reconnects with the same routing id (a group member finding the same
+            // leader again, a DEALER whose connection broke) takes its id over; without this
+            // the ROUTER keeps the dead connection and silently ignores the new one.
+            set("ZMQ_ROUTER_HANDOVER", socket.set_router_handover(true))?;
+        }
         zmq::SUB => set("ZMQ_SUBSCRIBE", socket.set_subscribe(b""))?,
         zmq::PUB if options.publish_no_drop => {
             set_int_option(&mut socket, zmq_sys::ZMQ_XPUB_NODROP, 1, "ZMQ_XPUB_NODROP")?

@@ -352,6 +352,18 @@ fn group_leader_member(scope: Scope, timed: bool) {
     member.connect_to(None).unwrap();
     assert_eq!(member.hub(), None);
     assert!(matches!(member.send_bytes(b"x"), Err(PortError::NoProvider)));
+    // Losing the leader and finding the same one again, many times: the leader takes the
+    // member's id over for the new connection every time (ZMQ_ROUTER_HANDOVER), in both
+    // directions. Without it, the leader ignores the new connection.
+    for round in 10..20 {
+        member.connect_to(Some(second.endpoint())).unwrap();
+        member.send(&Reading::new(round)).unwrap();
+        let got = until(&mut second, "the returning member's message", |l| l.recv::<Reading>().unwrap());
+        assert_eq!((&got.from, &got.message.value), (&id, &Reading::new(round)));
+        second.send_to(&id, &Ack { id: round, text: "back".into() }).unwrap();
+        assert_eq!(until(&mut member, "the leader's answer", |m| m.recv::<Ack>().unwrap()).value.id, round);
+        member.connect_to(None).unwrap();
+    }
 }
 
 /// After `remove_endpoint`, a subscriber hears nothing more from that publisher, while a

@@ -3,6 +3,7 @@
 //! the kernel when the launcher dies (see [`spawn`]).
 
 use std::os::unix::process::CommandExt as _;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -70,9 +71,15 @@ fn ensure_daemon(
 /// lives as long as the launcher.
 fn spawn(name: &str, child_args: &[String]) -> Result<Child, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
+    // Start the image this launcher runs, even if its file was replaced or deleted since (a
+    // rebuild while the app runs): /proc/self/exe still names it. The actor's argv[0] stays
+    // the program's path, so `ps` shows it.
+    let image = Path::new("/proc/self/exe");
+    let program = if image.exists() { image.to_path_buf() } else { exe.clone() };
     // SAFETY: getpid has no preconditions and cannot fail.
     let launcher = unsafe { libc::getpid() };
-    let mut command = Command::new(exe);
+    let mut command = Command::new(program);
+    command.arg0(&exe);
     command.arg("actor").arg(name).args(child_args).stdin(Stdio::null());
     // SAFETY: the hook runs in the forked child before exec. It calls only async-signal-safe
     // functions (prctl, getppid, _exit), allocates nothing and touches no lock.
