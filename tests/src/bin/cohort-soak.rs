@@ -26,17 +26,15 @@ use anyhow::{anyhow, bail, Context as _};
 
 #[path = "../soak/cli.rs"]
 mod cli;
-#[path = "../soak/json.rs"]
-mod json;
 #[path = "../soak/memory.rs"]
 mod memory;
-#[path = "../soak/monitor.rs"]
+#[path = "../soak/monitor/mod.rs"]
 mod monitor;
 
 use cli::{now_us, show, Options, Rng};
-use json::{obj, Json};
-use memory::Memory;
-use monitor::{App, FaultKind, Monitor, RESTART_WAIT_US};
+use memory::{Memory, MemoryRow};
+use monitor::{App, Counts, ElectionRow, FaultKind, FaultRow, Monitor, Record, Startup, ViolationRow, RESTART_WAIT_US};
+use serde::Serialize;
 
 /// The environment variable that turns this binary into one of the apps.
 const APP_ENV: &str = "COHORT_SOAK_APP";
@@ -361,7 +359,24 @@ enum Phase {
 #[derive(Default)]
 struct Timeline {
     memory: Memory,
-    rows: Vec<Json>,
+    rows: Vec<SampleRow>,
+}
+
+/// One sample, a row of the report's `samples`.
+#[derive(Debug, Clone, Serialize)]
+struct SampleRow {
+    /// Seconds since the start.
+    at_s: f64,
+    /// The resident memory of all processes, kB.
+    rss_total_kb: u64,
+    /// How many processes were sampled.
+    processes: usize,
+    /// Faults so far.
+    faults: usize,
+    /// Restarts so far.
+    restarts: u64,
+    /// Violations so far.
+    violations: usize,
 }
 
 /// Runs the soak; true when no invariant was broken.
@@ -534,10 +549,10 @@ fn soak(o: &Options) -> anyhow::Result<bool> {
         }
     }
     let ran = start.elapsed();
-    let report = report(o, &programs, &monitor, &timeline, ran, interrupted);
+    let report = serde_json::to_string_pretty(&report(o, &programs, &monitor, &timeline, ran, interrupted))? + "\n";
     print_report(o, &monitor, &timeline, ran);
     if let Some(path) = &o.report {
-        std::fs::write(path, report.pretty()).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, report).with_context(|| format!("cannot write {}", path.display()))?;
         println!("soak: report written to {}", path.display());
     }
     drop(apps);
@@ -562,9 +577,9 @@ fn stop(apps: &mut Apps, now: Instant) -> Phase {
 
 fn handle(monitor: &mut Monitor, apps: &mut Apps, input: Input) {
     match input {
-        Input::Line { app, read_us, line } => match json::Json::parse(&line) {
-            Ok(record @ Json::Obj(_)) => monitor.record(app, read_us, &record, &line),
-            _ => monitor.text_line(app, read_us, &line),
+        Input::Line { app, read_us, line } => match Record::parse(&line) {
+            Some(record) => monitor.record(app, read_us, &record, &line),
+            None => monitor.text_line(app, read_us, &line),
         },
         Input::Closed(app) => {
             for l in apps.launchers.iter_mut().filter(|l| l.app == app) {
@@ -668,14 +683,14 @@ fn sample(monitor: &Monitor, apps: &Apps, timeline: &mut Timeline, start: Instan
         total as f64 / 1024.0,
         monitor.progress()
     );
-    timeline.rows.push(obj([
-        ("at_s", memory::round1(at).into()),
-        ("rss_total_kb", total.into()),
-        ("processes", count.into()),
-        ("faults", monitor.faults().len().into()),
-        ("restarts", monitor.restarts_total().into()),
-        ("violations", monitor.violations().len().into()),
-    ]));
+    timeline.rows.push(SampleRow {
+        at_s: memory::round1(at),
+        rss_total_kb: total,
+        processes: count,
+        faults: monitor.faults().len(),
+        restarts: monitor.restarts_total(),
+        violations: monitor.violations().len(),
+    });
 }
 
 /// Median and maximum of `xs`, for people.
@@ -688,87 +703,100 @@ fn spread(xs: &[u64]) -> String {
     format!("median {} ms, max {} ms over {}", v[v.len() / 2], v[v.len() - 1], v.len())
 }
 
-fn report(o: &Options, programs: &[Program; 2], m: &Monitor, t: &Timeline, ran: Duration, interrupted: bool) -> Json {
-    let (failover, recovery) = m.timing_summary();
-    let ms = |xs: &[u64]| Json::Arr(xs.iter().map(|x| Json::from(*x)).collect());
-    obj([
-        ("ok", (m.violations().is_empty() && !interrupted).into()),
-        ("interrupted", interrupted.into()),
-        ("seed", o.seed.into()),
-        ("planned_s", o.duration.as_secs_f64().into()),
-        ("ran_s", memory::round1(ran.as_secs_f64()).into()),
-        (
-            "settings",
-            obj([
-                ("fault_every_s", o.fault_every.map(|d| d.as_secs_f64()).into()),
-                ("sample_every_s", o.sample_every.as_secs_f64().into()),
-                ("leader_bound_s", o.leader_bound.as_secs_f64().into()),
-                ("flow_bound_s", o.flow_bound.as_secs_f64().into()),
-                ("warmup_s", o.warmup.as_secs_f64().into()),
-                ("stop_ms", Json::Arr(vec![STOP_MIN_MS.into(), STOP_MAX_MS.into()])),
-            ]),
-        ),
-        (
-            "binaries",
-            obj([
-                ("estimator", programs[0].describe(App::Estimator).into()),
-                ("microgrid", programs[1].describe(App::Microgrid).into()),
-            ]),
-        ),
-        ("startup_s", m.startup_json()),
-        ("counts", m.counts_json()),
-        (
-            "timing_ms",
-            obj([
-                ("leader_failover_after_fault", ms(&failover)),
-                (
-                    "microgrid_recovery_after_restart_or_continue",
-                    ms(recovery.get(&App::Microgrid).map_or(&[][..], Vec::as_slice)),
-                ),
-                (
-                    "estimator_recovery_after_restart_or_continue",
-                    ms(recovery.get(&App::Estimator).map_or(&[][..], Vec::as_slice)),
-                ),
-            ]),
-        ),
-        ("faults", m.faults_json()),
-        ("elections", m.elections_json()),
-        ("memory", Json::Arr(t.memory.series().map(|s| s.to_json(o.warmup)).collect())),
-        ("samples", Json::Arr(t.rows.clone())),
-        ("violations", m.violations_json()),
-        ("notes", m.notes_json()),
-    ])
+/// The JSON report (`--report FILE`), its sections in this order.
+#[derive(Debug, Serialize)]
+struct Report {
+    ok: bool,
+    interrupted: bool,
+    seed: u64,
+    planned_s: f64,
+    ran_s: f64,
+    settings: Settings,
+    binaries: Binaries,
+    startup_s: Startup,
+    counts: Counts,
+    timing_ms: Timing,
+    faults: Vec<FaultRow>,
+    elections: Vec<ElectionRow>,
+    memory: Vec<MemoryRow>,
+    samples: Vec<SampleRow>,
+    violations: Vec<ViolationRow>,
+    notes: Vec<String>,
+}
+
+/// The report's `settings`: the options that shape a run.
+#[derive(Debug, Serialize)]
+struct Settings {
+    fault_every_s: Option<f64>,
+    sample_every_s: f64,
+    leader_bound_s: f64,
+    flow_bound_s: f64,
+    warmup_s: f64,
+    stop_ms: [u64; 2],
+}
+
+/// The report's `binaries`: which program ran each app.
+#[derive(Debug, Serialize)]
+struct Binaries {
+    estimator: String,
+    microgrid: String,
+}
+
+/// The report's `timing_ms`: every failover and recovery time.
+#[derive(Debug, Serialize)]
+struct Timing {
+    leader_failover_after_fault: Vec<u64>,
+    microgrid_recovery_after_restart_or_continue: Vec<u64>,
+    estimator_recovery_after_restart_or_continue: Vec<u64>,
+}
+
+fn report(o: &Options, programs: &[Program; 2], m: &Monitor, t: &Timeline, ran: Duration, interrupted: bool) -> Report {
+    let (failover, mut recovery) = m.timing_summary();
+    Report {
+        ok: m.violations().is_empty() && !interrupted,
+        interrupted,
+        seed: o.seed,
+        planned_s: o.duration.as_secs_f64(),
+        ran_s: memory::round1(ran.as_secs_f64()),
+        settings: Settings {
+            fault_every_s: o.fault_every.map(|d| d.as_secs_f64()),
+            sample_every_s: o.sample_every.as_secs_f64(),
+            leader_bound_s: o.leader_bound.as_secs_f64(),
+            flow_bound_s: o.flow_bound.as_secs_f64(),
+            warmup_s: o.warmup.as_secs_f64(),
+            stop_ms: [STOP_MIN_MS, STOP_MAX_MS],
+        },
+        binaries: Binaries {
+            estimator: programs[0].describe(App::Estimator),
+            microgrid: programs[1].describe(App::Microgrid),
+        },
+        startup_s: m.startup(),
+        counts: m.counts(),
+        timing_ms: Timing {
+            leader_failover_after_fault: failover,
+            microgrid_recovery_after_restart_or_continue: recovery.remove(&App::Microgrid).unwrap_or_default(),
+            estimator_recovery_after_restart_or_continue: recovery.remove(&App::Estimator).unwrap_or_default(),
+        },
+        faults: m.fault_rows(),
+        elections: m.election_rows(),
+        memory: t.memory.series().map(|s| s.to_row(o.warmup)).collect(),
+        samples: t.rows.clone(),
+        violations: m.violation_rows(),
+        notes: m.notes(),
+    }
 }
 
 fn print_report(o: &Options, m: &Monitor, t: &Timeline, ran: Duration) {
-    let c = m.counts_json();
-    let n = |path: &[&str]| -> String {
-        let mut v = &c;
-        for k in path {
-            match v.get(k) {
-                Some(x) => v = x,
-                None => return "?".to_owned(),
-            }
-        }
-        match v {
-            Json::Num(x) => format!("{x}"),
-            other => other.pretty().trim().to_owned(),
-        }
-    };
+    let c = m.counts();
     let (failover, recovery) = m.timing_summary();
     println!("\n==== cohort-soak report ====");
     println!("ran {} (planned {}), seed {}", show(ran), show(o.duration), o.seed);
     println!(
         "faults: {} ({} kill -9, {} SIGSTOP/SIGCONT); recovered {}, superseded {}, missed {}",
-        n(&["faults", "total"]),
-        n(&["faults", "kill"]),
-        n(&["faults", "stop"]),
-        n(&["faults", "recovered"]),
-        n(&["faults", "superseded"]),
-        n(&["faults", "missed"])
+        c.faults.total, c.faults.kill, c.faults.stop, c.faults.recovered, c.faults.superseded, c.faults.missed
     );
-    println!("restarts: {}", n(&["restarts"]));
-    println!("elections: {} (max term {})", n(&["microgrid", "elections"]), n(&["microgrid", "max_term"]));
+    println!("restarts: {}", c.restarts);
+    println!("elections: {} (max term {})", c.microgrid.elections, c.microgrid.max_term);
     println!("leader failover after a kill or stop of the leader: {}", spread(&failover));
     for app in App::ALL {
         let xs = recovery.get(&app).map_or(&[][..], Vec::as_slice);
@@ -776,16 +804,14 @@ fn print_report(o: &Options, m: &Monitor, t: &Timeline, ran: Duration) {
     }
     println!(
         "microgrid votes: {} yes, {} no, {} timeout, {} lost; actions carried out: {}",
-        n(&["microgrid", "votes", "yes"]),
-        n(&["microgrid", "votes", "no"]),
-        n(&["microgrid", "votes", "timeout"]),
-        n(&["microgrid", "votes", "lost"]),
-        n(&["microgrid", "actions_carried_out"])
+        c.microgrid.votes.yes,
+        c.microgrid.votes.no,
+        c.microgrid.votes.timeout,
+        c.microgrid.votes.lost,
+        c.microgrid.actions_carried_out
     );
-    if let Some(Json::Obj(kinds)) = c.get("estimator").and_then(|e| e.get("records_per_kind")) {
-        let kinds: Vec<String> = kinds.iter().map(|(k, v)| format!("{k} {}", Json::pretty(v).trim())).collect();
-        println!("estimator records: {}", kinds.join(", "));
-    }
+    let kinds: Vec<String> = c.estimator.records_per_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    println!("estimator records: {}", kinds.join(", "));
     println!("memory (VmRSS, kB; a restarted actor starts a new row):");
     println!("  {:<22} {:>7} {:>7} {:>7} {:>7} {:>7}  verdict", "process", "pid", "samples", "first", "last", "max");
     for s in t.memory.series() {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::json::{obj, Json};
+use serde::Serialize;
 
 /// A series must have this many samples after its warm-up to be judged.
 pub(crate) const MIN_JUDGED: usize = 8;
@@ -84,33 +84,56 @@ impl Series {
     }
 
     /// The series as a row of the report's memory table.
-    pub(crate) fn to_json(&self, warmup: Duration) -> Json {
-        let kbs = self.samples.iter().map(|(_, kb)| *kb);
+    pub(crate) fn to_row(&self, warmup: Duration) -> MemoryRow {
         let (verdict, q1, q4) = match self.verdict(warmup) {
             Verdict::TooShort => ("too short to judge", None, None),
             Verdict::Flat { first, last } => ("flat", Some(first), Some(last)),
             Verdict::Grew { first, last } => ("GREW", Some(first), Some(last)),
         };
-        obj([
-            ("process", self.name.as_str().into()),
-            ("pid", u64::from(self.pid).into()),
-            ("samples", self.samples.len().into()),
-            ("from_s", self.samples.first().map(|(t, _)| round1(*t)).into()),
-            ("to_s", self.samples.last().map(|(t, _)| round1(*t)).into()),
-            ("first_kb", self.samples.first().map(|(_, kb)| *kb).into()),
-            ("last_kb", self.samples.last().map(|(_, kb)| *kb).into()),
-            ("max_kb", kbs.max().into()),
-            ("median_first_quarter_kb", q1.into()),
-            ("median_last_quarter_kb", q4.into()),
-            ("verdict", verdict.into()),
-            (
-                "series",
-                Json::Arr(
-                    self.samples.iter().map(|(t, kb)| Json::Arr(vec![round1(*t).into(), (*kb).into()])).collect(),
-                ),
-            ),
-        ])
+        MemoryRow {
+            process: self.name.clone(),
+            pid: self.pid,
+            samples: self.samples.len(),
+            from_s: self.samples.first().map(|(t, _)| round1(*t)),
+            to_s: self.samples.last().map(|(t, _)| round1(*t)),
+            first_kb: self.samples.first().map(|(_, kb)| *kb),
+            last_kb: self.samples.last().map(|(_, kb)| *kb),
+            max_kb: self.samples.iter().map(|(_, kb)| *kb).max(),
+            median_first_quarter_kb: q1,
+            median_last_quarter_kb: q4,
+            verdict,
+            series: self.samples.iter().map(|(t, kb)| (round1(*t), *kb)).collect(),
+        }
     }
+}
+
+/// One process's series, a row of the report's `memory` (`null` where there is nothing).
+#[derive(Debug, Serialize)]
+pub(crate) struct MemoryRow {
+    /// `App/Actor` or `App/launcher`.
+    pub(crate) process: String,
+    /// The process.
+    pub(crate) pid: u32,
+    /// How many samples.
+    pub(crate) samples: usize,
+    /// The first sample's time, in seconds since the start.
+    pub(crate) from_s: Option<f64>,
+    /// The last sample's time, in seconds since the start.
+    pub(crate) to_s: Option<f64>,
+    /// The first sample, kB.
+    pub(crate) first_kb: Option<u64>,
+    /// The last sample, kB.
+    pub(crate) last_kb: Option<u64>,
+    /// The largest sample, kB.
+    pub(crate) max_kb: Option<u64>,
+    /// The verdict's median of the first quarter after the warm-up, kB.
+    pub(crate) median_first_quarter_kb: Option<u64>,
+    /// The verdict's median of the last quarter after the warm-up, kB.
+    pub(crate) median_last_quarter_kb: Option<u64>,
+    /// `flat`, `GREW` or `too short to judge`.
+    pub(crate) verdict: &'static str,
+    /// The samples, as `[seconds since the start, kB]`.
+    pub(crate) series: Vec<(f64, u64)>,
 }
 
 /// Every process's series, by `(name, pid)`.
