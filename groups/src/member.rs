@@ -182,9 +182,8 @@ impl GroupMember {
         let spoke = factory.member(&spec("gmember", PortKind::GroupMember), peer)?;
         let seed = u64::from_le_bytes(*uuid::Uuid::new_v4().as_bytes().first_chunk::<8>().unwrap_or(&[0; 8]));
         let (core, out) = GroupCore::new(id, config, hub.endpoint().as_str(), seed, Duration::ZERO);
-        let log = log.new(o!("member" => text(&id)));
-        info!(log, "joined group";
-            "group" => key.label(), "publisher" => %gpub.endpoint(), "leader_endpoint" => %hub.endpoint());
+        let log = log.new(o!("group" => key.label(), "member" => text(&id)));
+        info!(log, "joined group"; "publisher" => %gpub.endpoint(), "leader_endpoint" => %hub.endpoint());
         let mut member = GroupMember {
             key,
             id,
@@ -367,7 +366,7 @@ impl GroupMember {
         let out = self.core.leave();
         // Only the broadcasts matter now; the events have no one to go to.
         self.apply(out, now);
-        info!(self.log, "left group"; "group" => self.key.label());
+        info!(self.log, "left group");
     }
 
     fn request(&mut self, subject: Subject, kind: VoteKind, timeout: Option<Duration>) -> Result<VoteId, GroupError> {

@@ -9,7 +9,6 @@ use cohort_ports::{
     CltPort, Hub, InsPlug, PeerId, Port, PortError, PortFactory, PubPort, QryPort, Received, ReplyPort, ReplyToken,
     ReqPort, RequestId, Response, SubPort,
 };
-use slog::{info, o};
 
 use crate::control::FromComponent;
 use crate::group::{config_of, Group, GroupName, GroupOpError, JoinOptions};
@@ -296,7 +295,8 @@ impl Context {
             message: model.message.name.clone(),
         };
         let messages = key.service_messages();
-        let log = self.log.new(o!("group" => name.to_string()));
+        // The member's logger adds the group and the member id.
+        let log = self.log.clone();
         let member = GroupMember::join(&self.factory, key, config, log)
             .map_err(|source| GroupOpError::Group { group: name.clone(), source })?;
         self.outbox.push(FromComponent::Join {
@@ -314,7 +314,6 @@ impl Context {
         let endpoint = joined.member.publisher_endpoint().as_str().to_owned();
         joined.member.leave();
         self.outbox.push(FromComponent::Leave { port: group.port(), endpoint });
-        info!(self.log, "left group"; "group" => %group);
         Ok(())
     }
 

@@ -35,7 +35,7 @@ impl GroupName {
 
 impl std::fmt::Display for GroupName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.group_type, self.instance)
+        write!(f, "{}.{}", self.group_type, self.instance)
     }
 }
 
