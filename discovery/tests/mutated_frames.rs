@@ -13,6 +13,11 @@
 //! Runs are reproducible (fixed seed unless `PROPTEST_RNG_SEED` is set; `PROPTEST_CASES`
 //! replaces the case counts).
 
+#[path = "../../tests/support/mutation.rs"]
+mod mutation;
+
+use mutation::{apply_all, config, mutations};
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -23,21 +28,7 @@ use cohort_discovery::protocol::{
 use cohort_discovery::{Effect, Registry, RegistryConfig};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{RngSeed, TestCaseError};
-
-/// A fixed seed unless `PROPTEST_RNG_SEED` is set; `cases` unless `PROPTEST_CASES` is set.
-fn config(cases: u32) -> ProptestConfig {
-    let defaults = ProptestConfig::default();
-    ProptestConfig {
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() { defaults.cases } else { cases },
-        rng_seed: match defaults.rng_seed {
-            RngSeed::Random => RngSeed::Fixed(0x00c0_4047_f024),
-            fixed => fixed,
-        },
-        failure_persistence: None,
-        ..defaults
-    }
-}
+use proptest::test_runner::TestCaseError;
 
 // ---------------------------------------------------------------------------------------------
 // Valid frames
@@ -103,82 +94,15 @@ fn valid() -> &'static [Vec<u8>] {
 // Mutations
 // ---------------------------------------------------------------------------------------------
 
-/// One byte-level edit. Positions are fractions of the current length.
-#[derive(Debug, Clone)]
-enum Mutation {
-    FlipBit {
-        at: Index,
-        bit: u8,
-    },
-    Truncate {
-        at: Index,
-    },
-    Insert {
-        at: Index,
-        bytes: Vec<u8>,
-    },
-    Delete {
-        at: Index,
-        len: usize,
-    },
-    /// Replaces everything from `at` on with another valid frame from `from` on.
-    Splice {
-        at: Index,
-        other: Index,
-        from: Index,
-    },
-    Overwrite {
-        at: Index,
-        byte: u8,
-    },
-}
-
 /// Bytes that mean something in CBOR (major types, lengths, break, floats).
 const INTERESTING: &[u8] =
     &[0x00, 0x01, 0x02, 0x17, 0x18, 0x1b, 0x1f, 0x3f, 0x5f, 0x7f, 0x9f, 0xa1, 0xbf, 0xf6, 0xfb, 0xff];
 
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let byte = prop_oneof![any::<u8>(), prop::sample::select(INTERESTING)];
-    prop_oneof![
-        3 => (any::<Index>(), 0..8u8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
-        1 => any::<Index>().prop_map(|at| Mutation::Truncate { at }),
-        2 => (any::<Index>(), prop::collection::vec(byte.clone(), 1..10)).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        2 => (any::<Index>(), 1..8usize).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        1 => (any::<Index>(), any::<Index>(), any::<Index>()).prop_map(|(at, other, from)| Mutation::Splice { at, other, from }),
-        2 => (any::<Index>(), byte).prop_map(|(at, byte)| Mutation::Overwrite { at, byte }),
-    ]
-}
-
-impl Mutation {
-    fn apply(&self, mut bytes: Vec<u8>) -> Vec<u8> {
-        let len = bytes.len();
-        match self {
-            Self::FlipBit { at, bit } if len > 0 => bytes[at.index(len)] ^= 1 << bit,
-            Self::Truncate { at } => bytes.truncate(at.index(len + 1)),
-            Self::Insert { at, bytes: new } => {
-                let at = at.index(len + 1);
-                bytes.splice(at..at, new.iter().copied());
-            }
-            Self::Delete { at, len: n } => {
-                let at = at.index(len + 1);
-                bytes.drain(at..(at + n).min(len));
-            }
-            Self::Splice { at, other, from } => {
-                let other = other.get(valid());
-                bytes.truncate(at.index(len + 1));
-                bytes.extend_from_slice(&other[from.index(other.len() + 1)..]);
-            }
-            Self::Overwrite { at, byte } if len > 0 => bytes[at.index(len)] = *byte,
-            Self::FlipBit { .. } | Self::Overwrite { .. } => {}
-        }
-        bytes
-    }
-}
-
 /// A valid frame with one to four mutations.
 fn mutated() -> impl Strategy<Value = Vec<u8>> {
-    (any::<Index>(), prop::collection::vec(mutation(), 1..5))
-        .prop_map(|(which, mutations)| mutations.iter().fold(which.get(valid()).clone(), |b, m| m.apply(b)))
+    (any::<Index>(), mutations(INTERESTING, 10)).prop_map(|(which, mutations)| {
+        apply_all(which.get(valid()).clone(), &mutations, &|i: &Index| i.get(valid()).as_slice())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,7 +175,7 @@ fn valid_frames_decode_one_way() {
 }
 
 proptest! {
-    #![proptest_config(config(500))]
+    #![proptest_config(config(500, 0x00c0_4047_f024))]
 
     /// Mutated frames decode to sound frames or are refused, never panic.
     #[test]

@@ -10,13 +10,18 @@
 //! Runs are reproducible (fixed seed unless `PROPTEST_RNG_SEED` is set; `PROPTEST_CASES`
 //! replaces the case counts).
 
+#[path = "../../tests/support/mutation.rs"]
+mod mutation;
+
+use mutation::{apply_all, config, mutations};
+
 use cohort_model::ast::App;
 use cohort_model::{
     check_deployment_against, compile_app_model, compile_deployment, json, render_all, Diagnostic, SourceFile,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{RngSeed, TestCaseError};
+use proptest::test_runner::TestCaseError;
 use std::sync::OnceLock;
 
 /// The valid inputs that are mutated: every model and deployment of the example apps.
@@ -28,87 +33,18 @@ const VALID: &[(&str, &str)] = &[
     ("partition.depl", include_str!("../../apps/microgrid/partition.depl")),
 ];
 
-/// A fixed seed unless `PROPTEST_RNG_SEED` is set; `cases` unless `PROPTEST_CASES` is set.
-fn config(cases: u32) -> ProptestConfig {
-    let defaults = ProptestConfig::default();
-    ProptestConfig {
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() { defaults.cases } else { cases },
-        rng_seed: match defaults.rng_seed {
-            RngSeed::Random => RngSeed::Fixed(0x00c0_4047_f022),
-            fixed => fixed,
-        },
-        failure_persistence: None,
-        ..defaults
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Mutations
 // ---------------------------------------------------------------------------------------------
 
-/// One byte-level edit. Positions are fractions of the current length.
-#[derive(Debug, Clone)]
-enum Mutation {
-    /// Flips one bit of one byte.
-    FlipBit { at: Index, bit: u8 },
-    /// Cuts the input at `at`.
-    Truncate { at: Index },
-    /// Inserts bytes at `at`.
-    Insert { at: Index, bytes: Vec<u8> },
-    /// Removes up to `len` bytes at `at`.
-    Delete { at: Index, len: usize },
-    /// Replaces everything from `at` on with another valid input from `from` on.
-    Splice { at: Index, other: Index, from: Index },
-    /// Replaces one byte.
-    Overwrite { at: Index, byte: u8 },
-}
-
 /// Bytes that mean something to the model languages, or to UTF-8.
 const INTERESTING: &[u8] = b"{}();:,=\"'/*\n\r\t -.0123456789eE%#@\x00\x7f\xc3\xa9\xe2\x80\xa8\xf0\x9f\xa6\x80\xff\xfe";
 
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let byte = prop_oneof![any::<u8>(), prop::sample::select(INTERESTING)];
-    prop_oneof![
-        3 => (any::<Index>(), 0..8u8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
-        1 => any::<Index>().prop_map(|at| Mutation::Truncate { at }),
-        3 => (any::<Index>(), prop::collection::vec(byte.clone(), 1..12)).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        2 => (any::<Index>(), 1..24usize).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        1 => (any::<Index>(), any::<Index>(), any::<Index>()).prop_map(|(at, other, from)| Mutation::Splice { at, other, from }),
-        2 => (any::<Index>(), byte).prop_map(|(at, byte)| Mutation::Overwrite { at, byte }),
-    ]
-}
-
-impl Mutation {
-    fn apply(&self, mut bytes: Vec<u8>) -> Vec<u8> {
-        let len = bytes.len();
-        match self {
-            Self::FlipBit { at, bit } if len > 0 => bytes[at.index(len)] ^= 1 << bit,
-            Self::Truncate { at } => bytes.truncate(at.index(len + 1)),
-            Self::Insert { at, bytes: new } => {
-                let at = at.index(len + 1);
-                bytes.splice(at..at, new.iter().copied());
-            }
-            Self::Delete { at, len: n } => {
-                let at = at.index(len + 1);
-                bytes.drain(at..(at + n).min(len));
-            }
-            Self::Splice { at, other, from } => {
-                let other = other.get(VALID).1.as_bytes();
-                bytes.truncate(at.index(len + 1));
-                bytes.extend_from_slice(&other[from.index(other.len() + 1)..]);
-            }
-            Self::Overwrite { at, byte } if len > 0 => bytes[at.index(len)] = *byte,
-            Self::FlipBit { .. } | Self::Overwrite { .. } => {}
-        }
-        bytes
-    }
-}
-
 /// A valid input's name and its text after one to four mutations, read back lossily.
 fn mutated() -> impl Strategy<Value = (&'static str, String)> {
-    (any::<Index>(), prop::collection::vec(mutation(), 1..5)).prop_map(|(which, mutations)| {
+    (any::<Index>(), mutations(INTERESTING, 24)).prop_map(|(which, mutations)| {
         let (name, text) = *which.get(VALID);
-        let bytes = mutations.iter().fold(text.as_bytes().to_vec(), |b, m| m.apply(b));
+        let bytes = apply_all(text.as_bytes().to_vec(), &mutations, &|i: &Index| i.get(VALID).1.as_bytes());
         (name, String::from_utf8_lossy(&bytes).into_owned())
     })
 }
@@ -194,7 +130,7 @@ fn the_valid_inputs_compile() {
 }
 
 proptest! {
-    #![proptest_config(config(400))]
+    #![proptest_config(config(400, 0x00c0_4047_f022))]
 
     /// Mutated models and deployments never panic, and every diagnostic has a real position.
     #[test]

@@ -12,27 +12,18 @@
 //! Runs are reproducible (fixed seed unless `PROPTEST_RNG_SEED` is set; `PROPTEST_CASES`
 //! replaces the case counts).
 
+#[path = "../../tests/support/mutation.rs"]
+mod mutation;
+
+use mutation::{apply_all, config, mutations};
+
 use cohort_ports::wire::{self, Flags, FrameError, MessageType, BASE_HEADER_LEN, TIMED_HEADER_LEN};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{RngSeed, TestCaseError};
+use proptest::test_runner::TestCaseError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
-
-/// A fixed seed unless `PROPTEST_RNG_SEED` is set; `cases` unless `PROPTEST_CASES` is set.
-fn config(cases: u32) -> ProptestConfig {
-    let defaults = ProptestConfig::default();
-    ProptestConfig {
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() { defaults.cases } else { cases },
-        rng_seed: match defaults.rng_seed {
-            RngSeed::Random => RngSeed::Fixed(0x00c0_4047_f023),
-            fixed => fixed,
-        },
-        failure_persistence: None,
-        ..defaults
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Message types and valid frames
@@ -184,77 +175,9 @@ fn receive_all(bytes: &[u8], type_name: &str) -> Result<Outcome, TestCaseError> 
 // Mutations
 // ---------------------------------------------------------------------------------------------
 
-/// One byte-level edit. Positions are fractions of the current length.
-#[derive(Debug, Clone)]
-enum Mutation {
-    FlipBit {
-        at: Index,
-        bit: u8,
-    },
-    Truncate {
-        at: Index,
-    },
-    Insert {
-        at: Index,
-        bytes: Vec<u8>,
-    },
-    Delete {
-        at: Index,
-        len: usize,
-    },
-    /// Replaces everything from `at` on with another valid frame from `from` on.
-    Splice {
-        at: Index,
-        other: Index,
-        from: Index,
-    },
-    Overwrite {
-        at: Index,
-        byte: u8,
-    },
-}
-
 /// Bytes that mean something in a header or in CBOR (major types, lengths, break, floats).
 const INTERESTING: &[u8] =
     &[0x00, 0x01, 0x02, 0x04, 0x07, 0x17, 0x18, 0x1b, 0x1f, 0x3f, 0x5f, 0x7f, 0x9f, 0xbf, 0xf9, 0xfb, 0xff];
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let byte = prop_oneof![any::<u8>(), prop::sample::select(INTERESTING)];
-    prop_oneof![
-        3 => (any::<Index>(), 0..8u8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
-        1 => any::<Index>().prop_map(|at| Mutation::Truncate { at }),
-        2 => (any::<Index>(), prop::collection::vec(byte.clone(), 1..10)).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        2 => (any::<Index>(), 1..8usize).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        1 => (any::<Index>(), any::<Index>(), any::<Index>()).prop_map(|(at, other, from)| Mutation::Splice { at, other, from }),
-        2 => (any::<Index>(), byte).prop_map(|(at, byte)| Mutation::Overwrite { at, byte }),
-    ]
-}
-
-impl Mutation {
-    fn apply(&self, mut bytes: Vec<u8>) -> Vec<u8> {
-        let len = bytes.len();
-        match self {
-            Self::FlipBit { at, bit } if len > 0 => bytes[at.index(len)] ^= 1 << bit,
-            Self::Truncate { at } => bytes.truncate(at.index(len + 1)),
-            Self::Insert { at, bytes: new } => {
-                let at = at.index(len + 1);
-                bytes.splice(at..at, new.iter().copied());
-            }
-            Self::Delete { at, len: n } => {
-                let at = at.index(len + 1);
-                bytes.drain(at..(at + n).min(len));
-            }
-            Self::Splice { at, other, from } => {
-                let other = &other.get(valid()).bytes;
-                bytes.truncate(at.index(len + 1));
-                bytes.extend_from_slice(&other[from.index(other.len() + 1)..]);
-            }
-            Self::Overwrite { at, byte } if len > 0 => bytes[at.index(len)] = *byte,
-            Self::FlipBit { .. } | Self::Overwrite { .. } => {}
-        }
-        bytes
-    }
-}
 
 fn valid_frame() -> impl Strategy<Value = &'static Valid> {
     any::<Index>().prop_map(|i| i.get(valid()))
@@ -272,12 +195,12 @@ fn valid_frames_are_accepted_as_their_type() {
 }
 
 proptest! {
-    #![proptest_config(config(500))]
+    #![proptest_config(config(500, 0x00c0_4047_f023))]
 
     /// Any mutation: no panic, and every receive refuses with a reason or accepts a sound frame.
     #[test]
-    fn mutated_frames_are_refused_or_sound(v in valid_frame(), mutations in prop::collection::vec(mutation(), 1..5)) {
-        let bytes = mutations.iter().fold(v.bytes.clone(), |b, m| m.apply(b));
+    fn mutated_frames_are_refused_or_sound(v in valid_frame(), mutations in mutations(INTERESTING, 10)) {
+        let bytes = apply_all(v.bytes.clone(), &mutations, &|i: &Index| i.get(valid()).bytes.as_slice());
         receive_all(&bytes, v.type_name)?;
     }
 
