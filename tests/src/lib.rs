@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use cohort_groups::sim::SimRng;
 use serde_json::Value;
 
 /// How long a helper waits for something to happen before giving up.
@@ -325,15 +326,15 @@ pub fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
 }
 
-/// A small deterministic random number generator (SplitMix64) for fault schedules: a failing run
-/// is replayed by giving the seed it printed.
+/// A small deterministic random number generator (the simulator's SplitMix64) for fault
+/// schedules: a failing run is replayed by giving the seed it printed.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(SimRng);
 
 impl Rng {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SimRng::new(seed))
     }
 
     /// A generator seeded from the environment variable `var` if it holds a number, else from the
@@ -345,25 +346,17 @@ impl Rng {
             .unwrap_or_else(|| u64::try_from(unix_nanos() % u128::from(u64::MAX)).unwrap_or(1));
         let line = format!("{test}: seed {seed} (replay with {var}={seed})\n");
         let _ = std::io::stderr().write_all(line.as_bytes());
-        Rng(seed)
+        Rng::new(seed)
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `0..n` (0 when `n` is 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next_u64() % n
-        }
+        self.0.below(n)
     }
 
     /// A duration between `low` and `high`, to the millisecond.

@@ -31,7 +31,8 @@ mod memory;
 #[path = "../soak/monitor/mod.rs"]
 mod monitor;
 
-use cli::{now_us, show, Options, Rng};
+use cli::{now_us, show, Options};
+use cohort_tests::Rng;
 use memory::{Memory, MemoryRow};
 use monitor::{App, Counts, ElectionRow, FaultKind, FaultRow, Monitor, Record, Startup, ViolationRow, RESTART_WAIT_US};
 use serde::Serialize;
