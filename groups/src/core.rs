@@ -141,6 +141,8 @@ pub struct GroupCore {
     votes: BTreeSet<MemberId>,
     /// The term of the pre-vote this member runs, if it runs one, and who granted it.
     prevote: Option<(Term, BTreeSet<MemberId>)>,
+    /// When this member last heard its leader assert its authority.
+    leader_heard: Duration,
     leader: Option<MemberId>,
     leader_endpoint: Option<String>,
     peers: BTreeMap<MemberId, Duration>,
@@ -174,6 +176,7 @@ impl GroupCore {
             voted_for: None,
             votes: BTreeSet::new(),
             prevote: None,
+            leader_heard: now,
             leader: None,
             leader_endpoint: None,
             peers: BTreeMap::new(),
@@ -357,9 +360,12 @@ impl GroupCore {
             }
             GroupMessage::PreVote { term } => {
                 // Would this member vote for `from` in `term`? Only if that term is newer than
-                // its own and it hears no leader (a leader, or a follower whose leader is alive,
-                // says no). Nothing changes here: a pre-vote binds no one.
-                let granted = term > self.term && self.leader.is_none();
+                // its own and it has not heard a leader for the shortest election timeout (a
+                // leader, or a follower whose leader is alive, says no). Not waiting for its own,
+                // randomized, timeout lets the first member to miss a dead leader win at once.
+                // Nothing changes here: a pre-vote binds no one.
+                let leader_silent = self.leader.is_none() || now >= self.leader_heard + self.config.election_min;
+                let granted = term > self.term && self.role != Role::Leader && leader_silent;
                 out.push(Output::Broadcast(GroupMessage::PreVoteReply { term, candidate: from, granted }));
             }
             GroupMessage::PreVoteReply { term, candidate, granted } => {
@@ -408,6 +414,7 @@ impl GroupCore {
                         out.push(Output::Event(Event::LeaderElected(from)));
                     }
                     self.leader_endpoint = Some(endpoint);
+                    self.leader_heard = now;
                     self.election_deadline = now + self.election_timeout();
                 }
             }
