@@ -186,7 +186,13 @@ fn bad_input_is_a_clear_error_with_status_1() {
     let model = temp_file("spare.riaps", &extra);
     let (code, err) = run_with(&["--model", model.to_str().unwrap(), "--deployment", DEPLOYMENT]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("no implementation of component type Spare (instance spare of actor Estimator)"), "{err}");
+    assert!(
+        err.contains(
+            "error: no implementation of component type `Spare` is registered (instance `spare` of actor `Estimator`)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("spare.riaps:") && err.contains(" |           spare : Spare;"), "{err}");
 
     // An argument of the wrong type in the deployment.
     let depl = temp_file(
@@ -204,4 +210,31 @@ fn bad_input_is_a_clear_error_with_status_1() {
     for f in [bad, model, depl] {
         let _ = std::fs::remove_file(f);
     }
+}
+
+#[test]
+fn issue_12_a_bad_deployment_stops_run_once_before_any_actor_starts() {
+    // This host is h1. `Estimator` is placed twice on it, and the placements on h2 and h3,
+    // which h1 never runs, have argument errors: `run` reports all of them, as `cohort check`
+    // does, and starts nothing.
+    let depl = temp_file(
+        "twice.depl",
+        "app DistributedEstimator {\n\ton all Estimator;\n\ton (h1) Estimator;\n\ton (h1, h2) Aggregator(posArg=1);\n\ton (h2) Sensor;\n\ton (h3) Aggregator(posArg=\"x\");\n}\n",
+    );
+    let (code, err) =
+        run_with(&["--deployment", depl.to_str().unwrap(), "--host", "h1", "--log-format", "json", "--duration", "10"]);
+    assert_eq!(code, Some(1), "{err}");
+    let name = depl.display().to_string();
+    let placed_twice = format!("{name}:3:10: error: actor `Estimator` is placed on host `h1` more than once\n");
+    assert_eq!(err.matches(&placed_twice).count(), 1, "{err}");
+    assert!(err.contains("3 | \ton (h1) Estimator;\n"), "{err}");
+    assert!(err.contains(&format!("{name}:2:9: note: first placed on every host here\n")), "{err}");
+    assert!(err.contains(&format!("{name}:5:10: error: app `DistributedEstimator` has no actor `Sensor`")), "{err}");
+    assert!(err.contains(&format!("{name}:6:28: error: `iArg` of component `GlobalEstimator`")), "{err}");
+    assert_eq!(err.matches(": error: ").count(), 3, "{err}");
+    // Nothing started: no actor process, no discovery daemon, no restart.
+    for started in ["actor starting", "actor started", "restarting", "discovery daemon"] {
+        assert!(!err.contains(started), "{started:?} in:\n{err}");
+    }
+    let _ = std::fs::remove_file(depl);
 }

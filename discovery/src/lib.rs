@@ -28,4 +28,4 @@ pub use client::{
 pub use daemon::{Daemon, DaemonError, DaemonSecurity, DaemonThread, KeysDir};
 pub use redis_backend::{RedisBackend, RedisConfig};
 pub use registry::{ClientId, Effect, Listing, Registry, RegistryConfig};
-pub use service::{Reach, Service, ServiceError};
+pub use service::{port_messages, Reach, Service, ServiceError};

@@ -40,6 +40,16 @@ pub struct Service {
     pub reach: Reach,
 }
 
+/// The message key of a model port's service: `M` for one-way ports, `Request#Reply` for duplex
+/// ports (the text [`Service::messages`] holds on the wire).
+pub fn port_messages(messages: &cohort_model::MessageTypes) -> String {
+    match messages {
+        cohort_model::MessageTypes::None => String::new(),
+        cohort_model::MessageTypes::One(m) => m.clone(),
+        cohort_model::MessageTypes::Pair { request, reply } => format!("{request}#{reply}"),
+    }
+}
+
 /// Why a port cannot be registered or looked up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceError {

@@ -21,7 +21,9 @@ pub enum Role {
     Leader,
 }
 
-/// Something the component hears about.
+/// Something the core reports to its driver ([`Output::Event`]). A
+/// [`GroupMember`](crate::GroupMember) turns each into the [`GroupEvent`](crate::GroupEvent)
+/// its owner sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A member was heard from for the first time (or again after it left).

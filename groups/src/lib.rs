@@ -6,6 +6,10 @@
 //!   randomized election timeouts, one vote per voter per term, majority quorum (of the
 //!   declared size when there is one), leader heartbeats, fencing of stale terms.
 //! - [`sim`]: a deterministic simulator of many members over a faulty network (test tooling).
+//! - [`GroupMember`]: one member over ZeroMQ, the core's driver; its
+//!   [`poll`](GroupMember::poll) returns [`GroupEvent`]s, the one event type components see
+//!   (the runtime re-exports it). The core's own [`Event`] stays between the core and its
+//!   driver.
 //!
 //! The core also carries member ↔ leader messages and runs votes (majority or consensus, on a
 //! value or on a time-triggered action, with a timeout), the leader counting one ballot per
@@ -15,6 +19,7 @@ pub mod actions;
 pub mod config;
 pub mod core;
 pub mod envelope;
+mod event;
 mod member;
 pub mod sim;
 mod voting;
@@ -22,5 +27,6 @@ pub mod wire;
 
 pub use config::{ConfigError, GroupConfig};
 pub use core::{CommandError, Event, GroupCore, Output, Role};
-pub use member::{GroupError, GroupEvent, GroupKey, GroupMember, MemberStats};
+pub use event::{DecodeError, GroupEvent, Payload, VoteSubject};
+pub use member::{GroupError, GroupKey, GroupMember, MemberStats};
 pub use wire::{GroupMessage, MemberId, Outcome, Subject, Term, VoteId, VoteKind};

@@ -25,6 +25,7 @@ use crate::actions::{micros_since_epoch, Schedule};
 use crate::config::{ConfigError, GroupConfig};
 use crate::core::{CommandError, Event, GroupCore, Output};
 use crate::envelope::{Body, Channel, Envelope, FRAME_TYPE};
+use crate::event::{GroupEvent, Payload};
 use crate::wire::{GroupMessage, MemberId, Outcome, Subject, VoteId, VoteKind};
 
 /// Which group instance: app, group type (model name), instance name, and the group's message
@@ -52,31 +53,6 @@ impl GroupKey {
     pub fn label(&self) -> String {
         format!("{}.{}", self.group_type, self.instance)
     }
-}
-
-/// What a member tells its owner (component).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GroupEvent {
-    /// A group (pub/sub) message from another member.
-    Message {
-        /// The sender.
-        from: MemberId,
-        /// The application's bytes.
-        payload: Vec<u8>,
-    },
-    /// Anything the core reports (joined/left, leader elected/exited, to/from leader, vote
-    /// called/ended/lost).
-    Core(Event),
-    /// An action vote that passed is due now (at its agreed wall-clock time, on every member
-    /// that learned the Yes); `late` is how far past the agreed time it is delivered.
-    ActionDue {
-        /// The vote that agreed on it.
-        vote: VoteId,
-        /// The action (the application's encoding).
-        action: Vec<u8>,
-        /// How far past the agreed time it is delivered.
-        late: Duration,
-    },
 }
 
 /// Why a group operation failed.
@@ -286,7 +262,8 @@ impl GroupMember {
 
     /// Reads everything readable (without blocking), ticks the core if due, sends the core's
     /// outputs, keeps the member DEALER connected to the known leader, delivers due actions, and
-    /// returns the events in order. Malformed frames are counted and dropped.
+    /// returns the events in order (the core's events, group messages and due actions, as
+    /// [`GroupEvent`]s). Malformed frames are counted and dropped.
     pub fn poll(&mut self, now: Instant) -> Vec<GroupEvent> {
         // The leader's own messages first: one it sent before a Leave that arrives on the mesh
         // in the same poll still counts.
@@ -301,7 +278,11 @@ impl GroupMember {
         for due in self.actions.take_due(now, SystemTime::now()) {
             info!(self.log, "agreed action due";
                 "vote" => vote_text(&due.vote), "late_us" => u64::try_from(due.late.as_micros()).unwrap_or(u64::MAX));
-            self.events.push_back(GroupEvent::ActionDue { vote: due.vote, action: due.action, late: due.late });
+            self.events.push_back(GroupEvent::ActionDue {
+                vote: due.vote,
+                action: Payload::new(due.action),
+                late: due.late,
+            });
         }
         self.events.drain(..).collect()
     }
@@ -315,7 +296,7 @@ impl GroupMember {
     }
 
     /// Sends a message to the leader (to itself when this member leads: it comes out of the
-    /// next poll as [`Event::MessageToLeader`]).
+    /// next poll as [`GroupEvent::MessageToLeader`]).
     pub fn send_to_leader(&mut self, payload: &[u8]) -> Result<(), GroupError> {
         let out = self.core.send_to_leader(payload.to_vec())?;
         self.command(out)
@@ -413,7 +394,10 @@ impl GroupMember {
             match envelope.body {
                 Body::Data(payload) => {
                     debug!(self.log, "group message"; "from" => text(&envelope.from), "bytes" => payload.len());
-                    self.events.push_back(GroupEvent::Message { from: envelope.from, payload: payload.into_owned() });
+                    self.events.push_back(GroupEvent::Message {
+                        from: envelope.from,
+                        payload: Payload::new(payload.into_owned()),
+                    });
                 }
                 Body::Control(message) => self.handle(now, envelope.from, message.into_owned()),
             }
@@ -589,7 +573,8 @@ impl GroupMember {
         }
     }
 
-    /// Logs an event of the core, schedules a passed action, and queues the event.
+    /// Logs an event of the core, schedules a passed action, and queues the event as the owner
+    /// sees it.
     fn event(&mut self, event: Event, now: Instant) {
         match &event {
             Event::MemberJoined(m) => info!(self.log, "member joined"; "peer" => text(m)),
@@ -618,7 +603,7 @@ impl GroupMember {
                 debug!(self.log, "message from the leader"; "leader" => text(leader), "bytes" => payload.len())
             }
         }
-        self.events.push_back(GroupEvent::Core(event));
+        self.events.push_back(GroupEvent::from_core(event));
     }
 }
 

@@ -94,9 +94,9 @@ impl Group {
         for i in 0..self.members.len() {
             let Some(member) = self.members[i].as_mut() else { continue };
             for event in member.poll(Instant::now()) {
-                if let (Some(yes), GroupEvent::Core(Event::VoteCalled { vote, .. })) = (self.auto_vote, &event) {
+                if let (Some(yes), GroupEvent::VoteRequested { vote, .. }) = (self.auto_vote, &event) {
                     // The vote may have ended already (the others' ballots decided it while
-                    // this member's own VoteCalled waited for this poll): then it is unknown.
+                    // this member's own VoteRequested waited for this poll): then it is unknown.
                     match member.cast_vote(*vote, yes) {
                         Ok(()) | Err(GroupError::Command(CommandError::UnknownVote)) => {}
                         Err(e) => panic!("voting: {e}"),
@@ -188,20 +188,20 @@ impl Group {
 }
 
 fn is_message(e: &GroupEvent, from: MemberId, payload: &[u8]) -> bool {
-    matches!(e, GroupEvent::Message { from: f, payload: p } if *f == from && p == payload)
+    matches!(e, GroupEvent::Message { from: f, payload: p } if *f == from && p.as_bytes() == payload)
 }
 
 fn is_to_leader(e: &GroupEvent, from: MemberId, payload: &[u8]) -> bool {
-    matches!(e, GroupEvent::Core(Event::MessageToLeader { from: f, payload: p }) if *f == from && p == payload)
+    matches!(e, GroupEvent::MessageToLeader { from: f, payload: p } if *f == from && p.as_bytes() == payload)
 }
 
 fn is_from_leader(e: &GroupEvent, leader: MemberId, payload: &[u8]) -> bool {
-    matches!(e, GroupEvent::Core(Event::MessageFromLeader { leader: l, payload: p }) if *l == leader && p == payload)
+    matches!(e, GroupEvent::MessageFromLeader { leader: l, payload: p } if *l == leader && p.as_bytes() == payload)
 }
 
 fn ended(e: &GroupEvent, vote: VoteId) -> Option<Outcome> {
     match e {
-        GroupEvent::Core(Event::VoteEnded { vote: v, outcome, .. }) if *v == vote => Some(*outcome),
+        GroupEvent::VoteResult { vote: v, outcome, .. } if *v == vote => Some(*outcome),
         _ => None,
     }
 }
@@ -213,7 +213,7 @@ fn three_members_elect_one_leader_known_to_all() {
     let id = g.id(leader);
     assert_eq!(g.live().filter(|(_, m)| m.core().role() == Role::Leader).count(), 1);
     for i in 0..3 {
-        assert!(g.has(i, |e| *e == GroupEvent::Core(Event::LeaderElected(id))), "member {i} was told");
+        assert!(g.has(i, |e| *e == GroupEvent::LeaderElected(id)), "member {i} was told");
         assert_eq!(g.members[i].as_ref().unwrap().core().members().len(), 3);
     }
     let term = g.m(leader).core().term();
@@ -272,7 +272,7 @@ fn leader_messages_reach_the_leader_and_only_the_member_addressed() {
         g.has(x, |e| is_from_leader(e, lid, b"to x")) && g.has(y, |e| is_from_leader(e, lid, b"to y"))
     });
     assert!(!g.has(x, |e| is_from_leader(e, lid, b"to y")) && !g.has(y, |e| is_from_leader(e, lid, b"to x")));
-    assert!(!g.has(l, |e| matches!(e, GroupEvent::Core(Event::MessageFromLeader { .. }))));
+    assert!(!g.has(l, |e| matches!(e, GroupEvent::MessageFromLeader { .. })));
 
     // The leader to itself, both ways: delivered by the next poll.
     g.m(l).send_to_leader(b"self").unwrap();
@@ -303,8 +303,8 @@ fn a_majority_vote_where_all_say_yes_ends_yes_on_every_member() {
             let outcomes: Vec<Outcome> = g.events[i].iter().filter_map(|(_, e)| ended(e, vote)).collect();
             assert_eq!(outcomes, vec![Outcome::Yes], "member {i}, vote {vote:?}: ended once, yes");
             assert!(g.has(i, |e| matches!(e,
-                GroupEvent::Core(Event::VoteCalled { vote: v, subject: Subject::Value(s), kind: VoteKind::Majority })
-                    if *v == vote && s == value)));
+                GroupEvent::VoteRequested { vote: v, subject: VoteSubject::Value(s), kind: VoteKind::Majority }
+                    if *v == vote && s.as_bytes() == value)));
         }
     }
     // A vote that was never called cannot be voted in.
@@ -329,7 +329,7 @@ fn an_agreed_action_is_due_on_every_member_at_its_time() {
         let due_at = events.iter().position(|(_, e)| matches!(e, GroupEvent::ActionDue { .. })).unwrap();
         assert!(ended_at < due_at, "member {i}: the vote's end comes first");
         let (seen, GroupEvent::ActionDue { action, late, .. }) = &events[due_at] else { unreachable!() };
-        assert_eq!(action, b"fire");
+        assert_eq!(action.as_bytes(), b"fire");
         assert!(*seen >= at, "member {i}: due {:?} before its time", at.duration_since(*seen).unwrap());
         assert!(*late < Duration::from_secs(1), "member {i}: {late:?} late");
         assert_eq!(events.iter().filter(|(_, e)| matches!(e, GroupEvent::ActionDue { .. })).count(), 1);
@@ -369,7 +369,7 @@ fn leader_replaced(test: &str, crash: bool) {
     let fid = g.id(f);
     assert_eq!(g.m(f).following(), Some(new_id));
     for i in g.others(old) {
-        assert!(g.has(i, |e| *e == GroupEvent::Core(Event::LeaderExited(old_id))), "member {i} saw the leader go");
+        assert!(g.has(i, |e| *e == GroupEvent::LeaderExited(old_id)), "member {i} saw the leader go");
     }
     g.m(f).send_to_leader(b"to the new leader").unwrap();
     g.run_until("the message at the new leader", |g| g.has(new, |e| is_to_leader(e, fid, b"to the new leader")));
@@ -529,5 +529,5 @@ fn a_leader_with_an_unusable_endpoint_is_not_followed_and_the_member_recovers() 
     g.run_until("the member leading again", |g| {
         g.agreed_leader() == Some(0) && g.members[0].as_ref().unwrap().core().term() > 1000
     });
-    assert!(g.has(0, |e| *e == GroupEvent::Core(Event::MemberLeft(fake))));
+    assert!(g.has(0, |e| *e == GroupEvent::MemberLeft(fake)));
 }

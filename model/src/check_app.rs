@@ -7,6 +7,7 @@
 use crate::ast::{
     Actor, ActualValue, App, Component, Formal, Group, Ident, Model, PortMessages, Usage, GROUP_PARAM_DEFAULTS,
 };
+use crate::descriptor::Scope;
 use crate::diagnostic::Diagnostic;
 use crate::literal::Value;
 use crate::names::{report_duplicates, with_suggestion};
@@ -173,17 +174,7 @@ fn check_actor(app: &App, actor: &Actor, messages: &MessageNames<'_>, d: &mut Ve
         }
     }
     check_usage(actor, d);
-    let locals: HashSet<&str> = actor.locals.iter().map(|m| m.name.as_str()).collect();
-    let internals: HashSet<&str> = actor.internals.iter().map(|m| m.name.as_str()).collect();
-    let scope_of = |m: &str| {
-        if internals.contains(m) {
-            "internal"
-        } else if locals.contains(m) {
-            "local"
-        } else {
-            "global"
-        }
-    };
+    let scope_of = |m: &str| Scope::of_message(m, &actor.locals, &actor.internals);
     for instance in &actor.instances {
         let Some(component) = app.component(&instance.component.name) else {
             let error =
@@ -199,7 +190,7 @@ fn check_actor(app: &App, actor: &Actor, messages: &MessageNames<'_>, d: &mut Ve
         for port in &component.ports {
             let names = port.message_names();
             if component.is_device {
-                for message in names.iter().filter(|m| scope_of(&m.name) == "global") {
+                for message in names.iter().filter(|m| scope_of(&m.name) == Scope::Global) {
                     d.push(
                         Diagnostic::error(
                             instance.name.span,
@@ -223,9 +214,9 @@ fn check_actor(app: &App, actor: &Actor, messages: &MessageNames<'_>, d: &mut Ve
                                 "port `{}` of `{}` pairs {} request `{}` with {} reply `{}` in actor `{}`",
                                 port.name.name,
                                 instance.name.name,
-                                article(rq),
+                                article(rq.name()),
                                 request.name,
-                                article(rp),
+                                article(rp.name()),
                                 reply.name,
                                 actor.name.name
                             ),

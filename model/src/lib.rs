@@ -37,6 +37,7 @@ mod check_app;
 mod check_deployment;
 mod cursor;
 pub mod deployment;
+pub mod descriptor;
 mod diagnostic;
 pub mod json;
 mod literal;
@@ -47,6 +48,7 @@ mod source;
 
 pub use check_app::check_app_model;
 pub use check_deployment::{check_deployment, check_deployment_against};
+pub use descriptor::{describe_ports, MessageTypes, PortDescriptor, Scope};
 pub use diagnostic::{render_all, Diagnostic, Severity};
 pub use literal::{Literal, Value};
 pub use parse_app::parse_app_model;

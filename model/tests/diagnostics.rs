@@ -299,15 +299,17 @@ fn deployment_is_checked_against_its_app() {
     // `opt` (a float by default) passed to an integer parameter is worth a warning only.
     assert!(model.value.is_some(), "{:?}", app_diagnostics(&app_text));
     let app = &model.value.unwrap().apps[0];
-    let depl = "app A {\n  on all X(opt = \"s\");\n  on all Y;\n  on all X(need = 1, op = 2);\n}\n";
+    let depl = "app A {\n  on (h1) X(opt = \"s\");\n  on all Y;\n  on (h2) X(need = 1, op = 2);\n}\n";
     let deployment = compile_deployment(depl).value.unwrap();
     assert_eq!(
         lines(depl, &check_deployment_against(&deployment, app)),
         [
-            "2:10: error: actor `X` needs a value for `need`, which has no default",
-            "2:18: error: `opt` expects a float, found a string",
+            "2:11: error: actor `X` needs a value for `need`, which has no default",
+            "2:19: error: `opt` expects a float, found a string",
             "3:10: error: app `A` has no actor `Y`",
-            "4:22: error: actor `X` has no parameter `op`",
+            // With the deployment, the warning is an error: this placement leaves `opt` at 2.5.
+            "4:11: error: `x` of component `C` (instance `c`) expects an integer, found a float (2.5), the default of actor parameter `opt`",
+            "4:23: error: actor `X` has no parameter `op`",
         ]
     );
     // The parameter is declared in the model, another file: the help says its default, and no
@@ -320,5 +322,147 @@ fn deployment_is_checked_against_its_app() {
     assert_eq!(
         lines("app B { on all X; }", &check_deployment_against(&other, app)),
         ["1:5: error: this deployment is for app `B`, but the model declares app `A`"]
+    );
+}
+
+/// Three actors without formals, for placement tests.
+fn three_actors() -> cohort_model::ast::App {
+    let text =
+        app_with("component C { timer t 1; }", "actor X { { c : C; } } actor Y { { c : C; } } actor Z { { c : C; } }");
+    compile_app_model(&text).value.unwrap().apps.remove(0)
+}
+
+#[test]
+fn an_actor_runs_at_most_once_on_a_host() {
+    let app = three_actors();
+    let depl = "app A {
+  on all X;
+  on (10.0.0.1) X;
+  on (h1, h2) Y;
+  on (h2, h3) Y, Z;
+  on (h4) Z;
+  on all Z;
+  on (h5, h5) X;
+  on all Y;
+}
+";
+    // RIAPS accepts this (its corpus has such deployments), so compiling it alone still does.
+    let compiled = compile_deployment(depl);
+    assert_eq!(compiled.diagnostics, vec![]);
+    let deployment = compiled.value.unwrap();
+    let diagnostics = check_deployment_against(&deployment, &app);
+    assert_eq!(
+        lines(depl, &diagnostics),
+        [
+            "3:17: error: actor `X` is placed on host `10.0.0.1` more than once",
+            "5:15: error: actor `Y` is placed on host `h2` more than once",
+            "7:10: error: actor `Z` is placed on hosts `h2`, `h3`, `h4` more than once",
+            "8:11: error: host `h5` is listed twice on this line",
+            "8:15: error: actor `X` is placed on host `h5` more than once",
+            "9:10: error: actor `Y` is placed on hosts `h1`, `h2`, `h3` more than once",
+        ]
+    );
+    // The second placement is the error; a note points at the first, and at any other.
+    let source = SourceFile::new("app.depl", depl);
+    let rendered = render_all(&diagnostics, &source);
+    assert!(
+        rendered.starts_with(
+            "app.depl:3:17: error: actor `X` is placed on host `10.0.0.1` more than once
+  |
+3 |   on (10.0.0.1) X;
+  |                 ^
+app.depl:2:10: note: first placed on every host here
+  |
+2 |   on all X;
+  |          ^
+  = help: an actor runs at most once on a host; keep one of these placements
+"
+        ),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains(
+            "app.depl:9:10: error: actor `Y` is placed on hosts `h1`, `h2`, `h3` more than once
+  |
+9 |   on all Y;
+  |          ^
+app.depl:4:15: note: first placed on hosts `h1`, `h2` here
+  |
+4 |   on (h1, h2) Y;
+  |               ^
+app.depl:5:15: note: also placed on hosts `h2`, `h3` here
+"
+        ),
+        "{rendered}"
+    );
+
+    // `on all` twice: every host. Distinct hosts, or an actor twice on one line (reported by
+    // the deployment's own checks), are not this error.
+    let depl = "app A {\n  on all X;\n  on all X;\n  on (a) Y;\n  on (b) Y;\n}\n";
+    let deployment = compile_deployment(depl).value.unwrap();
+    assert_eq!(
+        lines(depl, &check_deployment_against(&deployment, &app)),
+        ["3:10: error: actor `X` is placed on every host more than once"]
+    );
+    let depl = "app A { on all X, X; }";
+    let compiled = compile_deployment(depl);
+    assert_eq!(lines(depl, &compiled.diagnostics), ["1:19: error: actor `X` is declared twice on this line"]);
+    assert_eq!(check_deployment_against(&compiled.value.unwrap_or_else(|| parse(depl)), &app), vec![]);
+}
+
+fn parse(depl: &str) -> cohort_model::deployment::Deployment {
+    cohort_model::parse_deployment(depl).0.unwrap()
+}
+
+#[test]
+fn values_passed_on_to_components_are_checked_for_every_placement() {
+    let app_text = app_with(
+        "component C (x = 1, f = 1.5) { timer t 1; }",
+        "actor X (size, speed = 2.5) { { c : C(x = size); d : C(f = speed); } }\nactor Y (opt = 2.5) { { c : C(x = opt); } }",
+    );
+    let model = compile_app_model(&app_text);
+    // The model alone can only warn about `opt`: its default is a float, `x` wants an integer.
+    assert_eq!(
+        app_diagnostics(&app_text),
+        ["6:35: warning: `opt` is a float by default, but `x` expects an integer (its default is 1)"]
+    );
+    let app = &model.value.unwrap().apps[0];
+    let depl = "app A {
+  on (a) X(size = 4);
+  on (b) X(size = \"big\");
+  on (c) X(size = 2.0, speed = 3);
+  on (d) X(size = 4, speed = \"fast\");
+  on all Y;
+  on (e) Z;
+}
+";
+    let deployment = compile_deployment(depl).value.unwrap();
+    let diagnostics = check_deployment_against(&deployment, app);
+    assert_eq!(
+        lines(depl, &diagnostics),
+        [
+            "3:19: error: `x` of component `C` (instance `c`) expects an integer, found a string (\"big\"), the value of actor parameter `size`",
+            "4:19: error: `x` of component `C` (instance `c`) expects an integer, found a float (2.0), the value of actor parameter `size`",
+            // `speed = "fast"` is wrong for `speed` itself: reported once, not again at `f`.
+            "5:30: error: `speed` expects a float, found a string",
+            "6:10: error: `x` of component `C` (instance `c`) expects an integer, found a float (2.5), the default of actor parameter `opt`",
+            "7:10: error: app `A` has no actor `Z`",
+        ]
+    );
+    let help = |at: &str| diagnostics.iter().find(|d| d.message.starts_with(at)).unwrap().help.clone().unwrap();
+    assert_eq!(
+        help("`x` of component `C` (instance `c`) expects an integer, found a string"),
+        "actor `X` passes `size` to `x` of instance `c`, and `x` of component `C` defaults to 1"
+    );
+    assert_eq!(
+        help("`x` of component `C` (instance `c`) expects an integer, found a float (2.5)"),
+        "`x` of component `C` defaults to 1; give `opt` of actor `Y` a default of that type in the model"
+    );
+    // An integer for a float actor formal becomes a float, as `run` resolves it.
+    let depl = "app A { on (a) X(size = 1, speed = 3); on (b) Y(opt = 3); }";
+    let deployment = compile_deployment(depl).value.unwrap();
+    assert_eq!(
+        lines(depl, &check_deployment_against(&deployment, app)),
+        ["1:55: error: `x` of component `C` (instance `c`) expects an integer, found a float (3.0), the value of actor parameter `opt`"]
     );
 }

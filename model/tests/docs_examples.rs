@@ -29,7 +29,7 @@ fn the_model_and_deployment_examples_in_the_docs_compile_cleanly() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/model.md")).unwrap();
     let blocks = fenced_blocks(&doc);
     let app_text = blocks.iter().find(|b| b.contains("component Sensor")).expect("a .riaps example");
-    let depl_text = blocks.iter().find(|b| b.contains("on all Estimator")).expect("a .depl example");
+    let depl_text = blocks.iter().find(|b| b.contains("host all {")).expect("a .depl example");
     let app = compile_app_model(app_text);
     assert_eq!(app.diagnostics, vec![], "{app_text}");
     let deployment = compile_deployment(depl_text);

@@ -12,42 +12,9 @@ use std::path::{Path, PathBuf};
 use crate::endpoint::Endpoint;
 use crate::error::PortError;
 
-/// The scope of a port: that of its message type in the hosting actor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
-    /// Seen by every host of the app: tcp.
-    Global,
-    /// Seen by actors on the same host: ipc.
-    Local,
-    /// Seen only inside the actor process: inproc.
-    Internal,
-}
-
-impl Scope {
-    /// The scope of `message` in an actor with these `local` and `internal` message lists.
-    pub fn of_message<'a>(
-        message: &str,
-        locals: impl IntoIterator<Item = &'a str>,
-        internals: impl IntoIterator<Item = &'a str>,
-    ) -> Scope {
-        if internals.into_iter().any(|m| m == message) {
-            Scope::Internal
-        } else if locals.into_iter().any(|m| m == message) {
-            Scope::Local
-        } else {
-            Scope::Global
-        }
-    }
-
-    /// The scope's name as the model writes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scope::Global => "global",
-            Scope::Local => "local",
-            Scope::Internal => "internal",
-        }
-    }
-}
+/// The scope of a port: that of its message types in the hosting actor. It has one home, the
+/// model ([`cohort_model::Scope`]); this crate maps it to a transport.
+pub use cohort_model::Scope;
 
 /// Which network interface global ports bind to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -254,13 +221,6 @@ pub(crate) fn last_endpoint(socket: &zmq::Socket) -> Result<Endpoint, PortError>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scope_follows_the_actor_lists() {
-        assert_eq!(Scope::of_message("A", ["A"], ["B"]), Scope::Local);
-        assert_eq!(Scope::of_message("B", ["A"], ["B"]), Scope::Internal);
-        assert_eq!(Scope::of_message("C", ["A"], ["B"]), Scope::Global);
-    }
 
     #[test]
     fn interfaces_resolve() {

@@ -1,6 +1,6 @@
 //! What the factory needs to know about a port.
 
-use cohort_model::ast;
+use cohort_model::{MessageTypes, PortDescriptor};
 
 use crate::kind::PortKind;
 use crate::scope::Scope;
@@ -53,20 +53,17 @@ impl PortSpec {
         self
     }
 
-    /// The spec of `port` of instance `owner`, whose scope is `scope`; `None` for timers, which
+    /// The spec of the port `port` describes, owned by instance `owner`; `None` for timers, which
     /// have no socket. An inside port's messages are typed by its name (`inside:<port>`).
-    pub fn from_model(owner: &str, port: &ast::Port, scope: Scope) -> Option<PortSpec> {
+    pub fn from_descriptor(owner: &str, port: &PortDescriptor) -> Option<PortSpec> {
         let kind = PortKind::of_model(port.kind)?;
-        let (message, reply) = match &port.messages {
-            ast::PortMessages::None => (format!("inside:{}", port.name.name), None),
-            ast::PortMessages::One(m) => (m.name.clone(), None),
-            ast::PortMessages::Pair { request, reply, .. } => {
-                (request.as_ref().map(|m| m.name.clone()).unwrap_or_default(), reply.as_ref().map(|m| m.name.clone()))
-            }
+        let message = match &port.messages {
+            MessageTypes::None => format!("inside:{}", port.name),
+            other => other.first().unwrap_or_default().to_owned(),
         };
-        let mut spec = PortSpec::new(owner, &port.name.name, kind, scope, &message).timed(port.timed);
-        if let Some(reply) = reply {
-            spec = spec.with_reply(&reply);
+        let mut spec = PortSpec::new(owner, &port.name, kind, port.scope, &message).timed(port.timed);
+        if let Some(reply) = port.messages.reply() {
+            spec = spec.with_reply(reply);
         }
         Some(spec)
     }

@@ -5,16 +5,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{ClientConfig, ClientSecurity, DiscoveryClient};
-use cohort_model::ast;
-use cohort_ports::{Addressing, Interface, PortFactory, PortKind, Scope, Security, SocketOptions};
+use std::collections::BTreeMap;
+
+use cohort_discovery::{port_messages, ClientConfig, ClientSecurity, DiscoveryClient};
+use cohort_model::{ast, describe_ports};
+use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, PortKind, Scope, Security, SocketOptions};
 use slog::{info, o, warn};
 
 use crate::context::Identity;
-use crate::control::{self, FromComponent, ToComponent};
-use crate::executor::{thread_main, Plan};
+use crate::control::{self, ActorEnd, DiscoveredPort, FromComponent, Target, ToComponent};
+use crate::executor::Plan;
+use crate::group::GroupName;
 use crate::hosted::Components;
 use crate::params::ComponentArgs;
+use crate::portset::compare_shapes;
 
 /// How an actor reaches the world.
 #[derive(Debug, Clone)]
@@ -67,10 +71,20 @@ pub enum ActorError {
     Setup(String),
 }
 
+/// A component thread of the actor, with the actor's end of its control channel.
 struct Hosted {
     instance: String,
-    control: zmq::Socket,
+    control: ActorEnd,
     thread: Option<JoinHandle<()>>,
+}
+
+/// Where discovery's updates for a lookup go: the component (by its position in the actor)
+/// and the port or group in it. Discovery names lookups by text on the wire
+/// (`<instance>.<port>`); inside the actor they are routed by this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Route {
+    component: usize,
+    target: Target,
 }
 
 /// Runs actor `actor` of `app`, with one [`ComponentArgs`] per instance (in the actor's
@@ -100,20 +114,33 @@ pub fn run_actor(
     let mut disco = DiscoveryClient::connect(&ctx, config, log.clone())
         .map_err(|e| ActorError::Setup(format!("cannot register with discovery: {e}")))?;
 
-    let locals: Vec<String> = model.locals.iter().map(|m| m.name.clone()).collect();
-    let internals: Vec<String> = model.internals.iter().map(|m| m.name.clone()).collect();
+    let mut routes: BTreeMap<String, Route> = BTreeMap::new();
     let mut hosted = Vec::new();
     let mut result = Ok(());
     for (instance, args) in model.instances.iter().zip(args) {
         let name = instance.name.name.clone();
-        let Some(component) = app.component(&instance.component.name) else {
-            result = Err(ActorError::Component {
-                instance: name,
-                component: instance.component.name.clone(),
-                why: "the model has no such component type".into(),
-            });
+        let component_type = instance.component.name.clone();
+        let failed =
+            |why: String| ActorError::Component { instance: name.clone(), component: component_type.clone(), why };
+        let Some(component) = app.component(&component_type) else {
+            result = Err(failed("the model has no such component type".into()));
             break;
         };
+        let Some(entry) = components.entry(&component_type) else {
+            let known: Vec<&str> = components.names().collect();
+            result = Err(failed(format!(
+                "no implementation of component type {component_type} is registered (registered: {})",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            )));
+            break;
+        };
+        let ports = describe_ports(component, Some(model));
+        if let Some(shapes) = entry.shapes {
+            if let Err(why) = compare_shapes(&component_type, shapes, &ports) {
+                result = Err(failed(why));
+                break;
+            }
+        }
         let factory = PortFactory::with_context(
             ctx.clone(),
             addressing.clone(),
@@ -122,65 +149,56 @@ pub fn run_actor(
             log.clone(),
         )
         .map_err(|e| ActorError::Setup(e.to_string()))?;
-        let endpoint = format!("inproc://cohort-control/{actor}/{name}");
-        let ours = ctx.socket(zmq::PAIR).map_err(|e| ActorError::Setup(e.to_string()))?;
-        ours.bind(&endpoint).map_err(|e| ActorError::Setup(e.to_string()))?;
-        let theirs = ctx.socket(zmq::PAIR).map_err(|e| ActorError::Setup(e.to_string()))?;
-        theirs.connect(&endpoint).map_err(|e| ActorError::Setup(e.to_string()))?;
+        let component_log = log.new(o!("component" => format!("{actor}.{name}")));
+        let (ours, theirs) = control::pair(&ctx, &format!("{actor}/{name}"), &component_log)
+            .map_err(|e| ActorError::Setup(format!("cannot make a control channel: {e}")))?;
         let plan = Plan {
             identity: Identity {
                 app: app.name.name.clone(),
                 actor: actor.to_owned(),
                 instance: name.clone(),
-                component: component.name.name.clone(),
+                component: component_type.clone(),
             },
-            component: component.clone(),
-            locals: locals.clone(),
-            internals: internals.clone(),
+            ports,
+            scheduler: component.scheduler,
             groups: app.groups.clone(),
             args,
             factory,
-            components: components.clone(),
-            log: log.new(o!("component" => format!("{actor}.{name}"))),
+            log: component_log,
         };
+        let run = entry.run;
         let thread = std::thread::Builder::new()
             .name(format!("{actor}.{name}"))
-            .spawn(move || thread_main(plan, theirs))
+            .spawn(move || run(plan, theirs))
             .map_err(|e| ActorError::Setup(format!("cannot start a thread: {e}")))?;
         let h = Hosted { instance: name.clone(), control: ours, thread: Some(thread) };
         match wait_ready(&h.control, settings.start_timeout) {
-            Ok((provides, wants)) => {
-                for p in provides {
-                    let kind = PortKind::from_name(&p.kind).unwrap_or(PortKind::Pub);
-                    let endpoint =
-                        cohort_ports::Endpoint::parse(&p.endpoint).map_err(|e| ActorError::Setup(e.to_string()));
-                    let registered = endpoint.and_then(|e| {
-                        disco
-                            .provide(&format!("{name}.{}", p.port), kind, &p.messages, Scope::from(p.scope), &e)
-                            .map_err(|e| ActorError::Setup(format!("cannot register a provider: {e}")))
-                    });
-                    if let Err(e) = registered {
-                        result = Err(e);
-                    }
-                }
-                for w in wants {
-                    let kind = PortKind::from_name(&w.kind).unwrap_or(PortKind::Sub);
-                    match disco.lookup(&format!("{name}.{}", w.port), kind, &w.messages, Scope::from(w.scope)) {
-                        Ok(endpoints) => control::send(
-                            &h.control,
-                            &ToComponent::Update {
-                                port: w.port.clone(),
-                                added: endpoints.iter().map(|e| e.as_str().to_owned()).collect(),
-                                removed: Vec::new(),
-                            },
-                        ),
-                        Err(e) => result = Err(ActorError::Setup(format!("cannot look up providers: {e}"))),
+            Ok(discovered) => {
+                for d in discovered {
+                    let key = format!("{name}.{}", d.port.name);
+                    let messages = port_messages(&d.port.messages);
+                    match &d.endpoint {
+                        Some(endpoint) => {
+                            if let Err(e) = disco.provide(&key, d.kind, &messages, d.port.scope, endpoint) {
+                                result = Err(ActorError::Setup(format!("cannot register a provider: {e}")));
+                            }
+                        }
+                        None => match disco.lookup(&key, d.kind, &messages, d.port.scope) {
+                            Ok(endpoints) => {
+                                let target = Target::Port(d.port.index);
+                                h.control.send(ToComponent::Update {
+                                    target: target.clone(),
+                                    added: endpoints,
+                                    removed: Vec::new(),
+                                });
+                                routes.insert(key, Route { component: hosted.len(), target });
+                            }
+                            Err(e) => result = Err(ActorError::Setup(format!("cannot look up providers: {e}"))),
+                        },
                     }
                 }
             }
-            Err(why) => {
-                result = Err(ActorError::Component { instance: name, component: component.name.name.clone(), why });
-            }
+            Err(why) => result = Err(failed(why)),
         }
         hosted.push(h);
         if result.is_err() {
@@ -190,14 +208,14 @@ pub fn run_actor(
 
     if result.is_ok() {
         for h in &hosted {
-            control::send(&h.control, &ToComponent::Activate);
+            h.control.send(ToComponent::Activate);
         }
         info!(log, "actor running"; "instances" => hosted.len());
-        result = serve(&mut disco, &hosted, stop, &log);
+        result = serve(&mut disco, &hosted, &mut routes, stop, &log);
     }
 
     for h in &hosted {
-        control::send(&h.control, &ToComponent::Stop);
+        h.control.send(ToComponent::Stop);
     }
     for h in &mut hosted {
         if let Some(t) = h.thread.take() {
@@ -213,48 +231,59 @@ pub fn run_actor(
     result
 }
 
-/// Waits for a component's first report.
-fn wait_ready(
-    control: &zmq::Socket,
-    timeout: Duration,
-) -> Result<(Vec<control::Provided>, Vec<control::Wanted>), String> {
+/// Waits for a component's first report: the ports discovery must know about.
+fn wait_ready(control: &ActorEnd, timeout: Duration) -> Result<Vec<DiscoveredPort>, String> {
     let deadline = Instant::now() + timeout;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut items = [control.as_poll_item(zmq::POLLIN)];
-        let _ = zmq::poll(&mut items, i64::try_from(left.as_millis()).unwrap_or(i64::MAX));
-        match control::try_recv::<FromComponent>(control) {
-            Some(FromComponent::Ready { provides, wants }) => return Ok((provides, wants)),
+        match control.try_recv() {
+            Some(FromComponent::Ready(discovered)) => return Ok(discovered),
             Some(FromComponent::Failed(why)) => return Err(why),
             Some(FromComponent::Stopped) => return Err("the component thread ended".into()),
             // Group registrations are sent only after `Ready`.
-            Some(FromComponent::Join { .. } | FromComponent::Leave { .. }) => {}
-            None if left.is_zero() => return Err(format!("the component did not start within {timeout:?}")),
+            Some(FromComponent::Join { .. } | FromComponent::Leave { .. }) => continue,
             None => {}
         }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("the component did not start within {timeout:?}"));
+        }
+        let mut items = [control.socket().as_poll_item(zmq::POLLIN)];
+        let _ = zmq::poll(&mut items, i64::try_from(left.as_millis() + 1).unwrap_or(i64::MAX));
     }
 }
 
+/// The discovery key of a joined group in component `instance`.
+fn group_key(instance: &str, group: &GroupName) -> String {
+    format!("{instance}.{}", group.port())
+}
+
 /// Registers a joined group's publisher with discovery and looks up the other members'.
-fn join_group(disco: &mut DiscoveryClient, h: &Hosted, port: &str, messages: &str, endpoint: &str, log: &slog::Logger) {
-    let key = format!("{}.{port}", h.instance);
-    let registered = cohort_ports::Endpoint::parse(endpoint)
-        .map_err(|e| e.to_string())
-        .and_then(|e| disco.provide(&key, PortKind::GroupPub, messages, Scope::Global, &e).map_err(|e| e.to_string()));
-    if let Err(e) = registered {
-        warn!(log, "cannot register a group member with discovery"; "group" => &key, "error" => e);
-        return;
+fn join_group(
+    disco: &mut DiscoveryClient,
+    h: &Hosted,
+    group: &GroupName,
+    messages: &str,
+    endpoint: &Endpoint,
+    log: &slog::Logger,
+) -> bool {
+    let key = group_key(&h.instance, group);
+    if let Err(e) = disco.provide(&key, PortKind::GroupPub, messages, Scope::Global, endpoint) {
+        warn!(log, "cannot register a group member with discovery"; "group" => &key, "error" => %e);
+        return false;
     }
     match disco.lookup(&key, PortKind::GroupSub, messages, Scope::Global) {
-        Ok(endpoints) => control::send(
-            &h.control,
-            &ToComponent::Update {
-                port: port.to_owned(),
-                added: endpoints.iter().map(|e| e.as_str().to_owned()).collect(),
+        Ok(endpoints) => {
+            h.control.send(ToComponent::Update {
+                target: Target::Group(group.clone()),
+                added: endpoints,
                 removed: Vec::new(),
-            },
-        ),
-        Err(e) => warn!(log, "cannot look up group members"; "group" => &key, "error" => %e),
+            });
+            true
+        }
+        Err(e) => {
+            warn!(log, "cannot look up group members"; "group" => &key, "error" => %e);
+            false
+        }
     }
 }
 
@@ -262,49 +291,50 @@ fn join_group(disco: &mut DiscoveryClient, h: &Hosted, port: &str, messages: &st
 fn serve(
     disco: &mut DiscoveryClient,
     hosted: &[Hosted],
+    routes: &mut BTreeMap<String, Route>,
     stop: &AtomicBool,
     log: &slog::Logger,
 ) -> Result<(), ActorError> {
     while !stop.load(Ordering::Relaxed) {
         let updates = disco.poll().map_err(|e| ActorError::Setup(format!("discovery failed: {e}")))?;
         for update in updates {
-            let Some((instance, port)) = update.port.split_once('.') else {
+            let Some(route) = routes.get(&update.port) else {
+                warn!(log, "discovery sent an update for a lookup the actor did not make"; "lookup" => &update.port);
                 continue;
             };
-            if let Some(h) = hosted.iter().find(|h| h.instance == instance) {
-                control::send(
-                    &h.control,
-                    &ToComponent::Update {
-                        port: port.to_owned(),
-                        added: update.added.iter().map(|e| e.as_str().to_owned()).collect(),
-                        removed: update.removed.iter().map(|e| e.as_str().to_owned()).collect(),
-                    },
-                );
+            if let Some(h) = hosted.get(route.component) {
+                h.control.send(ToComponent::Update {
+                    target: route.target.clone(),
+                    added: update.added,
+                    removed: update.removed,
+                });
             }
         }
-        for h in hosted {
-            while let Some(report) = control::try_recv::<FromComponent>(&h.control) {
+        for (component, h) in hosted.iter().enumerate() {
+            while let Some(report) = h.control.try_recv() {
                 match report {
                     FromComponent::Stopped => warn!(log, "a component thread ended"; "instance" => &h.instance),
-                    FromComponent::Join { port, messages, endpoint } => {
-                        join_group(disco, h, &port, &messages, &endpoint, log);
-                    }
-                    FromComponent::Leave { port, endpoint } => {
-                        let key = format!("{}.{port}", h.instance);
-                        let withdrawn = cohort_ports::Endpoint::parse(&endpoint)
-                            .map_err(|e| e.to_string())
-                            .and_then(|e| disco.withdraw(&e).map_err(|e| e.to_string()));
-                        if let Err(e) = withdrawn.and_then(|()| disco.unlookup(&key).map_err(|e| e.to_string())) {
-                            warn!(log, "cannot unregister a group member"; "group" => &key, "error" => e);
+                    FromComponent::Join { group, messages, endpoint } => {
+                        if join_group(disco, h, &group, &messages, &endpoint, log) {
+                            let route = Route { component, target: Target::Group(group.clone()) };
+                            routes.insert(group_key(&h.instance, &group), route);
                         }
                     }
-                    FromComponent::Ready { .. } | FromComponent::Failed(_) => {}
+                    FromComponent::Leave { group, endpoint } => {
+                        let key = group_key(&h.instance, &group);
+                        routes.remove(&key);
+                        let withdrawn = disco.withdraw(&endpoint).and_then(|()| disco.unlookup(&key));
+                        if let Err(e) = withdrawn {
+                            warn!(log, "cannot unregister a group member"; "group" => &key, "error" => %e);
+                        }
+                    }
+                    FromComponent::Ready(_) | FromComponent::Failed(_) => {}
                 }
             }
         }
         let wait = disco.next_deadline().saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
         let mut items = vec![disco.socket().as_poll_item(zmq::POLLIN)];
-        items.extend(hosted.iter().map(|h| h.control.as_poll_item(zmq::POLLIN)));
+        items.extend(hosted.iter().map(|h| h.control.socket().as_poll_item(zmq::POLLIN)));
         match zmq::poll(&mut items, i64::try_from(wait.as_millis() + 1).unwrap_or(i64::MAX)) {
             Ok(_) | Err(zmq::Error::EINTR) => {}
             Err(e) => return Err(ActorError::Setup(format!("poll failed: {e}"))),

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use cohort_model::ast::PortKind as ModelPortKind;
 use cohort_ports::{FromPeer, Received, Request, Response};
 
 use crate::context::Context;
@@ -102,8 +103,8 @@ pub trait Component: Sized + Send + 'static {
 pub(crate) struct Binding {
     /// The port's name.
     pub(crate) port: String,
-    /// The model keyword of the kind the handler is for (`timer`, `sub`, …).
-    pub(crate) kind: &'static str,
+    /// The kinds of port the handler is for.
+    pub(crate) kinds: &'static [ModelPortKind],
     /// The message types the handler reads, request first.
     pub(crate) messages: Vec<&'static str>,
 }
@@ -128,15 +129,21 @@ impl<C: Component> Handlers<C> {
         Handlers { bindings: Vec::new() }
     }
 
-    fn bind(&mut self, port: &str, kind: &'static str, messages: Vec<&'static str>, dispatch: Dispatch<C>) {
-        self.bindings.push((Binding { port: port.to_owned(), kind, messages }, dispatch));
+    fn bind(
+        &mut self,
+        port: &str,
+        kinds: &'static [ModelPortKind],
+        messages: Vec<&'static str>,
+        dispatch: Dispatch<C>,
+    ) {
+        self.bindings.push((Binding { port: port.to_owned(), kinds, messages }, dispatch));
     }
 
     /// `timer port`: called on every tick.
     pub fn timer(&mut self, port: &str, handler: fn(&mut C, &mut Context, Tick) -> HandlerResult) {
         self.bind(
             port,
-            "timer",
+            &[ModelPortKind::Timer],
             Vec::new(),
             Box::new(move |c, ctx, input| match input {
                 Input::Tick(tick) => handler(c, ctx, tick),
@@ -150,7 +157,7 @@ impl<C: Component> Handlers<C> {
         let name = port.to_owned();
         self.bind(
             port,
-            "sub",
+            &[ModelPortKind::Sub],
             vec![M::NAME],
             Box::new(move |c, ctx, _| {
                 while let Some(m) = ctx.sub_port(&name)?.recv::<M>()? {
@@ -171,7 +178,7 @@ impl<C: Component> Handlers<C> {
         let name = port.to_owned();
         self.bind(
             port,
-            "rep|srv",
+            &[ModelPortKind::Rep, ModelPortKind::Srv],
             vec![Q::NAME, A::NAME],
             Box::new(move |c, ctx, _| {
                 while let Some(request) = ctx.reply_port(&name)?.recv::<Q>()? {
@@ -189,7 +196,7 @@ impl<C: Component> Handlers<C> {
         let name = port.to_owned();
         self.bind(
             port,
-            "ans",
+            &[ModelPortKind::Ans],
             vec![Q::NAME],
             Box::new(move |c, ctx, _| {
                 while let Some(request) = ctx.reply_port(&name)?.recv::<Q>()? {
@@ -210,7 +217,7 @@ impl<C: Component> Handlers<C> {
         let name = port.to_owned();
         self.bind(
             port,
-            "req|qry",
+            &[ModelPortKind::Req, ModelPortKind::Qry],
             vec![A::NAME],
             Box::new(move |c, ctx, _| {
                 while let Some(response) = ctx.recv_response::<A>(&name)? {
@@ -226,7 +233,7 @@ impl<C: Component> Handlers<C> {
         let name = port.to_owned();
         self.bind(
             port,
-            "inside",
+            &[ModelPortKind::Inside],
             Vec::new(),
             Box::new(move |c, ctx, _| {
                 while let Some(m) = ctx.inside_port(&name)?.recv::<M>()? {

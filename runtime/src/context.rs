@@ -1,4 +1,8 @@
-//! What a component's handlers get: its ports by name, its timers, its logger and identity.
+//! What a component's handlers get: its ports, its timers, its groups, its logger and identity.
+//!
+//! [`Context`] is generic over how the component holds its ports: the `Ports` struct generated
+//! for a typed component (`ctx.ports.ready.publish(&m)`), or [`NamedPorts`] for the lower,
+//! string-keyed API (`ctx.publish("ready", &m)`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -13,6 +17,7 @@ use cohort_ports::{
 use crate::control::FromComponent;
 use crate::group::{config_of, Group, GroupName, GroupOpError, JoinOptions};
 use crate::message::Message;
+use crate::named::NamedPorts;
 use crate::timers::TimerSet;
 
 /// Who a component instance is.
@@ -91,23 +96,14 @@ impl ContextError {
     }
 }
 
-/// One port of the component with what the model says about it.
-pub(crate) struct PortSlot {
-    pub(crate) port: Port,
-    /// The message it sends (the request type of a duplex port), or none (inside ports).
-    pub(crate) message: Option<String>,
-    /// The `within` deadline of its handler.
-    pub(crate) deadline: Option<Duration>,
-}
-
-/// The handlers' view of their component instance.
-pub struct Context {
+/// The handlers' view of their component instance: its ports (`P`), timers, groups, logger
+/// and identity.
+pub struct Context<P = NamedPorts> {
+    /// The component's ports: typed handles of a generated component, or [`NamedPorts`].
+    pub ports: P,
     pub(crate) identity: Identity,
     pub(crate) log: slog::Logger,
-    pub(crate) ports: BTreeMap<String, PortSlot>,
     pub(crate) timers: TimerSet,
-    /// The `within` deadlines of timer handlers.
-    pub(crate) timer_deadlines: BTreeMap<String, Duration>,
     /// Makes the sockets of groups joined at run time.
     pub(crate) factory: PortFactory,
     /// The model's group types, by name.
@@ -118,11 +114,7 @@ pub struct Context {
     pub(crate) outbox: Vec<FromComponent>,
 }
 
-fn kind_name(port: &Port) -> &'static str {
-    port.kind().name()
-}
-
-impl Context {
+impl<P> Context<P> {
     /// Who this instance is.
     pub fn identity(&self) -> &Identity {
         &self.identity
@@ -131,101 +123,6 @@ impl Context {
     /// The instance's logger, named `<actor>.<instance>`.
     pub fn log(&self) -> &slog::Logger {
         &self.log
-    }
-
-    fn slot(&mut self, port: &str) -> Result<&mut PortSlot, ContextError> {
-        if !self.ports.contains_key(port) {
-            let known: Vec<&str> = self.ports.keys().map(String::as_str).collect();
-            return Err(ContextError::UnknownPort {
-                component: self.identity.component.clone(),
-                port: port.to_owned(),
-                known: if known.is_empty() { "none".to_owned() } else { known.join(", ") },
-            });
-        }
-        self.ports.get_mut(port).ok_or_else(|| ContextError::UnknownPort {
-            component: self.identity.component.clone(),
-            port: port.to_owned(),
-            known: String::new(),
-        })
-    }
-
-    fn typed<M: Message>(&mut self, port: &str) -> Result<&mut Port, ContextError> {
-        let slot = self.slot(port)?;
-        if let Some(expected) = &slot.message {
-            if expected != M::NAME {
-                return Err(ContextError::WrongMessage {
-                    port: port.to_owned(),
-                    expected: expected.clone(),
-                    given: M::NAME,
-                });
-            }
-        }
-        Ok(&mut slot.port)
-    }
-
-    /// Publishes `message` on the `pub` port `port`.
-    pub fn publish<M: Message>(&mut self, port: &str, message: &M) -> Result<(), ContextError> {
-        let p = self.typed::<M>(port)?;
-        let p: &mut PubPort = match p {
-            Port::Pub(p) => p,
-            other => return Err(wrong(port, other, "publish", "pub")),
-        };
-        p.send(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
-    }
-
-    /// Sends `message` as a request on the `req` port `port`; its reply (or its failure) comes
-    /// to the port's response handler.
-    pub fn request<M: Message>(&mut self, port: &str, message: &M) -> Result<RequestId, ContextError> {
-        let p = self.typed::<M>(port)?;
-        let p: &mut ReqPort = match p {
-            Port::Req(p) => p,
-            other => return Err(wrong(port, other, "request", "req")),
-        };
-        p.request(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
-    }
-
-    /// Sends `message` as a query on the `qry` port `port`; answers come to its response handler.
-    pub fn query<M: Message>(&mut self, port: &str, message: &M) -> Result<RequestId, ContextError> {
-        let p = self.typed::<M>(port)?;
-        let p: &mut QryPort = match p {
-            Port::Qry(p) => p,
-            other => return Err(wrong(port, other, "query", "qry")),
-        };
-        p.query(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
-    }
-
-    /// Calls through the `clt` port `port` and waits for the reply, up to the request timeout.
-    pub fn call<Q: Message, A: Message>(&mut self, port: &str, message: &Q) -> Result<Received<A>, ContextError> {
-        let p = self.typed::<Q>(port)?;
-        let p: &mut CltPort = match p {
-            Port::Clt(p) => p,
-            other => return Err(wrong(port, other, "call", "clt")),
-        };
-        p.call(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
-    }
-
-    /// Sends one answer of several to a query received on the `ans` port `port`.
-    pub fn answer<A: Message>(&mut self, port: &str, token: &ReplyToken, message: &A) -> Result<(), ContextError> {
-        let p = self.reply_port(port)?;
-        p.answer(token, message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
-    }
-
-    /// Sends the (final) reply to a request received on `port` (`rep`, `srv` or `ans`).
-    pub fn reply_to<A: Message>(&mut self, port: &str, token: &ReplyToken, message: &A) -> Result<(), ContextError> {
-        let p = self.reply_port(port)?;
-        p.reply(token, message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
-    }
-
-    /// Sends `message` to the worker thread `to` through the inside port `port`.
-    pub fn send_inside<M: Message>(&mut self, port: &str, to: &PeerId, message: &M) -> Result<(), ContextError> {
-        let p = self.inside_port(port)?;
-        p.send_to(to, message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
-    }
-
-    /// A plug for a worker thread of this component into the inside port `port`.
-    pub fn plug(&mut self, port: &str) -> Result<InsPlug, ContextError> {
-        let p = self.inside_port(port)?;
-        p.plug().map_err(|source| ContextError::Port { port: port.to_owned(), source })
     }
 
     fn timer_id(&self, timer: &str) -> Result<crate::timers::TimerId, ContextError> {
@@ -300,9 +197,9 @@ impl Context {
         let member = GroupMember::join(&self.factory, key, config, log)
             .map_err(|source| GroupOpError::Group { group: name.clone(), source })?;
         self.outbox.push(FromComponent::Join {
-            port: name.port(),
+            group: name.clone(),
             messages,
-            endpoint: member.publisher_endpoint().as_str().to_owned(),
+            endpoint: member.publisher_endpoint().clone(),
         });
         self.groups.insert(name.clone(), Group::new(name.clone(), model.message.name.clone(), member));
         Ok(name)
@@ -311,9 +208,9 @@ impl Context {
     /// Leaves a group instance: the other members hear it at once.
     pub fn leave_group(&mut self, group: &GroupName) -> Result<(), GroupOpError> {
         let joined = self.groups.remove(group).ok_or_else(|| GroupOpError::NotJoined(group.clone()))?;
-        let endpoint = joined.member.publisher_endpoint().as_str().to_owned();
+        let endpoint = joined.member.publisher_endpoint().clone();
         joined.member.leave();
-        self.outbox.push(FromComponent::Leave { port: group.port(), endpoint });
+        self.outbox.push(FromComponent::Leave { group: group.clone(), endpoint });
         Ok(())
     }
 
@@ -326,30 +223,98 @@ impl Context {
     pub fn joined_groups(&self) -> impl Iterator<Item = &GroupName> {
         self.groups.keys()
     }
+}
+
+/// The lower, string-keyed API: ports named by text, their message types checked when used.
+impl Context<NamedPorts> {
+    /// Publishes `message` on the `pub` port `port`.
+    pub fn publish<M: Message>(&mut self, port: &str, message: &M) -> Result<(), ContextError> {
+        let p = self.ports.typed::<M>(port)?;
+        let p: &mut PubPort = match p {
+            Port::Pub(p) => p,
+            other => return Err(wrong(port, other, "publish", "pub")),
+        };
+        p.send(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Sends `message` as a request on the `req` port `port`; its reply (or its failure) comes
+    /// to the port's response handler.
+    pub fn request<M: Message>(&mut self, port: &str, message: &M) -> Result<RequestId, ContextError> {
+        let p = self.ports.typed::<M>(port)?;
+        let p: &mut ReqPort = match p {
+            Port::Req(p) => p,
+            other => return Err(wrong(port, other, "request", "req")),
+        };
+        p.request(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Sends `message` as a query on the `qry` port `port`; answers come to its response handler.
+    pub fn query<M: Message>(&mut self, port: &str, message: &M) -> Result<RequestId, ContextError> {
+        let p = self.ports.typed::<M>(port)?;
+        let p: &mut QryPort = match p {
+            Port::Qry(p) => p,
+            other => return Err(wrong(port, other, "query", "qry")),
+        };
+        p.query(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Calls through the `clt` port `port` and waits for the reply, up to the request timeout.
+    pub fn call<Q: Message, A: Message>(&mut self, port: &str, message: &Q) -> Result<Received<A>, ContextError> {
+        let p = self.ports.typed::<Q>(port)?;
+        let p: &mut CltPort = match p {
+            Port::Clt(p) => p,
+            other => return Err(wrong(port, other, "call", "clt")),
+        };
+        p.call(message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Sends one answer of several to a query received on the `ans` port `port`.
+    pub fn answer<A: Message>(&mut self, port: &str, token: &ReplyToken, message: &A) -> Result<(), ContextError> {
+        let p = self.reply_port(port)?;
+        p.answer(token, message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Sends the (final) reply to a request received on `port` (`rep`, `srv` or `ans`).
+    pub fn reply_to<A: Message>(&mut self, port: &str, token: &ReplyToken, message: &A) -> Result<(), ContextError> {
+        let p = self.reply_port(port)?;
+        p.reply(token, message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// Sends `message` to the worker thread `to` through the inside port `port`.
+    pub fn send_inside<M: Message>(&mut self, port: &str, to: &PeerId, message: &M) -> Result<(), ContextError> {
+        let p = self.inside_port(port)?;
+        p.send_to(to, message).map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
+
+    /// A plug for a worker thread of this component into the inside port `port`.
+    pub fn plug(&mut self, port: &str) -> Result<InsPlug, ContextError> {
+        let p = self.inside_port(port)?;
+        p.plug().map_err(|source| ContextError::Port { port: port.to_owned(), source })
+    }
 
     pub(crate) fn sub_port(&mut self, port: &str) -> Result<&mut SubPort, ContextError> {
-        match &mut self.slot(port)?.port {
+        match &mut self.ports.slot(port)?.port {
             Port::Sub(p) => Ok(p),
             other => Err(wrong(port, other, "receive", "sub")),
         }
     }
 
     pub(crate) fn reply_port(&mut self, port: &str) -> Result<&mut ReplyPort, ContextError> {
-        match &mut self.slot(port)?.port {
+        match &mut self.ports.slot(port)?.port {
             Port::Reply(p) => Ok(p),
             other => Err(wrong(port, other, "reply", "rep, srv or ans")),
         }
     }
 
     pub(crate) fn inside_port(&mut self, port: &str) -> Result<&mut Hub, ContextError> {
-        match &mut self.slot(port)?.port {
+        match &mut self.ports.slot(port)?.port {
             Port::Hub(p) => Ok(p),
             other => Err(wrong(port, other, "use an inside port", "inside")),
         }
     }
 
     pub(crate) fn recv_response<A: Message>(&mut self, port: &str) -> Result<Option<Response<A>>, ContextError> {
-        let result = match &mut self.slot(port)?.port {
+        let result = match &mut self.ports.slot(port)?.port {
             Port::Req(p) => p.recv::<A>(),
             Port::Qry(p) => p.recv::<A>(),
             other => return Err(wrong(port, other, "receive responses", "req or qry")),
@@ -364,5 +329,5 @@ pub fn uuid_text(id: &cohort_groups::MemberId) -> String {
 }
 
 fn wrong(port: &str, actual: &Port, operation: &'static str, wanted: &'static str) -> ContextError {
-    ContextError::WrongKind { port: port.to_owned(), kind: kind_name(actual), operation, wanted }
+    ContextError::WrongKind { port: port.to_owned(), kind: actual.kind().name(), operation, wanted }
 }

@@ -5,30 +5,31 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use cohort_model::ast;
-use cohort_ports::{Endpoint, Port, PortFactory, PortKind, PortSpec, Scope};
+use cohort_model::ast::{self, PortKind as ModelPortKind};
+use cohort_model::PortDescriptor;
+use cohort_ports::{Endpoint, Port, PortFactory, PortKind, PortSpec};
 use slog::{debug, error, warn};
 
-use crate::component::{Binding, HandlerResult, Input};
-use crate::context::{Context, Identity, PortSlot};
-use crate::control::{self, FromComponent, Provided, ToComponent, Wanted};
+use crate::component::HandlerResult;
+use crate::context::{Context, Identity};
+use crate::control::{ComponentEnd, DiscoveredPort, FromComponent, Target, ToComponent};
 use crate::group::GroupName;
-use crate::hosted::{Components, Hosted};
+use crate::hosted::{Hosted, Maker};
 use crate::params::ComponentArgs;
+use crate::portset::{OpenedPorts, PortSet};
 use crate::timers::TimerSet;
 
 /// Everything a component thread needs to start.
 pub(crate) struct Plan {
     pub(crate) identity: Identity,
-    pub(crate) component: ast::Component,
-    /// The hosting actor's `local` and `internal` message lists.
-    pub(crate) locals: Vec<String>,
-    pub(crate) internals: Vec<String>,
+    /// The instance's ports, in model order.
+    pub(crate) ports: Vec<PortDescriptor>,
+    /// The component's `scheduler` clause.
+    pub(crate) scheduler: ast::ComponentScheduler,
     /// The model's group types.
     pub(crate) groups: Vec<ast::Group>,
     pub(crate) args: ComponentArgs,
     pub(crate) factory: PortFactory,
-    pub(crate) components: Components,
     pub(crate) log: slog::Logger,
 }
 
@@ -43,202 +44,92 @@ enum Scheduler {
     RoundRobin,
 }
 
-/// One input of the component: a bound handler and its port.
-struct Input_ {
-    port: String,
-    handler: usize,
+/// A port whose handler the executor calls: an input port, or a timer.
+struct Handled {
+    /// The port's model index.
+    index: usize,
+    /// Its name, for logs.
+    name: String,
+    /// Its handler's `within` deadline.
     deadline: Option<Duration>,
 }
 
-fn messages_of(port: &ast::Port) -> (Option<String>, Option<String>) {
-    match &port.messages {
-        ast::PortMessages::None => (None, None),
-        ast::PortMessages::One(m) => (Some(m.name.clone()), None),
-        ast::PortMessages::Pair { request, reply, .. } => {
-            (request.as_ref().map(|m| m.name.clone()), reply.as_ref().map(|m| m.name.clone()))
-        }
-    }
-}
-
-/// The name discovery matches a port's messages by: `M`, or `Q#A` for duplex ports.
-fn discovery_messages(port: &ast::Port) -> String {
-    match messages_of(port) {
-        (Some(q), Some(a)) => format!("{q}#{a}"),
-        (Some(m), None) => m,
-        _ => String::new(),
-    }
-}
-
-/// Whether a handler binding fits a model port; the reason if not.
-fn check_binding(binding: &Binding, port: &ast::Port) -> Result<(), String> {
-    let keyword = port.kind.keyword();
-    let kind_ok = binding.kind.split('|').any(|k| k == keyword);
-    if !kind_ok {
-        return Err(format!("port {:?} is a {keyword} port, but its handler is for {}", binding.port, binding.kind));
-    }
-    let (request, reply) = messages_of(port);
-    let expected: Vec<String> = match port.kind {
-        ast::PortKind::Sub | ast::PortKind::Ans => request.into_iter().collect(),
-        ast::PortKind::Rep | ast::PortKind::Srv => request.into_iter().chain(reply).collect(),
-        ast::PortKind::Req | ast::PortKind::Qry => reply.into_iter().collect(),
-        _ => Vec::new(),
-    };
-    let given: Vec<String> = binding.messages.iter().map(|m| (*m).to_owned()).collect();
-    if !binding.messages.is_empty() && given != expected {
-        return Err(format!(
-            "port {:?} carries {}, but its handler takes {}",
-            binding.port,
-            expected.join(" and "),
-            given.join(" and ")
-        ));
-    }
-    Ok(())
-}
-
-fn is_input(kind: ast::PortKind) -> bool {
-    !matches!(kind, ast::PortKind::Pub | ast::PortKind::Clt)
-}
-
 /// A built component, ready to run.
-pub(crate) struct Executor {
-    ctx: Context,
-    hosted: Box<dyn Hosted>,
-    inputs: Vec<Input_>,
-    timer_handlers: BTreeMap<String, usize>,
+pub(crate) struct Executor<P> {
+    ctx: Context<P>,
+    hosted: Box<dyn Hosted<P>>,
+    /// The input ports (not timers), in model order.
+    inputs: Vec<Handled>,
+    /// The timer ports, by [`crate::timers::TimerId`] index.
+    timers: Vec<Handled>,
     scheduler: Scheduler,
     next_first: usize,
     active: bool,
 }
 
-/// Builds the component of `plan`: its ports, its value, its handler bindings checked against
-/// the model. Returns the ports discovery must know about.
-pub(crate) fn build(plan: Plan) -> Result<(Executor, Vec<Provided>, Vec<Wanted>), String> {
-    let Plan { identity, component, locals, internals, groups, args, factory, components, log } = plan;
-    let mut ports = BTreeMap::new();
+/// Opens the ports of `plan`, makes the component with `make`. Returns the ports discovery
+/// must know about.
+fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<DiscoveredPort>), String> {
+    let Plan { identity, ports, scheduler, groups, args, factory, log } = plan;
+    let mut opened: Vec<Option<(PortDescriptor, Port)>> =
+        (0..ports.iter().map(|p| p.index + 1).max().unwrap_or(0)).map(|_| None).collect();
     let mut timers = TimerSet::new();
-    let mut timer_deadlines = BTreeMap::new();
-    let mut provides = Vec::new();
-    let mut wants = Vec::new();
-    for port in &component.ports {
-        let name = port.name.name.clone();
-        let deadline =
-            port.deadline.as_ref().map(|d| Duration::from_millis(d.millis(ast::TimeUnit::Msec).max(0) as u64));
-        if port.kind == ast::PortKind::Timer {
+    let mut timer_ports = Vec::new();
+    let mut inputs = Vec::new();
+    let mut discovered = Vec::new();
+    for port in &ports {
+        let handled = Handled { index: port.index, name: port.name.clone(), deadline: port.deadline };
+        if port.kind == ModelPortKind::Timer {
             timers.add_port(port).map_err(|e| e.to_string())?;
-            if let Some(d) = deadline {
-                timer_deadlines.insert(name, d);
-            }
+            timer_ports.push(handled);
             continue;
         }
-        let (request, _) = messages_of(port);
-        let scope = request.as_deref().map_or(Scope::Internal, |m| {
-            Scope::of_message(m, locals.iter().map(String::as_str), internals.iter().map(String::as_str))
-        });
-        let Some(spec) = PortSpec::from_model(&identity.instance, port, scope) else {
-            continue;
-        };
-        let opened = factory.open(&spec).map_err(|e| format!("cannot open port {name:?}: {e}"))?;
-        let wire_scope = cohort_discovery::protocol::WireScope::from(scope);
-        if let Some(endpoint) = opened.endpoint() {
-            if spec.kind != PortKind::Ins {
-                provides.push(Provided {
-                    port: name.clone(),
-                    kind: spec.kind.name().to_owned(),
-                    messages: discovery_messages(port),
-                    scope: wire_scope,
-                    endpoint: endpoint.as_str().to_owned(),
-                });
-            }
-        } else if spec.kind.provider().is_some() {
-            wants.push(Wanted {
-                port: name.clone(),
-                kind: spec.kind.name().to_owned(),
-                messages: discovery_messages(port),
-                scope: wire_scope,
-            });
+        if port.is_input() {
+            inputs.push(handled);
         }
-        ports.insert(name, PortSlot { port: opened, message: request, deadline });
+        let Some(spec) = PortSpec::from_descriptor(&identity.instance, port) else { continue };
+        let socket = factory.open(&spec).map_err(|e| format!("cannot open port {:?}: {e}", port.name))?;
+        if spec.kind != PortKind::Ins {
+            let endpoint = socket.endpoint().cloned();
+            if endpoint.is_some() || spec.kind.provider().is_some() {
+                discovered.push(DiscoveredPort { port: port.clone(), kind: spec.kind, endpoint });
+            }
+        }
+        if let Some(slot) = opened.get_mut(port.index) {
+            *slot = Some((port.clone(), socket));
+        }
     }
-    let group_types = groups.into_iter().map(|g| (g.name.name.clone(), g)).collect();
+    let typed_ports = P::from_opened(&mut OpenedPorts::new(&identity.component, opened)).map_err(|e| e.to_string())?;
     let mut ctx = Context {
+        ports: typed_ports,
         identity,
         log,
-        ports,
         timers,
-        timer_deadlines,
         factory,
-        group_types,
+        group_types: groups.into_iter().map(|g| (g.name.name.clone(), g)).collect(),
         groups: BTreeMap::new(),
         outbox: Vec::new(),
     };
-    let maker = components.maker(&component.name.name).ok_or_else(|| {
-        let known: Vec<&str> = components.names().collect();
-        format!(
-            "no implementation of component type {} is registered (registered: {})",
-            component.name.name,
-            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-        )
-    })?;
-    let hosted = catch_unwind(AssertUnwindSafe(|| maker(&args, &mut ctx)))
-        .map_err(|_| format!("{}::new panicked", component.name.name))?
-        .map_err(|e| format!("{}::new failed: {e}", component.name.name))?;
-
-    let mut inputs = Vec::new();
-    let mut timer_handlers = BTreeMap::new();
-    let bindings = hosted.bindings();
-    for (index, binding) in bindings.iter().enumerate() {
-        let port = component.ports.iter().find(|p| p.name.name == binding.port).ok_or_else(|| {
-            let names: Vec<&str> = component.ports.iter().map(|p| p.name.name.as_str()).collect();
-            format!(
-                "component {} binds a handler to port {:?}, which the model does not declare (ports: {})",
-                component.name.name,
-                binding.port,
-                names.join(", ")
-            )
-        })?;
-        check_binding(binding, port).map_err(|why| format!("component {}: {why}", component.name.name))?;
-        if port.kind == ast::PortKind::Timer {
-            timer_handlers.insert(binding.port.clone(), index);
-        } else {
-            let deadline = ctx.ports.get(&binding.port).and_then(|s| s.deadline);
-            inputs.push(Input_ { port: binding.port.clone(), handler: index, deadline });
-        }
-    }
-    for port in component.ports.iter().filter(|p| is_input(p.kind)) {
-        if !bindings.iter().any(|b| b.port == port.name.name) {
-            return Err(format!(
-                "component {} has no handler for its {} port {:?}; bind one in Component::handlers",
-                component.name.name,
-                port.kind.keyword(),
-                port.name.name
-            ));
-        }
-    }
-    // Serve inputs in the model's port order.
-    let order: Vec<&str> = component.ports.iter().map(|p| p.name.name.as_str()).collect();
-    inputs.sort_by_key(|i| order.iter().position(|n| *n == i.port));
-    let scheduler = match component.scheduler {
+    let component = ctx.identity.component.clone();
+    let hosted = catch_unwind(AssertUnwindSafe(|| make(&args, &mut ctx, &ports)))
+        .map_err(|_| format!("{component}::new panicked"))??;
+    let scheduler = match scheduler {
         ast::ComponentScheduler::Priority => Scheduler::Priority,
         ast::ComponentScheduler::RoundRobin => Scheduler::RoundRobin,
-        _ => Scheduler::Default,
+        ast::ComponentScheduler::Default => Scheduler::Default,
     };
-    let executor = Executor { ctx, hosted, inputs, timer_handlers, scheduler, next_first: 0, active: false };
-    Ok((executor, provides, wants))
+    let executor = Executor { ctx, hosted, inputs, timers: timer_ports, scheduler, next_first: 0, active: false };
+    Ok((executor, discovered))
 }
 
-impl Executor {
-    /// Runs a handler, catching panics and measuring it against its deadline.
-    fn run_handler(&mut self, port: &str, index: usize, input: Input, deadline: Option<Duration>) {
-        self.guarded(port, deadline, |hosted, ctx| hosted.dispatch(ctx, index, input));
-    }
-
+impl<P: PortSet> Executor<P> {
     /// Runs `handler` (labelled `port` in logs), catching panics and measuring it against its
     /// deadline.
     fn guarded(
         &mut self,
         port: &str,
         deadline: Option<Duration>,
-        handler: impl FnOnce(&mut dyn Hosted, &mut Context) -> HandlerResult,
+        handler: impl FnOnce(&mut dyn Hosted<P>, &mut Context<P>) -> HandlerResult,
     ) {
         let started = Instant::now();
         let ctx = &mut self.ctx;
@@ -268,13 +159,23 @@ impl Executor {
         }
     }
 
-    fn lifecycle(&mut self, what: &str, f: fn(&mut dyn Hosted, &mut Context) -> HandlerResult) {
+    fn lifecycle(&mut self, what: &str, f: fn(&mut dyn Hosted<P>, &mut Context<P>) -> HandlerResult) {
         let ctx = &mut self.ctx;
         let hosted = &mut *self.hosted;
         match catch_unwind(AssertUnwindSafe(|| f(hosted, ctx))) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => error!(self.ctx.log, "lifecycle handler failed"; "handler" => what, "error" => %e),
             Err(_) => error!(self.ctx.log, "lifecycle handler panicked"; "handler" => what),
+        }
+    }
+
+    /// When the request or query port at `index` must be served even if nothing arrives (its
+    /// oldest request times out).
+    fn request_deadline(&mut self, index: usize) -> Option<Instant> {
+        match self.ctx.ports.port_mut(index)? {
+            Port::Req(p) => p.next_deadline(),
+            Port::Qry(p) => p.next_deadline(),
+            _ => None,
         }
     }
 
@@ -285,13 +186,9 @@ impl Executor {
             let d = group.next_deadline();
             next = Some(next.map_or(d, |n| n.min(d)));
         }
-        for slot in self.ctx.ports.values_mut() {
-            let d = match &mut slot.port {
-                Port::Req(p) => p.next_deadline(),
-                Port::Qry(p) => p.next_deadline(),
-                _ => None,
-            };
-            next = match (next, d) {
+        let indices: Vec<usize> = self.inputs.iter().map(|i| i.index).collect();
+        for index in indices {
+            next = match (next, self.request_deadline(index)) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -299,42 +196,30 @@ impl Executor {
         next
     }
 
-    fn apply_update(&mut self, port: &str, added: &[String], removed: &[String]) {
-        if port.starts_with("group:") {
-            self.apply_group_update(port, added, removed);
-            return;
-        }
-        let Some(slot) = self.ctx.ports.get_mut(port) else {
-            return;
-        };
-        for (text, add) in added.iter().map(|e| (e, true)).chain(removed.iter().map(|e| (e, false))) {
-            let Ok(endpoint) = Endpoint::parse(text) else {
-                warn!(self.ctx.log, "ignored an invalid endpoint from discovery"; "endpoint" => text);
-                continue;
-            };
-            let result = if add { slot.port.add_endpoint(&endpoint) } else { slot.port.remove_endpoint(&endpoint) };
-            match result {
-                Ok(_) => {
-                    debug!(self.ctx.log, "discovery update applied"; "port" => port, "endpoint" => text, "added" => add)
+    fn apply_update(&mut self, target: &Target, added: &[Endpoint], removed: &[Endpoint]) {
+        let changes = added.iter().map(|e| (e, true)).chain(removed.iter().map(|e| (e, false)));
+        match target {
+            Target::Port(index) => {
+                let Some(port) = self.ctx.ports.port_mut(*index) else { return };
+                for (endpoint, add) in changes {
+                    let result = if add { port.add_endpoint(endpoint) } else { port.remove_endpoint(endpoint) };
+                    match result {
+                        Ok(_) => debug!(self.ctx.log, "discovery update applied";
+                            "port" => index, "endpoint" => %endpoint, "added" => add),
+                        Err(e) => {
+                            warn!(self.ctx.log, "cannot apply a discovery update"; "port" => index, "error" => %e)
+                        }
+                    }
                 }
-                Err(e) => warn!(self.ctx.log, "cannot apply a discovery update"; "port" => port, "error" => %e),
             }
-        }
-    }
-
-    /// Connects (disconnects) a joined group's subscriber to (from) other members' publishers.
-    fn apply_group_update(&mut self, port: &str, added: &[String], removed: &[String]) {
-        let Some(group) = self.ctx.groups.values_mut().find(|g| g.name().port() == port) else {
-            return; // left since
-        };
-        for (text, add) in added.iter().map(|e| (e, true)).chain(removed.iter().map(|e| (e, false))) {
-            let Ok(endpoint) = Endpoint::parse(text) else {
-                warn!(self.ctx.log, "ignored an invalid endpoint from discovery"; "endpoint" => text);
-                continue;
-            };
-            let result = if add { group.member.add_peer(&endpoint) } else { group.member.remove_peer(&endpoint) };
-            if let Err(e) = result {
-                warn!(self.ctx.log, "cannot apply a group discovery update"; "group" => port, "error" => %e);
+            Target::Group(name) => {
+                let Some(group) = self.ctx.groups.get_mut(name) else { return }; // left since
+                for (endpoint, add) in changes {
+                    let result = if add { group.member.add_peer(endpoint) } else { group.member.remove_peer(endpoint) };
+                    if let Err(e) = result {
+                        warn!(self.ctx.log, "cannot apply a group discovery update"; "group" => %name, "error" => %e);
+                    }
+                }
             }
         }
     }
@@ -345,7 +230,7 @@ impl Executor {
         for name in names {
             let Some(group) = self.ctx.groups.get_mut(&name) else { continue };
             let events = group.poll(Instant::now());
-            let label = name.port();
+            let label = name.to_string();
             for event in events {
                 self.guarded(&label, None, |hosted, ctx| hosted.group(ctx, &name, event));
             }
@@ -353,77 +238,123 @@ impl Executor {
     }
 
     /// Sends what handlers asked of the actor.
-    fn flush(&mut self, control: &zmq::Socket) {
+    fn flush(&mut self, control: &ComponentEnd) {
         for message in self.ctx.outbox.drain(..) {
-            control::send(control, &message);
+            control.send(message);
+        }
+    }
+
+    /// Waits until a socket is readable or the next deadline; returns the ready inputs (by their
+    /// position in `inputs`), or `None` if polling failed.
+    fn wait(&mut self, control: &ComponentEnd) -> Option<Vec<usize>> {
+        let now = Instant::now();
+        let timeout = self
+            .next_deadline()
+            .map_or(-1, |d| i64::try_from(d.saturating_duration_since(now).as_millis() + 1).unwrap_or(i64::MAX));
+        let mut owners = Vec::new();
+        let mut items = vec![control.socket().as_poll_item(zmq::POLLIN)];
+        for group in self.ctx.groups.values() {
+            items.extend(group.member.sockets().into_iter().map(|s| s.as_poll_item(zmq::POLLIN)));
+        }
+        let first_input = items.len();
+        if self.active {
+            for (i, input) in self.inputs.iter().enumerate() {
+                if let Some(port) = self.ctx.ports.port(input.index) {
+                    for socket in sockets(port) {
+                        items.push(socket.as_poll_item(zmq::POLLIN));
+                        owners.push(i);
+                    }
+                }
+            }
+        }
+        match zmq::poll(&mut items, timeout) {
+            Ok(_) | Err(zmq::Error::EINTR) => {}
+            Err(e) => {
+                error!(self.ctx.log, "poll failed; the component stops"; "error" => %e);
+                return None;
+            }
+        }
+        let mut ready: Vec<usize> =
+            items[first_input..].iter().zip(&owners).filter(|(item, _)| item.is_readable()).map(|(_, i)| *i).collect();
+        ready.dedup();
+        Some(ready)
+    }
+
+    /// Obeys the actor's control messages; false once told to stop.
+    fn obey(&mut self, control: &ComponentEnd) -> bool {
+        while let Some(message) = control.try_recv() {
+            match message {
+                ToComponent::Activate => {
+                    if !self.active {
+                        self.ctx.timers.launch_all_periodic(Instant::now());
+                        self.active = true;
+                        self.lifecycle("on_activate", |h, c| h.activate(c));
+                    }
+                }
+                ToComponent::Passivate => {
+                    self.active = false;
+                    self.lifecycle("on_passivate", |h, c| h.passivate(c));
+                }
+                ToComponent::Stop => {
+                    self.lifecycle("on_deactivate", |h, c| h.deactivate(c));
+                    for (_, group) in std::mem::take(&mut self.ctx.groups) {
+                        group.member.leave();
+                    }
+                    return false;
+                }
+                ToComponent::Update { target, added, removed } => self.apply_update(&target, &added, &removed),
+            }
+        }
+        true
+    }
+
+    /// Calls the handlers of the timers that are due.
+    fn fire_timers(&mut self) {
+        for tick in self.ctx.timers.fire_due(Instant::now()) {
+            let Some(timer) = self.timers.get(tick.timer.index()) else { continue };
+            let (index, name, deadline) = (timer.index, timer.name.clone(), timer.deadline);
+            self.guarded(&name, deadline, |hosted, ctx| hosted.tick(ctx, index, tick));
+        }
+    }
+
+    /// Serves the ready inputs, and those whose oldest request timed out, in the scheduler's
+    /// order.
+    fn serve_inputs(&mut self, ready: Vec<usize>) {
+        let due = Instant::now();
+        let mut expired = Vec::new();
+        for i in 0..self.inputs.len() {
+            let index = self.inputs[i].index;
+            if !ready.contains(&i) && self.request_deadline(index).is_some_and(|d| d <= due) {
+                expired.push(i);
+            }
+        }
+        let mut order: Vec<usize> = ready.into_iter().chain(expired).collect();
+        order.sort_unstable();
+        match self.scheduler {
+            Scheduler::Default => {}
+            Scheduler::Priority => order.truncate(1),
+            Scheduler::RoundRobin => {
+                let split = order.iter().position(|&i| i >= self.next_first).unwrap_or(0);
+                order.rotate_left(split);
+                if let Some(&first) = order.first() {
+                    self.next_first = first + 1;
+                }
+            }
+        }
+        for i in order {
+            let input = &self.inputs[i];
+            let (index, name, deadline) = (input.index, input.name.clone(), input.deadline);
+            self.guarded(&name, deadline, |hosted, ctx| hosted.serve(ctx, index));
         }
     }
 
     /// Serves the component until the actor says stop (or the actor's end of the channel goes).
-    pub(crate) fn run(mut self, control: &zmq::Socket) {
+    pub(crate) fn run(mut self, control: &ComponentEnd) {
         self.flush(control);
         loop {
-            let now = Instant::now();
-            let timeout = self
-                .next_deadline()
-                .map_or(-1, |d| i64::try_from(d.saturating_duration_since(now).as_millis() + 1).unwrap_or(i64::MAX));
-            let (ready, control_ready) = {
-                let mut owners = Vec::new();
-                let mut items = vec![control.as_poll_item(zmq::POLLIN)];
-                for group in self.ctx.groups.values() {
-                    items.extend(group.member.sockets().into_iter().map(|s| s.as_poll_item(zmq::POLLIN)));
-                }
-                let group_items = items.len() - 1;
-                if self.active {
-                    for (i, input) in self.inputs.iter().enumerate() {
-                        if let Some(slot) = self.ctx.ports.get(&input.port) {
-                            for socket in sockets(&slot.port) {
-                                items.push(socket.as_poll_item(zmq::POLLIN));
-                                owners.push(i);
-                            }
-                        }
-                    }
-                }
-                match zmq::poll(&mut items, timeout) {
-                    Ok(_) | Err(zmq::Error::EINTR) => {}
-                    Err(e) => {
-                        error!(self.ctx.log, "poll failed; the component stops"; "error" => %e);
-                        return;
-                    }
-                }
-                let mut ready: Vec<usize> = items[1 + group_items..]
-                    .iter()
-                    .zip(&owners)
-                    .filter(|(item, _)| item.is_readable())
-                    .map(|(_, i)| *i)
-                    .collect();
-                ready.dedup();
-                (ready, items[0].is_readable())
-            };
-            if control_ready {
-                while let Some(message) = control::try_recv::<ToComponent>(control) {
-                    match message {
-                        ToComponent::Activate => {
-                            if !self.active {
-                                self.ctx.timers.launch_all_periodic(Instant::now());
-                                self.active = true;
-                                self.lifecycle("on_activate", |h, c| h.activate(c));
-                            }
-                        }
-                        ToComponent::Passivate => {
-                            self.active = false;
-                            self.lifecycle("on_passivate", |h, c| h.passivate(c));
-                        }
-                        ToComponent::Stop => {
-                            self.lifecycle("on_deactivate", |h, c| h.deactivate(c));
-                            for (_, group) in std::mem::take(&mut self.ctx.groups) {
-                                group.member.leave();
-                            }
-                            return;
-                        }
-                        ToComponent::Update { port, added, removed } => self.apply_update(&port, &added, &removed),
-                    }
-                }
+            let Some(ready) = self.wait(control) else { return };
+            if !self.obey(control) {
+                return;
             }
             // Groups keep their heartbeats and elections going while the component is passive.
             self.serve_groups();
@@ -431,49 +362,8 @@ impl Executor {
             if !self.active {
                 continue;
             }
-            for tick in self.ctx.timers.fire_due(Instant::now()) {
-                let Some(&index) = self.timer_handlers.get(&*tick.name) else {
-                    continue;
-                };
-                let deadline = self.ctx.timer_deadlines.get(&*tick.name).copied();
-                let name = tick.name.to_string();
-                self.run_handler(&name, index, Input::Tick(tick), deadline);
-            }
-            // Requests whose deadline passed end through their port's handler too.
-            let due = Instant::now();
-            let mut expired = Vec::new();
-            for (i, input) in self.inputs.iter().enumerate() {
-                if let Some(slot) = self.ctx.ports.get_mut(&input.port) {
-                    let d = match &mut slot.port {
-                        Port::Req(p) => p.next_deadline(),
-                        Port::Qry(p) => p.next_deadline(),
-                        _ => None,
-                    };
-                    if d.is_some_and(|d| d <= due) && !ready.contains(&i) {
-                        expired.push(i);
-                    }
-                }
-            }
-            let mut order: Vec<usize> = ready.into_iter().chain(expired).collect();
-            order.sort_unstable();
-            match self.scheduler {
-                Scheduler::Default => {}
-                Scheduler::Priority => order.truncate(1),
-                Scheduler::RoundRobin => {
-                    let split = order.iter().position(|&i| i >= self.next_first).unwrap_or(0);
-                    order.rotate_left(split);
-                    if let Some(&first) = order.first() {
-                        self.next_first = first + 1;
-                    }
-                }
-            }
-            for i in order {
-                let (port, handler, deadline) = {
-                    let input = &self.inputs[i];
-                    (input.port.clone(), input.handler, input.deadline)
-                };
-                self.run_handler(&port, handler, Input::Readable, deadline);
-            }
+            self.fire_timers();
+            self.serve_inputs(ready);
             self.flush(control);
         }
     }
@@ -492,18 +382,18 @@ fn sockets(port: &Port) -> Vec<&zmq::Socket> {
     }
 }
 
-/// Runs a component thread: builds the component, reports to the actor, serves it.
-pub(crate) fn thread_main(plan: Plan, control: zmq::Socket) {
+/// Runs a component thread: builds the component with `make`, reports to the actor, serves it.
+pub(crate) fn thread_main<P: PortSet>(plan: Plan, control: ComponentEnd, make: Maker<P>) {
     let log = plan.log.clone();
-    match build(plan) {
-        Ok((executor, provides, wants)) => {
-            control::send(&control, &FromComponent::Ready { provides, wants });
+    match build(plan, make) {
+        Ok((executor, discovered)) => {
+            control.send(FromComponent::Ready(discovered));
             executor.run(&control);
         }
         Err(why) => {
             error!(log, "the component cannot start"; "error" => &why);
-            control::send(&control, &FromComponent::Failed(why));
+            control.send(FromComponent::Failed(why));
         }
     }
-    control::send(&control, &FromComponent::Stopped);
+    control.send(FromComponent::Stopped);
 }

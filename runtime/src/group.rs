@@ -3,11 +3,13 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use cohort_groups::{Event, GroupConfig, GroupError, GroupEvent as MemberEvent, GroupMember, MemberId};
+use cohort_groups::{GroupConfig, GroupError, GroupMember, MemberId};
 use cohort_model::ast;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+// A component sees the group member's own events: `cohort-groups` makes them once, and
+// `Component::on_group` gets them unchanged.
+pub use cohort_groups::{DecodeError, GroupEvent, Payload, VoteSubject};
 pub use cohort_groups::{Outcome, VoteId, VoteKind};
 
 use crate::message::Message;
@@ -46,154 +48,6 @@ pub struct JoinOptions {
     /// only a majority of it can elect a leader or pass a majority vote, so the minority side of
     /// a network partition has no leader.
     pub expected_size: Option<usize>,
-}
-
-/// The bytes of a message from the group, decoded on demand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Payload(Vec<u8>);
-
-/// A payload that is not the type it was decoded as.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot decode a group payload as {wanted}: {why}")]
-pub struct DecodeError {
-    /// The type asked for.
-    pub wanted: &'static str,
-    /// Why not.
-    pub why: String,
-}
-
-impl Payload {
-    /// Decodes the payload as `T`.
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        minicbor_serde::from_slice(&self.0)
-            .map_err(|e| DecodeError { wanted: std::any::type_name::<T>(), why: e.to_string() })
-    }
-
-    /// The raw bytes (CBOR).
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-/// What a vote is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VoteSubject {
-    /// A value.
-    Value(Payload),
-    /// An action, to be carried out together at `at`.
-    Action {
-        /// The action.
-        action: Payload,
-        /// When (wall-clock time; members' clocks must be synchronized, e.g. with PTP or NTP).
-        at: SystemTime,
-    },
-}
-
-/// Something that happened in a group instance the component joined; handled by
-/// [`crate::Component::on_group`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GroupEvent {
-    /// A group message from another member ([`Group::send`]).
-    Message {
-        /// The sender.
-        from: MemberId,
-        /// The message.
-        payload: Payload,
-    },
-    /// A member joined (or was heard again).
-    MemberJoined(MemberId),
-    /// A member left, or has not been heard for the peer timeout.
-    MemberLeft(MemberId),
-    /// The group has a leader (possibly this component: see [`Group::is_leader`]).
-    LeaderElected(MemberId),
-    /// The leader is gone.
-    LeaderExited(MemberId),
-    /// (Leader.) A member sent the leader a message ([`Group::send_to_leader`]).
-    MessageToLeader {
-        /// The sender.
-        from: MemberId,
-        /// The message.
-        payload: Payload,
-    },
-    /// The leader sent this member a message ([`Group::send_to_member`]).
-    MessageFromLeader {
-        /// The leader.
-        leader: MemberId,
-        /// The message.
-        payload: Payload,
-    },
-    /// The leader asks this member to vote: answer with [`Group::vote`].
-    VoteRequested {
-        /// The vote.
-        vote: VoteId,
-        /// What it is about.
-        subject: VoteSubject,
-        /// What it takes to pass.
-        kind: VoteKind,
-    },
-    /// The leader announced how a vote ended.
-    VoteResult {
-        /// The vote.
-        vote: VoteId,
-        /// What it was about.
-        subject: VoteSubject,
-        /// Yes, no or timeout.
-        outcome: Outcome,
-    },
-    /// (Requester.) No announcement of this member's vote arrived within its timeout and a
-    /// heartbeat: the leader changed or could not be reached.
-    VoteLost {
-        /// The vote.
-        vote: VoteId,
-    },
-    /// An action vote passed and its time has come (on every member that learned the result).
-    ActionDue {
-        /// The vote.
-        vote: VoteId,
-        /// The action.
-        action: Payload,
-        /// How late after the agreed time this is delivered.
-        late: Duration,
-    },
-}
-
-fn subject(subject: cohort_groups::Subject) -> VoteSubject {
-    match subject {
-        cohort_groups::Subject::Value(bytes) => VoteSubject::Value(Payload(bytes)),
-        cohort_groups::Subject::Action { action, at_us } => {
-            VoteSubject::Action { action: Payload(action), at: SystemTime::UNIX_EPOCH + Duration::from_micros(at_us) }
-        }
-    }
-}
-
-impl GroupEvent {
-    fn from_member(event: MemberEvent) -> GroupEvent {
-        match event {
-            MemberEvent::Message { from, payload } => GroupEvent::Message { from, payload: Payload(payload) },
-            MemberEvent::ActionDue { vote, action, late } => {
-                GroupEvent::ActionDue { vote, action: Payload(action), late }
-            }
-            MemberEvent::Core(event) => match event {
-                Event::MemberJoined(id) => GroupEvent::MemberJoined(id),
-                Event::MemberLeft(id) => GroupEvent::MemberLeft(id),
-                Event::LeaderElected(id) => GroupEvent::LeaderElected(id),
-                Event::LeaderExited(id) => GroupEvent::LeaderExited(id),
-                Event::MessageToLeader { from, payload } => {
-                    GroupEvent::MessageToLeader { from, payload: Payload(payload) }
-                }
-                Event::MessageFromLeader { leader, payload } => {
-                    GroupEvent::MessageFromLeader { leader, payload: Payload(payload) }
-                }
-                Event::VoteCalled { vote, subject: s, kind } => {
-                    GroupEvent::VoteRequested { vote, subject: subject(s), kind }
-                }
-                Event::VoteEnded { vote, subject: s, outcome } => {
-                    GroupEvent::VoteResult { vote, subject: subject(s), outcome }
-                }
-                Event::VoteLost { vote } => GroupEvent::VoteLost { vote },
-            },
-        }
-    }
 }
 
 /// A group operation that failed.
@@ -378,6 +232,6 @@ impl Group {
 
     /// Serves the group's sockets and timers; the events for the component.
     pub(crate) fn poll(&mut self, now: Instant) -> Vec<GroupEvent> {
-        self.member.poll(now).into_iter().map(GroupEvent::from_member).collect()
+        self.member.poll(now)
     }
 }

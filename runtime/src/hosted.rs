@@ -1,41 +1,63 @@
-//! Component types behind one object-safe trait, and the registry that makes them by name.
+//! Component types behind one object-safe trait, and the registry of an app's component types.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::component::{Binding, Component, HandlerError, HandlerResult, Handlers, Input};
-use crate::context::Context;
-use crate::group::{GroupEvent, GroupName};
-use crate::params::ComponentArgs;
+use cohort_model::ast::PortKind as ModelPortKind;
+use cohort_model::PortDescriptor;
 
-/// A component value with its handlers, whatever its type.
-pub(crate) trait Hosted: Send {
-    /// What each handler expects of its port, by handler index.
-    fn bindings(&self) -> Vec<Binding>;
-    /// Runs handler `index`.
-    fn dispatch(&mut self, ctx: &mut Context, index: usize, input: Input) -> HandlerResult;
-    fn activate(&mut self, ctx: &mut Context) -> HandlerResult;
-    fn deactivate(&mut self, ctx: &mut Context) -> HandlerResult;
-    fn passivate(&mut self, ctx: &mut Context) -> HandlerResult;
-    fn deadline_missed(&mut self, ctx: &mut Context, port: &str, took: Duration, deadline: Duration);
-    fn group(&mut self, ctx: &mut Context, group: &GroupName, event: GroupEvent) -> HandlerResult;
+use crate::component::{Binding, Component, HandlerResult, Handlers, Input};
+use crate::context::Context;
+use crate::control::ComponentEnd;
+use crate::executor::{thread_main, Plan};
+use crate::group::{GroupEvent, GroupName};
+use crate::named::NamedPorts;
+use crate::params::{ArgError, ComponentArgs};
+use crate::portset::PortShape;
+use crate::timers::Tick;
+use crate::typed::Generated;
+
+/// A component value with its handlers, whatever its type; `P` is how it holds its ports.
+pub(crate) trait Hosted<P>: Send {
+    /// Drains input port `index` (model index).
+    fn serve(&mut self, ctx: &mut Context<P>, index: usize) -> HandlerResult;
+    /// Timer port `index` (model index) ticked.
+    fn tick(&mut self, ctx: &mut Context<P>, index: usize, tick: Tick) -> HandlerResult;
+    fn activate(&mut self, ctx: &mut Context<P>) -> HandlerResult;
+    fn deactivate(&mut self, ctx: &mut Context<P>) -> HandlerResult;
+    fn passivate(&mut self, ctx: &mut Context<P>) -> HandlerResult;
+    fn deadline_missed(&mut self, ctx: &mut Context<P>, port: &str, took: Duration, deadline: Duration);
+    fn group(&mut self, ctx: &mut Context<P>, group: &GroupName, event: GroupEvent) -> HandlerResult;
 }
 
+/// Makes a component value for an instance, given its arguments, context and ports.
+pub(crate) type Maker<P> = fn(&ComponentArgs, &mut Context<P>, &[PortDescriptor]) -> Result<Box<dyn Hosted<P>>, String>;
+
+/// A component of the string-keyed API with its handler bindings, by port index.
 struct Instance<C: Component> {
     component: C,
     handlers: Handlers<C>,
+    /// For each model port index, the index of its binding.
+    by_port: Vec<Option<usize>>,
 }
 
-impl<C: Component> Hosted for Instance<C> {
-    fn bindings(&self) -> Vec<Binding> {
-        self.handlers.bindings.iter().map(|(b, _)| b.clone()).collect()
-    }
-
+impl<C: Component> Instance<C> {
     fn dispatch(&mut self, ctx: &mut Context, index: usize, input: Input) -> HandlerResult {
-        match self.handlers.bindings.get_mut(index) {
+        let Some(Some(binding)) = self.by_port.get(index) else { return Ok(()) };
+        match self.handlers.bindings.get_mut(*binding) {
             Some((_, handler)) => handler(&mut self.component, ctx, input),
             None => Ok(()),
         }
+    }
+}
+
+impl<C: Component> Hosted<NamedPorts> for Instance<C> {
+    fn serve(&mut self, ctx: &mut Context, index: usize) -> HandlerResult {
+        self.dispatch(ctx, index, Input::Readable)
+    }
+
+    fn tick(&mut self, ctx: &mut Context, index: usize, tick: Tick) -> HandlerResult {
+        self.dispatch(ctx, index, Input::Tick(tick))
     }
 
     fn activate(&mut self, ctx: &mut Context) -> HandlerResult {
@@ -59,19 +81,134 @@ impl<C: Component> Hosted for Instance<C> {
     }
 }
 
-type Maker = fn(&ComponentArgs, &mut Context) -> Result<Box<dyn Hosted>, HandlerError>;
+/// Whether a handler binding fits a port; the reason if not.
+fn check_binding(binding: &Binding, port: &PortDescriptor) -> Result<(), String> {
+    if !binding.kinds.contains(&port.kind) {
+        let wanted: Vec<&str> = binding.kinds.iter().map(|k| k.keyword()).collect();
+        return Err(format!(
+            "port {:?} is a {} port, but its handler is for {}",
+            binding.port,
+            port.kind.keyword(),
+            wanted.join(" or ")
+        ));
+    }
+    let expected: Vec<&str> = match (port.kind, port.messages.first(), port.messages.reply()) {
+        (ModelPortKind::Sub | ModelPortKind::Ans, Some(first), _) => vec![first],
+        (ModelPortKind::Rep | ModelPortKind::Srv, Some(first), Some(reply)) => vec![first, reply],
+        (ModelPortKind::Req | ModelPortKind::Qry, _, Some(reply)) => vec![reply],
+        _ => Vec::new(),
+    };
+    if !binding.messages.is_empty() && binding.messages != expected {
+        return Err(format!(
+            "port {:?} carries {}, but its handler takes {}",
+            binding.port,
+            expected.join(" and "),
+            binding.messages.join(" and ")
+        ));
+    }
+    Ok(())
+}
 
-fn make<C: Component>(args: &ComponentArgs, ctx: &mut Context) -> Result<Box<dyn Hosted>, HandlerError> {
-    let component = C::new(args, ctx)?;
+fn make_untyped<C: Component>(
+    args: &ComponentArgs,
+    ctx: &mut Context,
+    ports: &[PortDescriptor],
+) -> Result<Box<dyn Hosted<NamedPorts>>, String> {
+    let component = C::new(args, ctx).map_err(|e| format!("{}::new failed: {e}", C::TYPE))?;
     let mut handlers = Handlers::new();
     C::handlers(&mut handlers);
-    Ok(Box::new(Instance { component, handlers }))
+    let mut by_port = vec![None; ports.iter().map(|p| p.index + 1).max().unwrap_or(0)];
+    for (i, (binding, _)) in handlers.bindings.iter().enumerate() {
+        let port = ports.iter().find(|p| p.name == binding.port).ok_or_else(|| {
+            let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+            format!(
+                "component {} binds a handler to port {:?}, which the model does not declare (ports: {})",
+                C::TYPE,
+                binding.port,
+                names.join(", ")
+            )
+        })?;
+        check_binding(binding, port).map_err(|why| format!("component {}: {why}", C::TYPE))?;
+        if let Some(slot) = by_port.get_mut(port.index) {
+            *slot = Some(i);
+        }
+    }
+    if let Some(port) = ports.iter().find(|p| p.is_input() && by_port.get(p.index).is_none_or(Option::is_none)) {
+        return Err(format!(
+            "component {} has no handler for its {} port {:?}; bind one in Component::handlers",
+            C::TYPE,
+            port.kind.keyword(),
+            port.name
+        ));
+    }
+    Ok(Box::new(Instance { component, handlers, by_port }))
+}
+
+fn run_untyped<C: Component>(plan: Plan, control: ComponentEnd) {
+    thread_main::<NamedPorts>(plan, control, make_untyped::<C>);
+}
+
+impl<G: Generated> Hosted<G::Ports> for G {
+    fn serve(&mut self, ctx: &mut Context<G::Ports>, index: usize) -> HandlerResult {
+        Generated::serve(self, ctx, index)
+    }
+
+    fn tick(&mut self, ctx: &mut Context<G::Ports>, index: usize, tick: Tick) -> HandlerResult {
+        Generated::tick(self, ctx, index, tick)
+    }
+
+    fn activate(&mut self, ctx: &mut Context<G::Ports>) -> HandlerResult {
+        Generated::activate(self, ctx)
+    }
+
+    fn deactivate(&mut self, ctx: &mut Context<G::Ports>) -> HandlerResult {
+        Generated::deactivate(self, ctx)
+    }
+
+    fn passivate(&mut self, ctx: &mut Context<G::Ports>) -> HandlerResult {
+        Generated::passivate(self, ctx)
+    }
+
+    fn deadline_missed(&mut self, ctx: &mut Context<G::Ports>, port: &str, took: Duration, deadline: Duration) {
+        Generated::deadline_missed(self, ctx, port, took, deadline);
+    }
+
+    fn group(&mut self, ctx: &mut Context<G::Ports>, group: &GroupName, event: GroupEvent) -> HandlerResult {
+        Generated::group(self, ctx, group, event)
+    }
+}
+
+fn make_generated<G: Generated>(
+    args: &ComponentArgs,
+    ctx: &mut Context<G::Ports>,
+    _ports: &[PortDescriptor],
+) -> Result<Box<dyn Hosted<G::Ports>>, String> {
+    let component = G::make(args, ctx).map_err(|e| format!("{}::new failed: {e}", G::TYPE))?;
+    Ok(Box::new(component))
+}
+
+fn run_generated<G: Generated>(plan: Plan, control: ComponentEnd) {
+    thread_main::<G::Ports>(plan, control, make_generated::<G>);
+}
+
+/// Checks an instance's arguments against a component type's parameters.
+pub(crate) type ArgsCheck = fn(&ComponentArgs) -> Result<(), ArgError>;
+
+/// How to run one component type, and what its code expects of the model.
+#[derive(Clone, Copy)]
+pub(crate) struct Entry {
+    /// Runs an instance's thread.
+    pub(crate) run: fn(Plan, ComponentEnd),
+    /// The ports generated code expects (none for the string-keyed API, checked when it binds).
+    pub(crate) shapes: Option<&'static [PortShape]>,
+    /// Checks an instance's arguments against the generated parameters.
+    pub(crate) check_args: Option<ArgsCheck>,
 }
 
 /// The component types an app implements, by their model names.
 #[derive(Default, Clone)]
 pub struct Components {
-    makers: BTreeMap<&'static str, Maker>,
+    entries: BTreeMap<&'static str, Entry>,
 }
 
 impl Components {
@@ -80,19 +217,47 @@ impl Components {
         Components::default()
     }
 
-    /// Registers `C` under its model name [`Component::TYPE`].
+    /// Registers `C`, a component of the string-keyed API, under its model name
+    /// [`Component::TYPE`].
     #[must_use]
     pub fn with<C: Component>(mut self) -> Components {
-        self.makers.insert(C::TYPE, make::<C>);
+        self.entries.insert(C::TYPE, Entry { run: run_untyped::<C>, shapes: None, check_args: None });
+        self
+    }
+
+    /// Registers a component type generated from the model (what `cohort-build`'s generated
+    /// `components()` calls for every type).
+    #[must_use]
+    pub fn with_generated<G: Generated>(mut self) -> Components {
+        let entry = Entry { run: run_generated::<G>, shapes: Some(G::PORTS), check_args: Some(G::check_args) };
+        self.entries.insert(G::TYPE, entry);
         self
     }
 
     /// The names of the registered types.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.makers.keys().copied()
+        self.entries.keys().copied()
     }
 
-    pub(crate) fn maker(&self, name: &str) -> Option<Maker> {
-        self.makers.get(name).copied()
+    /// Whether an instance of component type `name`, with these ports and arguments, fits the
+    /// registered code: the ports it was generated for and its parameters. The reason if not.
+    pub(crate) fn check_instance(
+        &self,
+        name: &str,
+        ports: &[PortDescriptor],
+        args: &ComponentArgs,
+    ) -> Result<(), String> {
+        let Some(entry) = self.entry(name) else { return Ok(()) };
+        if let Some(shapes) = entry.shapes {
+            crate::portset::compare_shapes(name, shapes, ports)?;
+        }
+        if let Some(check) = entry.check_args {
+            check(args).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn entry(&self, name: &str) -> Option<Entry> {
+        self.entries.get(name).copied()
     }
 }

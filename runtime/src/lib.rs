@@ -1,8 +1,11 @@
 //! Cohort runtime: the component API, actors, timers and the launcher.
 //!
-//! Users implement [`Component`] for each component type of their model and register the types
-//! in [`Components`]. Each component instance runs on its own thread, which owns its ports and
-//! its timers and calls its handlers. The `cohort` command-line tool is this crate's binary.
+//! An app's `build.rs` generates, with `cohort-build`, a typed layer from its model: for each
+//! component type a trait with one handler per input port, typed port handles and parameters
+//! ([`typed`]), and a registry of all the app's [`Components`]. Each component instance runs on
+//! its own thread, which owns its ports and its timers and calls its handlers. The string-keyed
+//! [`Component`] API below the typed layer stays for tools and tests. The `cohort`
+//! command-line tool is this crate's binary.
 
 pub mod actor;
 mod component;
@@ -15,8 +18,11 @@ mod hosted;
 pub mod launcher;
 pub mod logging;
 mod message;
+mod named;
 pub mod params;
+mod portset;
 pub mod timers;
+pub mod typed;
 
 pub use actor::{run_actor, ActorError, ActorSettings};
 pub use cohort_groups::MemberId;
@@ -33,5 +39,6 @@ pub use group::{
 pub use hosted::Components;
 pub use launcher::{launch, AppModel};
 pub use message::Message;
+pub use named::NamedPorts;
 pub use params::ComponentArgs;
 pub use timers::Tick;

@@ -40,7 +40,8 @@
 //! * When several timers are due, their ticks come in order of scheduled time, then of
 //!   [`TimerId`] (the order the timers were added).
 
-use cohort_model::ast::{Port, PortKind, TimeUnit};
+use cohort_model::ast::PortKind;
+use cohort_model::PortDescriptor;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -186,22 +187,18 @@ impl TimerSet {
         self.add(name, TimerKind::Sporadic { delay: Duration::ZERO })
     }
 
-    /// Adds the timer of a model's timer port: periodic when the port has a nonzero period
-    /// (milliseconds when it has no unit), sporadic when it has none or, as in RIAPS, a zero
-    /// period.
+    /// Adds the timer of a model's timer port: periodic when the port has a nonzero period,
+    /// sporadic when it has none or, as in RIAPS, a zero period.
     ///
-    /// Fails when the port is not a timer, its period is negative, or the name is taken.
-    pub fn add_port(&mut self, port: &Port) -> Result<TimerId, TimerError> {
-        let name = &port.name.name;
+    /// Fails when the port is not a timer or the name is taken.
+    pub fn add_port(&mut self, port: &PortDescriptor) -> Result<TimerId, TimerError> {
         if port.kind != PortKind::Timer {
-            return Err(TimerError::NotATimer(name.clone()));
+            return Err(TimerError::NotATimer(port.name.clone()));
         }
-        match port.period.map(|p| p.millis(TimeUnit::Msec)) {
-            None | Some(0) => self.add_sporadic(name),
-            Some(millis) => match u64::try_from(millis) {
-                Ok(millis) => self.add_periodic(name, Duration::from_millis(millis)),
-                Err(_) => Err(TimerError::NegativePeriod(name.clone())),
-            },
+        match port.period {
+            None => self.add_sporadic(&port.name),
+            Some(period) if period.is_zero() => self.add_sporadic(&port.name),
+            Some(period) => self.add_periodic(&port.name, period),
         }
     }
 
@@ -826,10 +823,10 @@ mod tests {
         assert_eq!(set.next_deadline(), Some(c.at(10)));
     }
 
-    fn port(source: &str) -> Port {
+    fn port(source: &str) -> PortDescriptor {
         let (model, diagnostics) = cohort_model::parse_app_model(source);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        model.apps[0].components[0].ports[0].clone()
+        cohort_model::describe_ports(&model.apps[0].components[0], None).remove(0)
     }
 
     #[test]
@@ -846,11 +843,6 @@ mod tests {
         let zero = set.add_port(&port("app A { component C { timer zero 0; } actor X { { c : C; } } }")).unwrap();
         assert_eq!(set.kind(zero).unwrap(), TimerKind::Sporadic { delay: Duration::ZERO });
 
-        let mut negative = port("app A { component C { timer neg 5; } actor X { { c : C; } } }");
-        if let Some(period) = negative.period.as_mut() {
-            period.amount = -5;
-        }
-        assert_eq!(set.add_port(&negative), Err(TimerError::NegativePeriod("neg".into())));
         assert_eq!(
             set.add_port(&port("app A { message M; component C { pub out : M; } actor X { { c : C; } } }")),
             Err(TimerError::NotATimer("out".into()))

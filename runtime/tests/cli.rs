@@ -242,6 +242,76 @@ fn check_deployment_against_its_model_reports_missing_parameter_and_unknown_acto
     assert!(run.stderr.ends_with("checked 2 files: 2 errors\n"), "{}", run.stderr);
 }
 
+/// A deployment of the estimator that places `Estimator` twice on 10.0.0.1: once by `on all`,
+/// once by name.
+const TWICE: &str = "\
+app DistributedEstimator {
+\ton all Estimator;
+\ton (10.0.0.1) Estimator;
+\ton all Aggregator(posArg=12);
+}
+";
+
+#[test]
+fn issue_12_check_reports_an_actor_placed_twice_on_a_host() {
+    let dir = Dir::new("check_twice");
+    dir.write("twice.depl", TWICE);
+    let run = dir.cohort(&["check", &estimator("estimator.riaps"), "twice.depl"]).expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "twice.depl:3:16: error: actor `Estimator` is placed on host `10.0.0.1` more than once
+  |
+3 | \ton (10.0.0.1) Estimator;
+  | \t              ^^^^^^^^^
+twice.depl:2:9: note: first placed on every host here
+  |
+2 | \ton all Estimator;
+  | \t       ^^^^^^^^^
+  = help: an actor runs at most once on a host; keep one of these placements
+"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.ends_with("checked 2 files: 1 error\n"), "{}", run.stderr);
+    // RIAPS accepts such a deployment, so on its own (and for `compile`) it is still valid.
+    dir.cohort(&["check", "twice.depl"]).expect_code(0);
+    dir.cohort(&["compile", "twice.depl"]).expect_code(0);
+}
+
+/// Argument errors on three hosts, none of them `h1`.
+const BAD_ARGUMENTS: &str = "\
+app DistributedEstimator {
+\ton (h1) Estimator;
+\ton (h2) Aggregator(posArg=\"two\", optArg=3);
+\ton (h3) Aggregator(optArg=\"x\", extra=1);
+\ton (h4) Aggregator(posArg=4.5);
+}
+";
+
+#[test]
+fn issue_12_check_reports_argument_errors_of_every_placement_at_once() {
+    let dir = Dir::new("check_arguments");
+    dir.write("args.depl", BAD_ARGUMENTS);
+    let run = dir.cohort(&["check", &estimator("estimator.riaps"), "args.depl"]).expect_code(1);
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.contains(": error: ")).collect();
+    assert_eq!(
+        errors,
+        [
+            // `posArg` has no default, so a string suits it, but the instance `aggr` passes it on
+            // to `iArg`, an integer.
+            "args.depl:3:28: error: `iArg` of component `GlobalEstimator` (instance `aggr`) expects an integer, found a string (\"two\"), the value of actor parameter `posArg`",
+            "args.depl:3:42: error: `optArg` expects a string, found an integer",
+            "args.depl:4:10: error: actor `Aggregator` needs a value for `posArg`, which has no default",
+            "args.depl:4:33: error: actor `Aggregator` has no parameter `extra`",
+            "args.depl:5:28: error: `iArg` of component `GlobalEstimator` (instance `aggr`) expects an integer, found a float (4.5), the value of actor parameter `posArg`",
+        ],
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.ends_with("checked 2 files: 5 errors\n"), "{}", run.stderr);
+}
+
 #[test]
 fn check_deployment_alone_only_checks_the_deployment() {
     let dir = Dir::new("check_alone");

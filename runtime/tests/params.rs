@@ -305,9 +305,9 @@ fn a_deployment_value_of_the_wrong_type_names_its_place_and_the_default() {
 }
 
 #[test]
-fn an_actor_argument_passed_to_a_component_formal_of_another_type_is_found_at_run_time() {
+fn an_actor_argument_passed_to_a_component_formal_of_another_type_is_found_before_start() {
     // `size` has no default, so only the deployment's value says it is a string; the model
-    // checks cannot see that `Worker.count` wants an integer.
+    // alone cannot see that `Worker.count` gets a string.
     let model = RELAY.replace("verbose = false)", "verbose = false, size)").replace("count = 3", "count = size");
     let files = Files::checked(&model, Some("app Relay {\n  on all Station(size = \"big\");\n}\n"));
     let resolver = files.resolver();
@@ -320,8 +320,13 @@ fn an_actor_argument_passed_to_a_component_formal_of_another_type_is_found_at_ru
     );
     let rendered = resolver.render(&error);
     assert!(rendered.contains("m.riaps:5:61: note: `size` is passed to `count` here\n"), "{rendered}");
-    // `check` runs every placement, so it finds this before anything starts.
-    assert_eq!(resolver.check(), vec![error]);
+    // The model's checks of the deployment against the app find it for every placement, at
+    // the same place, so `check` reports it before anything starts, as `cohort check` does.
+    let checked = resolver.check();
+    assert_eq!(checked.len(), 1);
+    assert!(matches!(checked[0].kind(), ParamErrorKind::Checked(_)));
+    assert_eq!(checked[0].location(), error.location());
+    assert_eq!(checked[0].to_string(), error.to_string());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,8 +393,16 @@ fn an_actor_placed_twice_on_one_host_is_ambiguous_until_the_caller_picks() {
     assert_eq!(speeds, [Value::Float(2.0), Value::Float(3.0)]);
     // Elsewhere only `on all` applies.
     assert_eq!(resolver.actor_args("Station", "g").unwrap().float("speed").unwrap(), 3.0);
-    // The whole deployment is still valid: each placement resolves.
-    assert!(resolver.check().is_empty());
+    // An actor runs at most once on a host: `check`, which `run` makes before it starts
+    // anything, rejects the deployment, at the second placement with a note at the first.
+    let checked = resolver.check();
+    assert_eq!(checked.len(), 1);
+    assert_eq!(checked[0].to_string(), "d.depl:3:10: actor `Station` is placed on host `h` more than once");
+    assert!(
+        resolver.render(&checked[0]).contains("d.depl:2:10: note: first placed on host `h` here\n"),
+        "{}",
+        resolver.render(&checked[0])
+    );
 }
 
 #[test]
@@ -503,7 +516,7 @@ fn every_corpus_model_and_deployment_resolves_without_panicking() {
     let models = corpus("riaps");
     let deployments = corpus("depl");
     assert!(models.len() > 100 && deployments.len() > 50, "{} models, {} deployments", models.len(), deployments.len());
-    let (mut resolved, mut valid_pairs, mut found_by_resolution) = (0, 0, Vec::new());
+    let (mut resolved, mut valid_pairs, mut rejected_by_checks) = (0, 0, Vec::new());
     for model in &models {
         // Parsed only: resolution must cope with whatever a model holds.
         let (parsed, _) = parse_app_model(&model.text);
@@ -526,23 +539,21 @@ fn every_corpus_model_and_deployment_resolves_without_panicking() {
                     }
                 }
                 let errors = resolver.check();
-                if !valid || errors.iter().any(|e| matches!(e.kind(), ParamErrorKind::Checked(_))) {
+                if !valid {
+                    continue;
+                }
+                if errors.iter().any(|e| matches!(e.kind(), ParamErrorKind::Checked(_))) {
+                    rejected_by_checks.push((deployment.name.clone(), errors.iter().map(|e| e.to_string()).collect()));
                     continue;
                 }
                 valid_pairs += 1;
-                // What the model checks pass and only resolution finds: RIAPS's DistributedEstimatorGpio
-                // passes the float actor argument `freqArg` to `frqArg = 2`, an integer formal.
-                for error in &errors {
-                    let message = error.to_string();
-                    assert!(message.contains("`frqArg` of component `LocalEstimator` (instance `filter`) expects an integer, found a float"), "{message}");
-                    found_by_resolution.push(deployment.name.clone());
-                }
-                if errors.is_empty() {
-                    for placement in parsed.placements.iter().flat_map(|line| &line.actors) {
-                        for choice in resolver.placements(&placement.name.name) {
-                            let args = resolver.actor_args_for(choice).unwrap();
-                            resolver.all_component_args(&args).unwrap();
-                        }
+                // Resolution finds nothing that the model's checks pass: they make every check
+                // `run` makes, so `cohort check` reports everything `run` would.
+                assert_eq!(errors, vec![], "{}", deployment.name);
+                for placement in parsed.placements.iter().flat_map(|line| &line.actors) {
+                    for choice in resolver.placements(&placement.name.name) {
+                        let args = resolver.actor_args_for(choice).unwrap();
+                        resolver.all_component_args(&args).unwrap();
                     }
                 }
             }
@@ -550,14 +561,25 @@ fn every_corpus_model_and_deployment_resolves_without_panicking() {
     }
     assert!(resolved > 200, "only {resolved} actors resolved from their defaults");
     assert!(valid_pairs > 100, "only {valid_pairs} valid model and deployment pairs");
-    found_by_resolution.sort();
-    found_by_resolution.dedup();
-    assert_eq!(
-        found_by_resolution,
-        [
-            "riaps-apps-apps-vu-distributedestimatorgpio-python-distributedestimatorgpio-depl/DistributedEstimatorGpio.depl",
-            "riaps-github-io-models-block25-depl/models-block25.depl",
-            "riaps-pycom-tests-destgpio-distributedestimatorgpio-depl/DistributedEstimatorGpio.depl",
-        ]
+    // What resolution alone used to find: RIAPS's DistributedEstimatorGpio passes the float
+    // actor argument `freqArg` to `frqArg = 2`, an integer formal.
+    for name in [
+        "riaps-apps-apps-vu-distributedestimatorgpio-python-distributedestimatorgpio-depl/DistributedEstimatorGpio.depl",
+        "riaps-github-io-models-block25-depl/models-block25.depl",
+        "riaps-pycom-tests-destgpio-distributedestimatorgpio-depl/DistributedEstimatorGpio.depl",
+    ] {
+        let (_, errors): &(String, Vec<String>) = rejected_by_checks.iter().find(|(n, _)| n == name).unwrap();
+        assert!(
+            errors.iter().all(|e| e.contains("`frqArg` of component `LocalEstimator` (instance `filter`) expects an integer, found a float")),
+            "{errors:?}"
+        );
+    }
+    // RIAPS's `dlse.depl` places `groupActor(gr_num = 2)` and `(gr_num = 3)` on one host.
+    let (_, errors) =
+        rejected_by_checks.iter().find(|(n, _)| n.ends_with("wind-curtail-dlse-dlse-depl/dlse.depl")).unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].ends_with("/dlse.depl:5:24: actor `groupActor` is placed on host `192.168.3.225` more than once"),
+        "{errors:?}"
     );
 }

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cohort_groups::{Event, GroupConfig, GroupEvent, GroupKey, GroupMember, MemberId};
+use cohort_groups::{GroupConfig, GroupEvent, GroupKey, GroupMember, MemberId};
 use cohort_ports::keyfile::{app_key_path, daemon_key_path};
 use cohort_ports::*;
 
@@ -401,7 +401,7 @@ fn a_foreign_group_member_hears_nothing_and_is_not_counted() {
         for event in &events[3 + i] {
             match event {
                 GroupEvent::Message { .. } => panic!("a foreign member received a group message: {event:?}"),
-                GroupEvent::Core(Event::MemberJoined(who) | Event::LeaderElected(who)) => {
+                GroupEvent::MemberJoined(who) | GroupEvent::LeaderElected(who) => {
                     assert_eq!(who, id, "a foreign member heard of {who:?}");
                 }
                 _ => {}
@@ -411,7 +411,7 @@ fn a_foreign_group_member_hears_nothing_and_is_not_counted() {
     for (i, m) in members[..3].iter().enumerate() {
         assert_eq!(m.core().members(), real_sorted);
         for event in &events[i] {
-            if let GroupEvent::Core(Event::MemberJoined(who)) | GroupEvent::Message { from: who, .. } = event {
+            if let GroupEvent::MemberJoined(who) | GroupEvent::Message { from: who, .. } = event {
                 assert!(real.contains(who), "member {i} counted a foreign member");
             }
         }

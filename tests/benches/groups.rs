@@ -58,7 +58,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, ensure, Context as _};
 use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
 use cohort_groups::{
-    CommandError, Event, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId, Outcome, Role, VoteKind,
+    CommandError, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId, Outcome, Role, VoteKind,
 };
 use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, Security, SocketOptions};
 use cohort_tests::{stamp_of, unix_nanos};
@@ -581,7 +581,7 @@ impl Mesh {
         let mut events = Vec::new();
         for (i, member) in self.members.iter_mut().enumerate() {
             for event in member.poll(Instant::now()) {
-                if let GroupEvent::Core(Event::VoteCalled { vote, .. }) = &event {
+                if let GroupEvent::VoteRequested { vote, .. } = &event {
                     match member.cast_vote(*vote, true) {
                         // Decided (and forgotten) before this member's ballot.
                         Ok(()) | Err(GroupError::Command(CommandError::UnknownVote)) => {}
@@ -654,10 +654,10 @@ impl GroupVotes {
             // The events come out of the poll, before the wait: a vote that ended is seen at once.
             for (i, event) in self.mesh.poll_all()? {
                 match event {
-                    GroupEvent::Core(Event::VoteEnded { vote: v, outcome, .. }) if i == requester && v == vote => {
+                    GroupEvent::VoteResult { vote: v, outcome, .. } if i == requester && v == vote => {
                         return Ok((start.elapsed(), outcome == Outcome::Yes));
                     }
-                    GroupEvent::Core(Event::VoteLost { vote: v }) if i == requester && v == vote => {
+                    GroupEvent::VoteLost { vote: v } if i == requester && v == vote => {
                         return Ok((start.elapsed(), false));
                     }
                     _ => {}
@@ -945,8 +945,8 @@ fn group_receiver(
     loop {
         for event in member.poll(Instant::now()) {
             match event {
-                GroupEvent::Core(Event::MemberJoined(m)) if m == sender => reports.send((i, Report::Ready))?,
-                GroupEvent::Message { payload, .. } => match payload.first() {
+                GroupEvent::MemberJoined(m) if m == sender => reports.send((i, Report::Ready))?,
+                GroupEvent::Message { payload, .. } => match payload.as_bytes().first() {
                     Some(&DATA) => count += 1,
                     Some(&END) => {
                         reports.send((i, Report::Done(count, Instant::now())))?;

@@ -1,11 +1,19 @@
 //! `cohort check`: check models and deployments, and each deployment against the model of the
 //! app it deploys when that model is among the files given.
+//!
+//! A deployment checked against its app gets every check of the model and the deployment that
+//! an app's `run` makes before it starts an actor, for every placement on every host: the
+//! model's deployment checks ([`check_deployment_against`]: actors, arguments, the values passed
+//! on to components, each actor at most once on a host) and then, when those pass, the parameter
+//! resolution `run` itself does ([`Resolver::check`]). So `run` rejects nothing here accepted,
+//! except what only the app's binary knows: whether it implements each component type.
 
 use super::load::{load_all, report, Counts, Loaded};
 use super::{CheckArgs, Failure};
 use cohort_model::ast::{App, Model};
 use cohort_model::deployment::Deployment;
-use cohort_model::{check_deployment_against, compile_app_model, compile_deployment, Compiled, FileKind};
+use cohort_model::{check_deployment_against, compile_app_model, compile_deployment, Compiled, Diagnostic, FileKind};
+use cohort_runtime::params::{ParamError, Resolver};
 use std::io::{self, Write as _};
 
 /// A file after its own checks.
@@ -20,38 +28,67 @@ enum Checked {
 pub(crate) fn run(args: &CheckArgs) -> Result<(), Failure> {
     let files = load_all(&args.files)?;
     let checked: Vec<Checked> = files.iter().map(check_alone).collect();
-    // Every app of every valid model, so each deployment can find the app it names.
-    let apps: Vec<&App> = checked
+    // Every diagnostic of each file, in file order: its own, then those of the checks against
+    // other files, which may point into it.
+    let mut diagnostics: Vec<Vec<Diagnostic>> = checked
         .iter()
-        .filter_map(|c| match c {
-            Checked::Model(compiled) => compiled.value.as_ref(),
+        .map(|c| match c {
+            Checked::Model(compiled) => compiled.diagnostics.clone(),
+            Checked::Deployment(compiled) => compiled.diagnostics.clone(),
+        })
+        .collect();
+    // Every app of every valid model, with the index of its file, so each deployment can find
+    // the app it names.
+    let apps: Vec<(usize, &App)> = checked
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match c {
+            Checked::Model(compiled) => compiled.value.as_ref().map(|model| (i, model)),
             Checked::Deployment(_) => None,
         })
-        .flat_map(|model| &model.apps)
+        .flat_map(|(i, model)| model.apps.iter().map(move |app| (i, app)))
         .collect();
-    let mut totals = Counts::default();
-    for (file, checked) in files.iter().zip(&checked) {
-        let diagnostics = match checked {
-            Checked::Model(compiled) => compiled.diagnostics.clone(),
-            Checked::Deployment(compiled) => {
-                let mut diagnostics = compiled.diagnostics.clone();
-                let deployed = compiled
-                    .value
-                    .as_ref()
-                    .and_then(|d| apps.iter().find(|app| app.name.name == d.app.name).map(|app| (d, *app)));
-                if let Some((deployment, app)) = deployed {
-                    diagnostics.extend(check_deployment_against(deployment, app));
-                }
-                diagnostics
-            }
+    for (index, checked) in checked.iter().enumerate() {
+        let Checked::Deployment(compiled) = checked else { continue };
+        let Some(deployment) = &compiled.value else { continue };
+        let Some(&(model_index, app)) = apps.iter().find(|(_, app)| app.name.name == deployment.app.name) else {
+            continue;
         };
-        totals += report(&diagnostics, &file.source);
+        let against = check_deployment_against(deployment, app);
+        let clean = !against.iter().any(Diagnostic::is_error);
+        diagnostics[index].extend(against);
+        if clean {
+            // What `run` resolves, for every placement; the model's checks above should have
+            // found all of it, so this adds nothing unless they miss a case.
+            let resolver =
+                Resolver::new(app, &files[model_index].source).with_deployment(deployment, &files[index].source);
+            for error in resolver.check() {
+                let file = match error.location().kind {
+                    FileKind::AppModel => model_index,
+                    FileKind::Deployment => index,
+                };
+                add_once(&mut diagnostics[file], &error);
+            }
+        }
+    }
+    let mut totals = Counts::default();
+    for (file, diagnostics) in files.iter().zip(&diagnostics) {
+        totals += report(diagnostics, &file.source);
     }
     let _ = writeln!(io::stderr(), "{}", summary(files.len(), totals));
     if totals.errors > 0 {
         Err(Failure::Invalid)
     } else {
         Ok(())
+    }
+}
+
+/// Adds a resolution error as a diagnostic of its file, unless the same one is there already
+/// (several placements can resolve to the same error in the model).
+fn add_once(diagnostics: &mut Vec<Diagnostic>, error: &ParamError) {
+    let diagnostic = error.to_diagnostic();
+    if !diagnostics.contains(&diagnostic) {
+        diagnostics.push(diagnostic);
     }
 }
 

@@ -6,54 +6,34 @@
 //! meet inside the same actor, and local ones only on the same host (which a model alone does
 //! not tell, so local flows are drawn as possible ones).
 
-use cohort_model::ast::{Actor, App, Ident, Instance, Port, PortKind, PortMessages};
-
-/// How far a port's messages travel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scope {
-    /// Every host of the app.
-    Global,
-    /// Actors on the same host.
-    Local,
-    /// The same actor.
-    Internal,
-}
+use cohort_model::ast::{Actor, App, Instance, PortKind};
+use cohort_model::{describe_ports, PortDescriptor, Scope};
 
 /// One port of one component instance in one actor.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct End<'a> {
     /// The actor hosting the instance.
     pub(crate) actor: &'a Actor,
     /// The component instance.
     pub(crate) instance: &'a Instance,
-    /// The port of the instance's component.
-    pub(crate) port: &'a Port,
-}
-
-impl End<'_> {
-    /// The port's scope in its actor; a duplex port takes the narrowest scope of its two types.
-    pub(crate) fn scope(&self) -> Scope {
-        let names = self.port.message_names();
-        let listed = |list: &[Ident]| names.iter().any(|m| list.iter().any(|l| l.name == m.name));
-        if listed(&self.actor.internals) {
-            Scope::Internal
-        } else if listed(&self.actor.locals) {
-            Scope::Local
-        } else {
-            Scope::Global
-        }
-    }
+    /// The port, as the instance in this actor has it.
+    pub(crate) port: PortDescriptor,
 }
 
 /// Messages going from a publisher or client port to a subscriber or server port.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Flow<'a> {
     /// The `pub`, `req`, `clt` or `qry` port.
     pub(crate) from: End<'a>,
     /// The matching `sub`, `rep`, `srv` or `ans` port.
     pub(crate) to: End<'a>,
+}
+
+impl Flow<'_> {
     /// The scope both ends share.
-    pub(crate) scope: Scope,
+    pub(crate) fn scope(&self) -> Scope {
+        self.from.port.scope
+    }
 }
 
 /// Every port of every instance of the app, actor by actor.
@@ -62,8 +42,8 @@ pub(crate) fn ends(app: &App) -> Vec<End<'_>> {
     for actor in &app.actors {
         for instance in &actor.instances {
             // A valid model names only declared components; anything else simply has no ports.
-            let ports = app.component(&instance.component.name).map_or(&[][..], |c| c.ports.as_slice());
-            ends.extend(ports.iter().map(|port| End { actor, instance, port }));
+            let ports = app.component(&instance.component.name).map(|c| describe_ports(c, Some(actor)));
+            ends.extend(ports.unwrap_or_default().into_iter().map(|port| End { actor, instance, port }));
         }
     }
     ends
@@ -75,13 +55,13 @@ pub(crate) fn flows(app: &App) -> Vec<Flow<'_>> {
     let mut flows = Vec::new();
     for from in ends.iter().filter(|e| is_sender(e.port.kind)) {
         for to in ends.iter().filter(|e| Some(e.port.kind) == from.port.kind.peer()) {
-            let scope = from.scope();
+            let scope = from.port.scope;
             let same_actor = from.actor.name.name == to.actor.name.name;
-            if message_key(from.port) == message_key(to.port)
-                && scope == to.scope()
+            if from.port.messages == to.port.messages
+                && scope == to.port.scope
                 && (scope != Scope::Internal || same_actor)
             {
-                flows.push(Flow { from: *from, to: *to, scope });
+                flows.push(Flow { from: from.clone(), to: to.clone() });
             }
         }
     }
@@ -93,19 +73,6 @@ fn is_sender(kind: PortKind) -> bool {
     matches!(kind, PortKind::Pub | PortKind::Req | PortKind::Clt | PortKind::Qry)
 }
 
-/// The message types that must be equal for two ports to connect.
-fn message_key(port: &Port) -> (Option<&str>, Option<&str>) {
-    match &port.messages {
-        PortMessages::None => (None, None),
-        PortMessages::One(m) => (Some(m.name.as_str()), None),
-        PortMessages::Pair { request, reply, .. } => (ident_name(request), ident_name(reply)),
-    }
-}
-
-fn ident_name(ident: &Option<Ident>) -> Option<&str> {
-    ident.as_ref().map(|i| i.name.as_str())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,8 +81,8 @@ mod tests {
     /// `(from instance.port, to instance.port, scope)` of every flow.
     fn flow_list(text: &str) -> Vec<(String, String, Scope)> {
         let model = compile_app_model(text).value.unwrap();
-        let at = |e: &End<'_>| format!("{}.{}.{}", e.actor.name.name, e.instance.name.name, e.port.name.name);
-        flows(&model.apps[0]).iter().map(|f| (at(&f.from), at(&f.to), f.scope)).collect()
+        let at = |e: &End<'_>| format!("{}.{}.{}", e.actor.name.name, e.instance.name.name, e.port.name);
+        flows(&model.apps[0]).iter().map(|f| (at(&f.from), at(&f.to), f.scope())).collect()
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! `cohort graph`: an app as a Graphviz dot graph of actors, component instances and the
 //! message flows between their ports.
 
-use super::flows::{flows, End, Flow, Scope};
+use super::flows::{flows, End, Flow};
 use super::load::{accept, app_list, find_app, load};
 use super::output::write_output;
 use super::{Failure, GraphArgs};
 use anyhow::anyhow;
-use cohort_model::ast::{App, Instance, Port, PortKind, PortMessages, TimeUnit};
-use cohort_model::{compile_app_model, FileKind};
+use cohort_model::ast::{Actor, App, Instance, PortKind};
+use cohort_model::{compile_app_model, describe_ports, FileKind, MessageTypes, PortDescriptor, Scope};
 use std::fmt::Write as _;
 
 /// Draws the app of a model and writes the dot text.
@@ -44,7 +44,7 @@ pub(crate) fn dot(app: &App) -> String {
         let _ = writeln!(out, "    label={};", quote(&format!("{kind} {}", actor.name.name)));
         for instance in &actor.instances {
             let id = node_id(&actor.name.name, &instance.name.name);
-            let _ = writeln!(out, "    {id} [label=\"{}\"];", record_label(app, instance));
+            let _ = writeln!(out, "    {id} [label=\"{}\"];", record_label(app, actor, instance));
         }
         out.push_str("  }\n");
     }
@@ -60,47 +60,46 @@ pub(crate) fn dot(app: &App) -> String {
 }
 
 /// `instance : Component|<p_port> kind port : Type|...`, escaped for a record label.
-fn record_label(app: &App, instance: &Instance) -> String {
+fn record_label(app: &App, actor: &Actor, instance: &Instance) -> String {
     let component = app.component(&instance.component.name);
     let device = if component.is_some_and(|c| c.is_device) { " (device)" } else { "" };
     let mut fields = vec![record_text(&format!("{} : {}{device}", instance.name.name, instance.component.name))];
-    for port in component.map_or(&[][..], |c| c.ports.as_slice()) {
-        fields.push(format!("<{}> {}", record_text(&port_field(port)), record_text(&port_text(port))));
+    for port in component.map(|c| describe_ports(c, Some(actor))).unwrap_or_default() {
+        fields.push(format!("<{}> {}", record_text(&port_field(&port)), record_text(&port_text(&port))));
     }
     fields.join("|")
 }
 
 /// How a port is listed: kind, name and message types.
-fn port_text(port: &Port) -> String {
+fn port_text(port: &PortDescriptor) -> String {
     let kind = port.kind.keyword();
-    let name = &port.name.name;
+    let name = &port.name;
     let timed = if port.timed { " timed" } else { "" };
     match (&port.messages, port.kind) {
         (_, PortKind::Timer) => match port.period {
-            Some(period) => format!("timer {name} {} ms", period.millis(TimeUnit::Msec)),
+            Some(period) => format!("timer {name} {} ms", period.as_millis()),
             None => format!("timer {name} (sporadic)"),
         },
-        (PortMessages::None, _) => format!("{kind} {name}"),
+        (MessageTypes::None, _) => format!("{kind} {name}"),
         (messages, _) => format!("{kind} {name} : {}{timed}", messages_text(messages)),
     }
 }
 
 /// `M` for one message type, `(Q, R)` for a request and reply pair.
-fn messages_text(messages: &PortMessages) -> String {
-    let name = |m: &Option<cohort_model::ast::Ident>| m.as_ref().map_or("?", |m| m.name.as_str()).to_string();
+fn messages_text(messages: &MessageTypes) -> String {
     match messages {
-        PortMessages::None => String::new(),
-        PortMessages::One(m) => m.name.clone(),
-        PortMessages::Pair { request, reply, .. } => format!("({}, {})", name(request), name(reply)),
+        MessageTypes::None => String::new(),
+        MessageTypes::One(m) => m.clone(),
+        MessageTypes::Pair { request, reply } => format!("({request}, {reply})"),
     }
 }
 
 /// `"Actor.instance":"p_port" -> ... [label=...]`, dashed when local, dotted when internal.
 fn edge(flow: &Flow<'_>) -> String {
     let end =
-        |e: &End<'_>| format!("{}:{}", node_id(&e.actor.name.name, &e.instance.name.name), quote(&port_field(e.port)));
+        |e: &End<'_>| format!("{}:{}", node_id(&e.actor.name.name, &e.instance.name.name), quote(&port_field(&e.port)));
     let types = escape(&messages_text(&flow.from.port.messages));
-    let (label, style) = match flow.scope {
+    let (label, style) = match flow.scope() {
         Scope::Global => (types, ""),
         Scope::Local => (format!("{types}\\n(local)"), ", style=dashed"),
         Scope::Internal => (format!("{types}\\n(internal)"), ", style=dotted"),
@@ -114,8 +113,8 @@ fn node_id(actor: &str, instance: &str) -> String {
 }
 
 /// The record field of a port: `p_<name>`, kept apart from dot's compass points (`n`, `se`, ...).
-fn port_field(port: &Port) -> String {
-    format!("p_{}", port.name.name)
+fn port_field(port: &PortDescriptor) -> String {
+    format!("p_{}", port.name)
 }
 
 /// A dot string literal.

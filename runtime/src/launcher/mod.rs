@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use cohort_discovery::DaemonSecurity;
+use cohort_model::Diagnostic;
 use cohort_ports::Interface;
 use slog::{error, info, o};
 
@@ -186,11 +187,14 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
     match actor {
         Some(name) => run_one(&loaded, &name, &host, &components, common, &stop, &log),
         None => {
-            if let Err(e) = loaded.check(&host) {
-                return fail(&e);
-            }
-            if let Err(e) = check_components(&loaded, &host, &components) {
-                return fail(&e);
+            // Everything the model and the deployment can tell is checked before any actor
+            // starts, and reported at once: an actor never fails on it, so nothing crash-loops.
+            let problems: Vec<String> = [loaded.check(&host), check_components(&loaded, &host, &components)]
+                .into_iter()
+                .filter_map(Result::err)
+                .collect();
+            if !problems.is_empty() {
+                return fail(&problems.concat());
             }
             let actors = loaded.actors_here(&host);
             if actors.is_empty() {
@@ -231,23 +235,72 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// Every component type the host's actors use must have an implementation.
+/// Every component type the host's actors use must have an implementation: each missing one is
+/// reported at its first instance in the model, with the instances of the host's actors that
+/// use it.
 fn check_components(loaded: &model::Loaded, host: &str, components: &Components) -> Result<(), String> {
     let registered: Vec<&str> = components.names().collect();
+    // Each missing type, with where it is first used and every instance of it.
+    let mut missing: Vec<(&cohort_model::ast::Ident, Vec<String>)> = Vec::new();
     for actor in loaded.actors_here(host) {
         let Some(model) = loaded.app.actor(&actor) else { continue };
         for instance in &model.instances {
-            let ty = &instance.component.name;
-            if !registered.contains(&ty.as_str()) {
-                return Err(format!(
-                    "no implementation of component type {ty} (instance {} of actor {actor}) is registered; registered: {}",
-                    instance.name.name,
-                    if registered.is_empty() { "none".to_owned() } else { registered.join(", ") }
-                ));
+            let ty = &instance.component;
+            if registered.contains(&ty.name.as_str()) {
+                continue;
+            }
+            let user = format!("`{}` of actor `{actor}`", instance.name.name);
+            match missing.iter_mut().find(|(t, _)| t.name == ty.name) {
+                Some((_, users)) => users.push(user),
+                None => missing.push((ty, vec![user])),
             }
         }
     }
-    Ok(())
+    if missing.is_empty() {
+        return check_generated(loaded, host, components);
+    }
+    let registered = match registered.as_slice() {
+        [] => "no component type is registered".to_owned(),
+        names => format!("registered: {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+    };
+    let mut out = String::new();
+    for (ty, users) in missing {
+        let (s, users) = (if users.len() == 1 { "" } else { "s" }, users.join(", "));
+        let diagnostic = Diagnostic::error(
+            ty.span,
+            format!("no implementation of component type `{}` is registered (instance{s} {users})", ty.name),
+        )
+        .with_help(format!("{registered}; add it to the `Components` given to `launch`"));
+        out.push_str(&diagnostic.render(&loaded.model));
+    }
+    Err(out)
+}
+
+/// Every instance of a component type generated from the model fits the code: its ports are
+/// those the code was generated for, and its arguments fit the generated parameters.
+fn check_generated(loaded: &model::Loaded, host: &str, components: &Components) -> Result<(), String> {
+    let mut out = String::new();
+    for actor in loaded.actors_here(host) {
+        let Some(model) = loaded.app.actor(&actor) else { continue };
+        // Arguments that do not resolve are reported by the parameter checks.
+        let Ok(args) = loaded.component_args(&actor, host) else { continue };
+        for (instance, args) in model.instances.iter().zip(&args) {
+            let Some(component) = loaded.app.component(&instance.component.name) else { continue };
+            let ports = cohort_model::describe_ports(component, Some(model));
+            if let Err(why) = components.check_instance(&component.name.name, &ports, args) {
+                let diagnostic = Diagnostic::error(
+                    instance.component.span,
+                    format!("instance `{}` of actor `{actor}` cannot run: {why}", instance.name.name),
+                );
+                out.push_str(&diagnostic.render(&loaded.model));
+            }
+        }
+    }
+    if out.is_empty() {
+        Ok(())
+    } else {
+        Err(out)
+    }
 }
 
 /// The body of an actor process.

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use cohort_model::ast::App;
 use cohort_model::deployment::Deployment;
-use cohort_model::{render_all, SourceFile};
+use cohort_model::{render_all, Diagnostic, FileKind, SourceFile};
 
 use crate::params::{ComponentArgs, Resolver};
 
@@ -60,13 +60,21 @@ pub(crate) fn load(model: &AppModel, deployment: Option<&Path>) -> Result<Loaded
             Some((depl, depl_source))
         }
     };
-    let wanted = deployment.as_ref().map(|(d, _)| d.app.name.clone());
-    let app = match wanted {
-        Some(name) => parsed
-            .apps
-            .into_iter()
-            .find(|a| a.name.name == name)
-            .ok_or_else(|| format!("the deployment is for app {name}, which {} does not declare", model.name))?,
+    let app = match &deployment {
+        Some((depl, depl_source)) => {
+            let declared: Vec<String> = parsed.apps.iter().map(|a| format!("`{}`", a.name.name)).collect();
+            let Some(app) = parsed.apps.into_iter().find(|a| a.name.name == depl.app.name) else {
+                let declares = match declared.as_slice() {
+                    [] => "no app".to_owned(),
+                    [one] => format!("app {one}"),
+                    many => format!("apps {}", many.join(", ")),
+                };
+                let message =
+                    format!("this deployment is for app `{}`, but {} declares {declares}", depl.app.name, model.name);
+                return Err(Diagnostic::error(depl.app.span, message).render(depl_source));
+            };
+            app
+        }
         None => {
             let mut apps = parsed.apps.into_iter();
             let first = apps.next().ok_or_else(|| format!("{} declares no app", model.name))?;
@@ -100,20 +108,35 @@ impl Loaded {
             .collect()
     }
 
-    /// Every problem with the parameters of the actors this host runs, rendered.
+    /// Every problem that the model and the deployment give the actors, rendered, all at once:
+    /// the deployment's checks against the app and the parameters of every placement on every
+    /// host ([`Resolver::check`], what `cohort check app.riaps app.depl` reports), then the
+    /// parameters of each actor this host runs (without a deployment, from the defaults).
     pub(crate) fn check(&self, host: &str) -> Result<(), String> {
         let resolver = self.resolver();
-        let mut out = String::new();
-        for error in resolver.check() {
-            out.push_str(&resolver.render(&error));
+        let mut errors = resolver.check();
+        if errors.is_empty() {
+            for actor in self.actors_here(host) {
+                let resolved = resolver.actor_args(&actor, host).and_then(|args| resolver.all_component_args(&args));
+                if let Err(error) = resolved {
+                    errors.push(error);
+                }
+            }
         }
-        if !out.is_empty() {
-            return Err(out);
+        // In file order, the model first, as `cohort check` prints them; each error once.
+        errors.sort_by_key(|e| (e.location().kind == FileKind::Deployment, e.location().span.start));
+        let mut rendered: Vec<String> = Vec::new();
+        for error in &errors {
+            let text = resolver.render(error);
+            if !rendered.contains(&text) {
+                rendered.push(text);
+            }
         }
-        for actor in self.actors_here(host) {
-            self.component_args(&actor, host)?;
+        if rendered.is_empty() {
+            Ok(())
+        } else {
+            Err(rendered.concat())
         }
-        Ok(())
     }
 
     /// The resolved arguments of each instance of `actor` on `host`.

@@ -64,7 +64,7 @@ use anyhow::{bail, ensure, Context as _};
 use cohort_discovery::{
     ClientConfig, Daemon, DiscoveryClient, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig,
 };
-use cohort_groups::{CommandError, Event, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId};
+use cohort_groups::{CommandError, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId};
 use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, Response, Scope, Security, SocketOptions};
 
 /// What the options after the arguments ask for.
@@ -295,7 +295,7 @@ fn group(o: &Options, daemon: &str, app: &str, instance: &str) -> anyhow::Result
             }
         }
         for event in member.poll(Instant::now()) {
-            if let GroupEvent::Core(Event::VoteCalled { vote, .. }) = event {
+            if let GroupEvent::VoteRequested { vote, .. } = event {
                 match member.cast_vote(vote, true) {
                     // Decided (and forgotten) before this member's ballot: nothing to do.
                     Ok(()) | Err(GroupError::Command(CommandError::UnknownVote)) => {}

@@ -1,0 +1,214 @@
+//! The events a [`GroupMember`](crate::GroupMember) gives its owner: one type from the member to
+//! the component. The runtime re-exports these types unchanged (`cohort_runtime::GroupEvent`,
+//! handled by `Component::on_group`).
+//!
+//! The core's [`Event`] is the core's own output, for its driver; the member turns each into a
+//! [`GroupEvent`] here, once, and adds the events only it knows of (group messages, due actions).
+
+use std::time::{Duration, SystemTime};
+
+use serde::de::DeserializeOwned;
+
+use crate::core::Event;
+use crate::wire::{MemberId, Outcome, Subject, VoteId, VoteKind};
+
+/// The bytes of a message from the group (CBOR, as the runtime encodes values), decoded on
+/// demand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload(Vec<u8>);
+
+/// A payload that is not the type it was decoded as.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot decode a group payload as {wanted}: {why}")]
+pub struct DecodeError {
+    /// The type asked for.
+    pub wanted: &'static str,
+    /// Why not.
+    pub why: String,
+}
+
+impl Payload {
+    /// The payload of the bytes a member received.
+    pub(crate) fn new(bytes: Vec<u8>) -> Payload {
+        Payload(bytes)
+    }
+
+    /// Decodes the payload as `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        minicbor_serde::from_slice(&self.0)
+            .map_err(|e| DecodeError { wanted: std::any::type_name::<T>(), why: e.to_string() })
+    }
+
+    /// The raw bytes (CBOR when the sender is a runtime component).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// What a vote is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoteSubject {
+    /// A value.
+    Value(Payload),
+    /// An action, to be carried out together at `at`.
+    Action {
+        /// The action.
+        action: Payload,
+        /// When (wall-clock time; members' clocks must be synchronized, e.g. with PTP or NTP).
+        at: SystemTime,
+    },
+}
+
+impl VoteSubject {
+    /// The subject as the wire carries it (an action's time in microseconds since the epoch).
+    fn from_wire(subject: Subject) -> VoteSubject {
+        match subject {
+            Subject::Value(bytes) => VoteSubject::Value(Payload(bytes)),
+            Subject::Action { action, at_us } => VoteSubject::Action {
+                action: Payload(action),
+                at: SystemTime::UNIX_EPOCH + Duration::from_micros(at_us),
+            },
+        }
+    }
+}
+
+/// Something that happened in a group instance this member joined, in the order it happened.
+/// [`GroupMember::poll`](crate::GroupMember::poll) returns them; a runtime component gets them
+/// in `Component::on_group`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupEvent {
+    /// A group message from another member ([`GroupMember::send`](crate::GroupMember::send)).
+    /// A member never gets its own.
+    Message {
+        /// The sender.
+        from: MemberId,
+        /// The message.
+        payload: Payload,
+    },
+    /// A member joined (or was heard again).
+    MemberJoined(MemberId),
+    /// A member left, or has not been heard for the peer timeout.
+    MemberLeft(MemberId),
+    /// The group has a leader (possibly this member).
+    LeaderElected(MemberId),
+    /// The leader is gone (left, silent, stepped down, or superseded).
+    LeaderExited(MemberId),
+    /// (Leader.) A member sent the leader a message
+    /// ([`GroupMember::send_to_leader`](crate::GroupMember::send_to_leader)).
+    MessageToLeader {
+        /// The sender.
+        from: MemberId,
+        /// The message.
+        payload: Payload,
+    },
+    /// The leader sent this member a message
+    /// ([`GroupMember::send_to_member`](crate::GroupMember::send_to_member)).
+    MessageFromLeader {
+        /// The leader.
+        leader: MemberId,
+        /// The message.
+        payload: Payload,
+    },
+    /// The leader asks this member to vote: answer with
+    /// [`GroupMember::cast_vote`](crate::GroupMember::cast_vote).
+    VoteRequested {
+        /// The vote.
+        vote: VoteId,
+        /// What it is about.
+        subject: VoteSubject,
+        /// What it takes to pass.
+        kind: VoteKind,
+    },
+    /// The leader announced how a vote ended.
+    VoteResult {
+        /// The vote.
+        vote: VoteId,
+        /// What it was about.
+        subject: VoteSubject,
+        /// Yes, no or timeout.
+        outcome: Outcome,
+    },
+    /// (Requester.) No announcement of this member's vote arrived within its timeout and a
+    /// heartbeat: the leader changed or could not be reached. Members that heard the leader may
+    /// still have learned how it ended.
+    VoteLost {
+        /// The vote.
+        vote: VoteId,
+    },
+    /// An action vote passed and its time has come (on every member that learned the result).
+    ActionDue {
+        /// The vote.
+        vote: VoteId,
+        /// The action.
+        action: Payload,
+        /// How late after the agreed time this is delivered.
+        late: Duration,
+    },
+}
+
+impl GroupEvent {
+    /// The event for the owner that an event of the core becomes.
+    pub(crate) fn from_core(event: Event) -> GroupEvent {
+        match event {
+            Event::MemberJoined(id) => GroupEvent::MemberJoined(id),
+            Event::MemberLeft(id) => GroupEvent::MemberLeft(id),
+            Event::LeaderElected(id) => GroupEvent::LeaderElected(id),
+            Event::LeaderExited(id) => GroupEvent::LeaderExited(id),
+            Event::MessageToLeader { from, payload } => GroupEvent::MessageToLeader { from, payload: Payload(payload) },
+            Event::MessageFromLeader { leader, payload } => {
+                GroupEvent::MessageFromLeader { leader, payload: Payload(payload) }
+            }
+            Event::VoteCalled { vote, subject, kind } => {
+                GroupEvent::VoteRequested { vote, subject: VoteSubject::from_wire(subject), kind }
+            }
+            Event::VoteEnded { vote, subject, outcome } => {
+                GroupEvent::VoteResult { vote, subject: VoteSubject::from_wire(subject), outcome }
+            }
+            Event::VoteLost { vote } => GroupEvent::VoteLost { vote },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_events_keep_their_content() {
+        let id: MemberId = [7; 16];
+        let vote = VoteId { requester: id, number: 3 };
+        let at_us = 1_700_000_000_123_456;
+        let event = GroupEvent::from_core(Event::VoteEnded {
+            vote,
+            subject: Subject::Action { action: vec![1, 2], at_us },
+            outcome: Outcome::Yes,
+        });
+        let GroupEvent::VoteResult { vote: v, subject: VoteSubject::Action { action, at }, outcome } = event else {
+            panic!("{event:?}");
+        };
+        assert_eq!((v, outcome, action.as_bytes()), (vote, Outcome::Yes, &[1, 2][..]));
+        assert_eq!(at.duration_since(SystemTime::UNIX_EPOCH).unwrap(), Duration::from_micros(at_us));
+        let called = Event::VoteCalled { vote, subject: Subject::Value(vec![9]), kind: VoteKind::Consensus };
+        assert_eq!(
+            GroupEvent::from_core(called),
+            GroupEvent::VoteRequested {
+                vote,
+                subject: VoteSubject::Value(Payload(vec![9])),
+                kind: VoteKind::Consensus
+            }
+        );
+        let to_leader = Event::MessageToLeader { from: id, payload: vec![4] };
+        assert_eq!(
+            GroupEvent::from_core(to_leader),
+            GroupEvent::MessageToLeader { from: id, payload: Payload(vec![4]) }
+        );
+    }
+
+    #[test]
+    fn payloads_decode_as_their_type_or_say_why_not() {
+        let payload = Payload::new(minicbor_serde::to_vec(42.5_f64).unwrap());
+        assert_eq!(payload.decode::<f64>().unwrap(), 42.5);
+        let e = payload.decode::<String>().unwrap_err();
+        assert_eq!(e.wanted, std::any::type_name::<String>());
+    }
+}
