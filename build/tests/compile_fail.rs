@@ -26,6 +26,24 @@ struct Case {
     expect: &'static [&'static str],
 }
 
+/// A message type of the model that the user's code lacks: the error is in the generated
+/// binding, whose line quotes the model's declaration and its place.
+const MISSING_MESSAGE: Case = Case {
+    name: "message_type_missing",
+    edits: &[(
+        "    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Ballot {
+        pub yes: bool,
+    }
+",
+        "",
+    )],
+    expect: &[
+        "error[E0432]: unresolved import `crate::messages::Ballot`",
+        "pub use crate::messages::Ballot; // checks.riaps:9:13: message Ballot;",
+    ],
+};
+
 const LOGGER_HANDLER: &str =
     "        fn on_reading(&mut self, ctx: &mut Context<logger::Ports>, reading: Received<Reading>) -> HandlerResult {
             slog::info!(ctx.log(), \"reading\"; \"value\" => reading.value.value);
@@ -137,9 +155,9 @@ fn fixture(name: &str) -> String {
 }
 
 /// Writes an app crate with the model `model` and one binary per `(name, source)`.
-fn write_app(dir: &Path, model: &str, binaries: &[(String, String)]) {
+fn write_app(dir: &Path, name: &str, model: &str, binaries: &[(String, String)]) {
     let _ = std::fs::remove_dir_all(dir.join("src"));
-    write_manifest(dir, "typed-checks", "");
+    write_manifest(dir, name, "");
     std::fs::write(dir.join("checks.riaps"), model).expect("the model can be written");
     std::fs::write(dir.join("build.rs"), "fn main() {\n    cohort_build::compile_or_exit(\"checks.riaps\");\n}\n")
         .expect("build.rs can be written");
@@ -164,8 +182,8 @@ fn the_base_builds_and_every_mistake_is_a_compile_error_in_the_users_file() {
     let base = fixture("base.rs");
     let dir = work_dir("app");
     let mut binaries = vec![("base".to_owned(), base.clone())];
-    binaries.extend(CASES.iter().map(|case| (case.name.to_owned(), edited(&base, case))));
-    write_app(&dir, &fixture("checks.riaps"), &binaries);
+    binaries.extend(CASES.iter().chain([&MISSING_MESSAGE]).map(|case| (case.name.to_owned(), edited(&base, case))));
+    write_app(&dir, "typed-checks", &fixture("checks.riaps"), &binaries);
 
     let built = cargo(&dir, &["build", "--bin", "base"]);
     assert!(built.status.success(), "the base app must build:\n{}", printed(&built));
@@ -185,13 +203,20 @@ fn the_base_builds_and_every_mistake_is_a_compile_error_in_the_users_file() {
         }
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), CASES.len(), failures.join("\n\n"));
+
+    let output = cargo(&dir, &["build", "--bin", MISSING_MESSAGE.name]);
+    let text = printed(&output);
+    assert!(!output.status.success(), "{}: compiled", MISSING_MESSAGE.name);
+    for expected in MISSING_MESSAGE.expect {
+        assert!(text.contains(expected), "{}: the compiler did not say {expected:?}:\n{text}", MISSING_MESSAGE.name);
+    }
 }
 
 #[test]
 fn a_model_error_fails_the_build_at_its_line_and_column() {
     let model = fixture("checks.riaps").replacen("pub reading : Reading;", "pub reading : Readings;", 1);
     let dir = work_dir("bad-model");
-    write_app(&dir, &model, &[("base".to_owned(), fixture("base.rs"))]);
+    write_app(&dir, "typed-bad-model", &model, &[("base".to_owned(), fixture("base.rs"))]);
     let output = cargo(&dir, &["build", "--bin", "base"]);
     let text = printed(&output);
     assert!(!output.status.success(), "a bad model must fail the build:\n{text}");

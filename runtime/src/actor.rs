@@ -314,8 +314,8 @@ fn serve(
             while let Some(report) = h.control.try_recv() {
                 match report {
                     FromComponent::Stopped => warn!(log, "a component thread ended"; "instance" => &h.instance),
-                    FromComponent::Join { group, messages, endpoint } => {
-                        if join_group(disco, h, &group, &messages, &endpoint, log) {
+                    FromComponent::Join { group, key, endpoint } => {
+                        if join_group(disco, h, &group, &key.service_messages(), &endpoint, log) {
                             let route = Route { component, target: Target::Group(group.clone()) };
                             routes.insert(group_key(&h.instance, &group), route);
                         }

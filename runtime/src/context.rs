@@ -191,14 +191,13 @@ impl<P> Context<P> {
             instance: instance.to_owned(),
             message: model.message.name.clone(),
         };
-        let messages = key.service_messages();
         // The member's logger adds the group and the member id.
         let log = self.log.clone();
-        let member = GroupMember::join(&self.factory, key, config, log)
+        let member = GroupMember::join(&self.factory, key.clone(), config, log)
             .map_err(|source| GroupOpError::Group { group: name.clone(), source })?;
         self.outbox.push(FromComponent::Join {
             group: name.clone(),
-            messages,
+            key,
             endpoint: member.publisher_endpoint().clone(),
         });
         self.groups.insert(name.clone(), Group::new(name.clone(), model.message.name.clone(), member));

@@ -8,6 +8,7 @@
 
 use std::sync::mpsc;
 
+use cohort_groups::GroupKey;
 use cohort_model::PortDescriptor;
 use cohort_ports::{Endpoint, PortKind};
 use slog::warn;
@@ -67,8 +68,8 @@ pub(crate) enum FromComponent {
     Join {
         /// The group instance.
         group: GroupName,
-        /// The group's discovery message key.
-        messages: String,
+        /// The group instance as discovery knows it.
+        key: GroupKey,
         /// The member's publisher endpoint.
         endpoint: Endpoint,
     },

@@ -7,49 +7,33 @@
 
 use std::collections::BTreeSet;
 
-use cohort_ports::Received;
-use cohort_runtime::{Component, ComponentArgs, Context, HandlerError, HandlerResult, Handlers, Tick};
+use cohort_runtime::typed::Context;
+use cohort_runtime::{HandlerError, HandlerResult, Received, Tick};
 use slog::info;
 
 use super::messages::Estimate;
+use super::model::global_estimator::{self, Params, Ports};
 use super::round3;
 
 /// The global estimator.
 pub struct GlobalEstimator {
-    i_arg: i64,
-    f_arg: f64,
-    s_arg: String,
-    b_arg: bool,
+    params: Params,
     since_wakeup: Aggregate,
 }
 
-impl Component for GlobalEstimator {
-    const TYPE: &'static str = "GlobalEstimator";
-
-    fn new(args: &ComponentArgs, _ctx: &mut Context) -> Result<Self, HandlerError> {
-        Ok(GlobalEstimator {
-            i_arg: args.int("iArg")?,
-            f_arg: args.float("fArg")?,
-            s_arg: args.string("sArg")?.to_owned(),
-            b_arg: args.bool("bArg")?,
-            since_wakeup: Aggregate::default(),
-        })
+impl global_estimator::Component for GlobalEstimator {
+    fn new(params: Params, _ctx: &mut Context<Ports>) -> Result<Self, HandlerError> {
+        Ok(GlobalEstimator { params, since_wakeup: Aggregate::default() })
     }
 
-    fn handlers(h: &mut Handlers<Self>) {
-        h.sub("estimate", GlobalEstimator::on_estimate);
-        h.timer("wakeup", GlobalEstimator::on_wakeup);
-    }
-
-    fn on_activate(&mut self, ctx: &mut Context) -> HandlerResult {
+    fn on_activate(&mut self, ctx: &mut Context<Ports>) -> HandlerResult {
+        let p = &self.params;
         info!(ctx.log(), "GlobalEstimator active";
-            "iArg" => self.i_arg, "fArg" => self.f_arg, "sArg" => &self.s_arg, "bArg" => self.b_arg);
+            "iArg" => p.i_arg, "fArg" => p.f_arg, "sArg" => &p.s_arg, "bArg" => p.b_arg);
         Ok(())
     }
-}
 
-impl GlobalEstimator {
-    fn on_estimate(&mut self, ctx: &mut Context, estimate: Received<Estimate>) -> HandlerResult {
+    fn on_estimate(&mut self, ctx: &mut Context<Ports>, estimate: Received<Estimate>) -> HandlerResult {
         let e = estimate.value;
         info!(ctx.log(), "estimate received";
             "source" => &e.source, "seq" => e.seq, "value" => e.value, "estimate" => round3(e.estimate));
@@ -57,7 +41,7 @@ impl GlobalEstimator {
         Ok(())
     }
 
-    fn on_wakeup(&mut self, ctx: &mut Context, _tick: Tick) -> HandlerResult {
+    fn on_wakeup(&mut self, ctx: &mut Context<Ports>, _tick: Tick) -> HandlerResult {
         let a = std::mem::take(&mut self.since_wakeup);
         match a.summary() {
             Some(s) => info!(ctx.log(), "aggregate";

@@ -5,65 +5,51 @@
 //! with the reply it updates its estimate, an exponential moving average of the readings with
 //! smoothing factor `fArg`, and publishes it on `estimate`.
 
-use cohort_ports::{PortError, Received, Response};
 use cohort_runtime::host::hostname;
-use cohort_runtime::{Component, ComponentArgs, Context, ContextError, HandlerError, HandlerResult, Handlers};
+use cohort_runtime::typed::Context;
+use cohort_runtime::{HandlerError, HandlerResult, PortError, Received, Response};
 use slog::{info, warn};
 
 use super::messages::{Estimate, SensorQuery, SensorReady, SensorValue};
+use super::model::local_estimator::{self, Params, Ports};
 use super::round3;
 
 /// The local estimator.
 pub struct LocalEstimator {
-    i_arg: i64,
-    f_arg: f64,
-    s_arg: String,
-    b_arg: bool,
+    params: Params,
     average: MovingAverage,
     /// Who this estimator is, as its estimates name it.
     source: String,
 }
 
-impl Component for LocalEstimator {
-    const TYPE: &'static str = "LocalEstimator";
-
-    fn new(args: &ComponentArgs, ctx: &mut Context) -> Result<Self, HandlerError> {
-        let f_arg = args.float("fArg")?;
+impl local_estimator::Component for LocalEstimator {
+    fn new(params: Params, ctx: &mut Context<Ports>) -> Result<Self, HandlerError> {
         let id = ctx.identity();
         Ok(LocalEstimator {
-            i_arg: args.int("iArg")?,
-            f_arg,
-            s_arg: args.string("sArg")?.to_owned(),
-            b_arg: args.bool("bArg")?,
-            average: MovingAverage::new(f_arg),
+            average: MovingAverage::new(params.f_arg),
             source: format!("{}.{}@{}:{}", id.actor, id.instance, hostname().unwrap_or_default(), std::process::id()),
+            params,
         })
     }
 
-    fn handlers(h: &mut Handlers<Self>) {
-        h.sub("ready", LocalEstimator::on_ready);
-        h.response("query", LocalEstimator::on_query);
-    }
-
-    fn on_activate(&mut self, ctx: &mut Context) -> HandlerResult {
+    fn on_activate(&mut self, ctx: &mut Context<Ports>) -> HandlerResult {
+        let p = &self.params;
         info!(ctx.log(), "LocalEstimator active";
-            "iArg" => self.i_arg, "fArg" => self.f_arg, "sArg" => &self.s_arg, "bArg" => self.b_arg,
+            "iArg" => p.i_arg, "fArg" => p.f_arg, "sArg" => &p.s_arg, "bArg" => p.b_arg,
             "smoothing" => self.average.alpha, "source" => &self.source);
-        if self.average.alpha != self.f_arg {
+        if self.average.alpha != p.f_arg {
             warn!(ctx.log(), "fArg is outside (0, 1]; smoothing with the nearest usable factor";
-                "fArg" => self.f_arg, "smoothing" => self.average.alpha);
+                "fArg" => p.f_arg, "smoothing" => self.average.alpha);
         }
         Ok(())
     }
-}
 
-impl LocalEstimator {
-    fn on_ready(&mut self, ctx: &mut Context, ready: Received<SensorReady>) -> HandlerResult {
+    fn on_ready(&mut self, ctx: &mut Context<Ports>, ready: Received<SensorReady>) -> HandlerResult {
         let seq = ready.value.seq;
-        match ctx.request("query", &SensorQuery { seq }) {
+        match ctx.ports.query.request(&SensorQuery { seq }) {
             Ok(id) => info!(ctx.log(), "sensor ready; querying it"; "seq" => seq, "request" => %id),
             // Discovery has not told us where the sensor answers yet: skip this reading.
-            Err(ContextError::Port { source: PortError::NoProvider, .. }) => {
+            Err(PortError::NoProvider) => {
                 info!(ctx.log(), "sensor ready, but its query port is not connected yet"; "seq" => seq);
             }
             Err(e) => return Err(e.into()),
@@ -71,7 +57,7 @@ impl LocalEstimator {
         Ok(())
     }
 
-    fn on_query(&mut self, ctx: &mut Context, response: Response<SensorValue>) -> HandlerResult {
+    fn on_query(&mut self, ctx: &mut Context<Ports>, response: Response<SensorValue>) -> HandlerResult {
         let reading = match response {
             Response::Reply { message, .. } => message.value,
             Response::Failed { id, error, .. } => {
@@ -82,7 +68,7 @@ impl LocalEstimator {
         let estimate = self.average.add(reading.value);
         info!(ctx.log(), "estimate"; "seq" => reading.seq, "value" => reading.value, "estimate" => round3(estimate));
         let message = Estimate { source: self.source.clone(), seq: reading.seq, value: reading.value, estimate };
-        ctx.publish("estimate", &message)?;
+        ctx.ports.estimate.publish(&message)?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
-//! The app's four message types, bound to the names the model declares.
+//! The app's four message types. The code generated from the model binds each to the model's
+//! message of the same name (`crate::estimator::model::messages`).
 
-use cohort_runtime::Message;
 use serde::{Deserialize, Serialize};
 
 /// `message SensorReady;` — the sensor has a new reading (published on its `ready` port).
@@ -10,19 +10,11 @@ pub struct SensorReady {
     pub seq: u64,
 }
 
-impl Message for SensorReady {
-    const NAME: &'static str = "SensorReady";
-}
-
 /// `message SensorQuery;` — a local estimator asks the sensor for its reading.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SensorQuery {
     /// The number of the [`SensorReady`] that prompted the query.
     pub seq: u64,
-}
-
-impl Message for SensorQuery {
-    const NAME: &'static str = "SensorQuery";
 }
 
 /// `message SensorValue;` — the sensor's answer to a [`SensorQuery`].
@@ -32,10 +24,6 @@ pub struct SensorValue {
     pub seq: u64,
     /// The reading.
     pub value: f64,
-}
-
-impl Message for SensorValue {
-    const NAME: &'static str = "SensorValue";
 }
 
 /// `message Estimate;` — a local estimator's estimate, published to the global estimator.
@@ -50,8 +38,4 @@ pub struct Estimate {
     pub value: f64,
     /// The running estimate after the reading.
     pub estimate: f64,
-}
-
-impl Message for Estimate {
-    const NAME: &'static str = "Estimate";
 }

@@ -3,11 +3,12 @@
 //! On each `clock` tick the sensor takes a reading and announces it on `ready`; whoever then
 //! asks on `request` gets the latest reading.
 
-use cohort_ports::Received;
-use cohort_runtime::{Component, ComponentArgs, Context, HandlerError, HandlerResult, Handlers, Tick};
+use cohort_runtime::typed::Context;
+use cohort_runtime::{HandlerError, HandlerResult, Received, Tick};
 use slog::{info, warn};
 
 use super::messages::{SensorQuery, SensorReady, SensorValue};
+use super::model::sensor;
 use super::round3;
 
 /// The sensor: a pseudo-random walk, one step per `clock` tick, determined by the instance's
@@ -20,10 +21,8 @@ pub struct Sensor {
     value: f64,
 }
 
-impl Component for Sensor {
-    const TYPE: &'static str = "Sensor";
-
-    fn new(_args: &ComponentArgs, ctx: &mut Context) -> Result<Self, HandlerError> {
+impl sensor::Component for Sensor {
+    fn new(_params: sensor::Params, ctx: &mut Context<sensor::Ports>) -> Result<Self, HandlerError> {
         // The same sequence on every run of this instance on this host; another on other hosts.
         let id = ctx.identity();
         let host = cohort_runtime::host::hostname().unwrap_or_default();
@@ -32,25 +31,22 @@ impl Component for Sensor {
         Ok(Sensor { walk, seq: 0, value })
     }
 
-    fn handlers(h: &mut Handlers<Self>) {
-        h.timer("clock", Sensor::on_clock);
-        h.reply("request", Sensor::on_request);
-    }
-}
-
-impl Sensor {
-    fn on_clock(&mut self, ctx: &mut Context, tick: Tick) -> HandlerResult {
+    fn on_clock(&mut self, ctx: &mut Context<sensor::Ports>, tick: Tick) -> HandlerResult {
         if tick.missed > 0 {
             warn!(ctx.log(), "sensor was late"; "missed_ticks" => tick.missed);
         }
         self.seq += 1;
         self.value = self.walk.step();
         info!(ctx.log(), "sensor reading"; "seq" => self.seq, "value" => self.value);
-        ctx.publish("ready", &SensorReady { seq: self.seq })?;
+        ctx.ports.ready.publish(&SensorReady { seq: self.seq })?;
         Ok(())
     }
 
-    fn on_request(&mut self, ctx: &mut Context, query: Received<SensorQuery>) -> Result<SensorValue, HandlerError> {
+    fn on_request(
+        &mut self,
+        ctx: &mut Context<sensor::Ports>,
+        query: Received<SensorQuery>,
+    ) -> Result<SensorValue, HandlerError> {
         info!(ctx.log(), "sensor queried"; "about" => query.value.seq, "seq" => self.seq, "value" => self.value);
         Ok(SensorValue { seq: self.seq, value: self.value })
     }

@@ -17,17 +17,23 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cohort_runtime::typed::{GroupHandle, ModelGroup};
 use cohort_runtime::{
-    uuid_text, Component, ComponentArgs, Context, GroupEvent, GroupName, HandlerError, HandlerResult, Handlers,
-    JoinOptions, MemberId, Outcome, Tick, VoteId, VoteKind, VoteSubject,
+    uuid_text, GroupEvent, GroupName, HandlerError, HandlerResult, JoinOptions, MemberId, Outcome, Tick, VoteId,
+    VoteKind, VoteSubject,
 };
 use slog::{debug, info, warn};
 
 use super::messages::{Correction, Measurement, Setpoint, Switch};
+use super::model::controller::{self, Params, Ports};
+use super::model::groups::Feeders;
 use super::round3;
 
+/// The handlers' context of a controller.
+type Context = cohort_runtime::typed::Context<Ports>;
+
 /// The group type of the model the controllers join.
-pub const GROUP_TYPE: &str = "Feeders";
+pub const GROUP_TYPE: &str = Feeders::NAME;
 /// The group instance they join.
 pub const GROUP_INSTANCE: &str = "feeder";
 /// The leader proposes a setpoint every this many of its ticks.
@@ -53,7 +59,7 @@ pub struct Controller {
     high: f64,
     size: usize,
     /// The group instance, once joined.
-    feeder: Option<GroupName>,
+    feeder: Option<GroupHandle<Feeders>>,
     unit: Unit,
     /// Ticks so far.
     seq: u64,
@@ -93,38 +99,55 @@ struct Pending {
     since: u64,
 }
 
-impl Component for Controller {
-    const TYPE: &'static str = "Controller";
-
-    fn new(args: &ComponentArgs, _ctx: &mut Context) -> Result<Self, HandlerError> {
-        let id = args.int("id")?;
-        let size = usize::try_from(args.int("size")?).map_err(|_| "size must not be negative")?;
+impl controller::Component for Controller {
+    fn new(params: Params, _ctx: &mut Context) -> Result<Self, HandlerError> {
+        let size = usize::try_from(params.size).map_err(|_| "size must not be negative")?;
         Ok(Controller {
-            id,
-            low: args.float("low")?,
-            high: args.float("high")?,
+            id: params.id,
+            low: params.low,
+            high: params.high,
             size,
             feeder: None,
-            unit: Unit::new(id),
+            unit: Unit::new(params.id),
             seq: 0,
             shown: None,
             leading: None,
         })
     }
 
-    fn handlers(h: &mut Handlers<Self>) {
-        h.timer("tick", Controller::on_tick);
-    }
-
     fn on_activate(&mut self, ctx: &mut Context) -> HandlerResult {
         let options = JoinOptions { expected_size: Some(self.size) };
-        let name = ctx.join_group_with(GROUP_TYPE, GROUP_INSTANCE, options)?;
-        let me = uuid_text(&ctx.group(&name)?.id());
+        let feeder = ctx.join_with(Feeders, GROUP_INSTANCE, options)?;
+        let me = uuid_text(&ctx.group_of(&feeder)?.id());
         info!(ctx.log(), "controller active";
             "unit" => self.id, "low_kw" => self.low, "high_kw" => self.high, "setpoint_kw" => self.unit.setpoint,
             "size" => self.size, "me" => me);
-        self.feeder = Some(name.clone());
+        let name = feeder.name().clone();
+        self.feeder = Some(feeder);
         self.show_view(ctx, &name)
+    }
+
+    fn on_tick(&mut self, ctx: &mut Context, tick: Tick) -> HandlerResult {
+        let log = ctx.log().clone();
+        if tick.missed > 0 {
+            warn!(log, "controller was late"; "missed_ticks" => tick.missed);
+        }
+        self.seq += 1;
+        let Some(feeder) = &self.feeder else {
+            return Ok(());
+        };
+        let name = feeder.name().clone();
+        let power_kw = self.unit.step();
+        let group = ctx.group(&name)?;
+        if group.leader().is_some() {
+            let report = Measurement { unit: self.id, seq: self.seq, power_kw };
+            if let Err(e) = group.send_to_leader(&report) {
+                warn!(log, "cannot report to the leader"; "error" => %e);
+            }
+        }
+        debug!(log, "measured"; "power_kw" => power_kw, "setpoint_kw" => self.unit.setpoint);
+        self.show_view(ctx, &name)?;
+        self.lead(ctx, &name, &log)
     }
 
     fn on_group(&mut self, ctx: &mut Context, group: &GroupName, event: GroupEvent) -> HandlerResult {
@@ -193,28 +216,6 @@ impl Component for Controller {
 }
 
 impl Controller {
-    fn on_tick(&mut self, ctx: &mut Context, tick: Tick) -> HandlerResult {
-        let log = ctx.log().clone();
-        if tick.missed > 0 {
-            warn!(log, "controller was late"; "missed_ticks" => tick.missed);
-        }
-        self.seq += 1;
-        let Some(name) = self.feeder.clone() else {
-            return Ok(());
-        };
-        let power_kw = self.unit.step();
-        let group = ctx.group(&name)?;
-        if group.leader().is_some() {
-            let report = Measurement { unit: self.id, seq: self.seq, power_kw };
-            if let Err(e) = group.send_to_leader(&report) {
-                warn!(log, "cannot report to the leader"; "error" => %e);
-            }
-        }
-        debug!(log, "measured"; "power_kw" => power_kw, "setpoint_kw" => self.unit.setpoint);
-        self.show_view(ctx, &name)?;
-        self.lead(ctx, &name, &log)
-    }
-
     /// (Leader.) Balances the units and proposes setpoints.
     fn lead(&mut self, ctx: &mut Context, name: &GroupName, log: &slog::Logger) -> HandlerResult {
         let Some(leading) = &mut self.leading else {

@@ -1,7 +1,6 @@
 //! What the units tell each other: the model's `Measurement`, and the plain serde types that
 //! travel between members and the leader (the leader's corrections) and in votes (setpoints).
 
-use cohort_runtime::Message;
 use serde::{Deserialize, Serialize};
 
 /// `message Measurement;` — a unit's output, sent to the leader every tick.
@@ -13,10 +12,6 @@ pub struct Measurement {
     pub seq: u64,
     /// Its output, in kW.
     pub power_kw: f64,
-}
-
-impl Message for Measurement {
-    const NAME: &'static str = "Measurement";
 }
 
 /// The leader to one unit: the feeder's mean output and how far the unit is from it.

@@ -29,12 +29,15 @@
 mod controller;
 pub mod messages;
 
-pub use controller::{Controller, GROUP_INSTANCE, GROUP_TYPE, INITIAL_SETPOINT, PROPOSE_EVERY, SCHEDULE, SWITCH_AFTER};
-
-/// The app's component types: [`Controller`].
-pub fn components() -> cohort_runtime::Components {
-    cohort_runtime::Components::new().with::<Controller>()
+/// The typed layer generated from `microgrid.riaps` by `build.rs` (`cohort-build`): the
+/// controller's ports, parameters and handler trait, the group type `Feeders`, the binding of
+/// [`messages::Measurement`] to the model's message, the embedded model and the registry.
+pub mod model {
+    include!(concat!(env!("OUT_DIR"), "/microgrid.rs"));
 }
+
+pub use controller::{Controller, GROUP_INSTANCE, GROUP_TYPE, INITIAL_SETPOINT, PROPOSE_EVERY, SCHEDULE, SWITCH_AFTER};
+pub use model::{app_model, components};
 
 /// `value` rounded to three decimals, for readable logs.
 fn round3(value: f64) -> f64 {
@@ -43,21 +46,18 @@ fn round3(value: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::messages::Measurement;
-    use cohort_runtime::Message;
+    use cohort_runtime::typed::ModelGroup;
+
+    use super::model::groups::Feeders;
 
     #[test]
-    fn the_rust_types_are_the_models_messages_group_and_components() {
+    fn the_group_and_the_component_types_are_the_models() {
         let compiled = cohort_model::compile_app_model(include_str!("../../microgrid/microgrid.riaps"));
-        assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
         let Some(app) = compiled.value.as_ref().and_then(|m| m.apps.first()) else {
-            panic!("the model has no app");
+            panic!("the model has no app: {:?}", compiled.diagnostics);
         };
-        let messages: Vec<&str> = app.messages.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(messages, [Measurement::NAME]);
-        let groups: Vec<(&str, &str)> =
-            app.groups.iter().map(|g| (g.name.name.as_str(), g.message.name.as_str())).collect();
-        assert_eq!(groups, [(super::GROUP_TYPE, Measurement::NAME)]);
+        let groups: Vec<&str> = app.groups.iter().map(|g| g.name.name.as_str()).collect();
+        assert_eq!(groups, [Feeders::NAME]);
         let components: Vec<&str> = app.components.iter().map(|c| c.name.name.as_str()).collect();
         assert_eq!(components, super::components().names().collect::<Vec<_>>());
     }
