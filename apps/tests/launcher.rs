@@ -238,3 +238,36 @@ fn issue_12_a_bad_deployment_stops_run_once_before_any_actor_starts() {
     }
     let _ = std::fs::remove_file(depl);
 }
+
+#[test]
+fn code_generated_from_another_model_stops_run_once_before_any_actor_starts() {
+    // The estimator's code was generated from its model; run it with a model whose Sensor port
+    // has another name, and which gives LocalEstimator's `iArg` (no default, an integer in the
+    // model the code was generated from, so an `i64` in its `Params`) a string.
+    let model = include_str!("../estimator/estimator.riaps")
+        .replacen("pub ready : SensorReady ;", "pub announce : SensorReady ;", 1)
+        .replacen("filter : LocalEstimator(iArg=789,", "filter : LocalEstimator(iArg=\"789\",", 1);
+    let path = temp_file("other.riaps", &model);
+    let deployment = concat!(env!("CARGO_MANIFEST_DIR"), "/estimator/estimator.depl");
+    let (code, err) = run_with(&[
+        "--model",
+        path.to_str().unwrap(),
+        "--deployment",
+        deployment,
+        "--log-format",
+        "json",
+        "--duration",
+        "10",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    let wrong_port = "the code of component Sensor was generated from another model (port 2 is `pub announce : \
+                      SensorReady` in the model but `pub ready : SensorReady` in the generated code)";
+    assert_eq!(err.matches(wrong_port).count(), 1, "{err}");
+    let wrong_type = "cannot run: parameter `iArg` of component `LocalEstimator` (instance `filter`) is a string, not an \
+                      integer";
+    assert_eq!(err.matches(wrong_type).count(), 1, "{err}");
+    for started in ["actor starting", "actor started", "restarting", "discovery daemon"] {
+        assert!(!err.contains(started), "{started:?} in:\n{err}");
+    }
+    let _ = std::fs::remove_file(path);
+}

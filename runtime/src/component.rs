@@ -17,7 +17,9 @@ pub type HandlerResult = Result<(), HandlerError>;
 /// An error from a component's code.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A component type of the model, implemented in Rust.
+/// A component type of the model, implemented in Rust on the string-keyed API: the layer below
+/// the typed one that `cohort-build` generates from the model (which apps use; see
+/// [`crate::typed`]). Here ports are named by text and checked when the component starts.
 ///
 /// The runtime makes one value per component instance with [`Component::new`], on the
 /// instance's own thread, and calls its handlers there, one at a time. [`Component::handlers`]

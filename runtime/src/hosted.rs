@@ -109,12 +109,10 @@ fn check_binding(binding: &Binding, port: &PortDescriptor) -> Result<(), String>
     Ok(())
 }
 
-fn make_untyped<C: Component>(
-    args: &ComponentArgs,
-    ctx: &mut Context,
-    ports: &[PortDescriptor],
-) -> Result<Box<dyn Hosted<NamedPorts>>, String> {
-    let component = C::new(args, ctx).map_err(|e| format!("{}::new failed: {e}", C::TYPE))?;
+/// The handlers of `C` bound to `ports`: for each port index, the index of its binding.
+/// Fails when a binding names a port the model lacks or does not fit its port, or an input port
+/// has no handler.
+fn bind<C: Component>(ports: &[PortDescriptor]) -> Result<(Handlers<C>, Vec<Option<usize>>), String> {
     let mut handlers = Handlers::new();
     C::handlers(&mut handlers);
     let mut by_port = vec![None; ports.iter().map(|p| p.index + 1).max().unwrap_or(0)];
@@ -141,6 +139,21 @@ fn make_untyped<C: Component>(
             port.name
         ));
     }
+    Ok((handlers, by_port))
+}
+
+/// Whether the handlers of `C` fit `ports` (checked before any actor starts).
+fn check_untyped<C: Component>(ports: &[PortDescriptor]) -> Result<(), String> {
+    bind::<C>(ports).map(|_| ())
+}
+
+fn make_untyped<C: Component>(
+    args: &ComponentArgs,
+    ctx: &mut Context,
+    ports: &[PortDescriptor],
+) -> Result<Box<dyn Hosted<NamedPorts>>, String> {
+    let (handlers, by_port) = bind::<C>(ports)?;
+    let component = C::new(args, ctx).map_err(|e| format!("{}::new failed: {e}", C::TYPE))?;
     Ok(Box::new(Instance { component, handlers, by_port }))
 }
 
@@ -191,6 +204,9 @@ fn run_generated<G: Generated>(plan: Plan, control: ComponentEnd) {
     thread_main::<G::Ports>(plan, control, make_generated::<G>);
 }
 
+/// Checks a string-keyed component type's handler bindings against an instance's ports.
+pub(crate) type BindingsCheck = fn(&[PortDescriptor]) -> Result<(), String>;
+
 /// Checks an instance's arguments against a component type's parameters.
 pub(crate) type ArgsCheck = fn(&ComponentArgs) -> Result<(), ArgError>;
 
@@ -199,8 +215,10 @@ pub(crate) type ArgsCheck = fn(&ComponentArgs) -> Result<(), ArgError>;
 pub(crate) struct Entry {
     /// Runs an instance's thread.
     pub(crate) run: fn(Plan, ComponentEnd),
-    /// The ports generated code expects (none for the string-keyed API, checked when it binds).
+    /// The ports generated code expects (none for the string-keyed API).
     pub(crate) shapes: Option<&'static [PortShape]>,
+    /// Whether the string-keyed API's handler bindings fit the ports.
+    pub(crate) check_bindings: Option<BindingsCheck>,
     /// Checks an instance's arguments against the generated parameters.
     pub(crate) check_args: Option<ArgsCheck>,
 }
@@ -221,7 +239,9 @@ impl Components {
     /// [`Component::TYPE`].
     #[must_use]
     pub fn with<C: Component>(mut self) -> Components {
-        self.entries.insert(C::TYPE, Entry { run: run_untyped::<C>, shapes: None, check_args: None });
+        let entry =
+            Entry { run: run_untyped::<C>, shapes: None, check_bindings: Some(check_untyped::<C>), check_args: None };
+        self.entries.insert(C::TYPE, entry);
         self
     }
 
@@ -229,7 +249,12 @@ impl Components {
     /// `components()` calls for every type).
     #[must_use]
     pub fn with_generated<G: Generated>(mut self) -> Components {
-        let entry = Entry { run: run_generated::<G>, shapes: Some(G::PORTS), check_args: Some(G::check_args) };
+        let entry = Entry {
+            run: run_generated::<G>,
+            shapes: Some(G::PORTS),
+            check_bindings: None,
+            check_args: Some(G::check_args),
+        };
         self.entries.insert(G::TYPE, entry);
         self
     }
@@ -240,7 +265,8 @@ impl Components {
     }
 
     /// Whether an instance of component type `name`, with these ports and arguments, fits the
-    /// registered code: the ports it was generated for and its parameters. The reason if not.
+    /// registered code: the ports it was generated for and its parameters, or the handler
+    /// bindings of the string-keyed API. The reason if not.
     pub(crate) fn check_instance(
         &self,
         name: &str,
@@ -251,6 +277,9 @@ impl Components {
         if let Some(shapes) = entry.shapes {
             crate::portset::compare_shapes(name, shapes, ports)?;
         }
+        if let Some(check) = entry.check_bindings {
+            check(ports)?;
+        }
         if let Some(check) = entry.check_args {
             check(args).map_err(|e| e.to_string())?;
         }
@@ -259,5 +288,52 @@ impl Components {
 
     pub(crate) fn entry(&self, name: &str) -> Option<Entry> {
         self.entries.get(name).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::component::HandlerResult;
+    use crate::timers::Tick;
+
+    struct Clock;
+
+    impl Component for Clock {
+        const TYPE: &'static str = "Clock";
+
+        fn new(_: &ComponentArgs, _: &mut Context) -> Result<Self, crate::HandlerError> {
+            Ok(Clock)
+        }
+
+        fn handlers(h: &mut Handlers<Self>) {
+            h.timer("tick", |_: &mut Clock, _: &mut Context, _: Tick| -> HandlerResult { Ok(()) });
+        }
+    }
+
+    fn ports(component: &str) -> Vec<PortDescriptor> {
+        let text = format!("app A {{ message M; {component} actor X {{ {{ c : Clock; }} }} }}");
+        let compiled = cohort_model::compile_app_model(&text);
+        let app = &compiled.value.as_ref().expect("the model is valid").apps[0];
+        app.instance_ports("X", "c").expect("the instance exists")
+    }
+
+    #[test]
+    fn string_keyed_bindings_are_checked_before_any_actor_starts() {
+        let components = Components::new().with::<Clock>();
+        let args = ComponentArgs::new("c", "Clock", Vec::<(String, cohort_model::Value)>::new());
+        assert_eq!(components.check_instance("Clock", &ports("component Clock { timer tick 10; }"), &args), Ok(()));
+        let renamed = components.check_instance("Clock", &ports("component Clock { timer tock 10; }"), &args);
+        assert_eq!(
+            renamed,
+            Err("component Clock binds a handler to port \"tick\", which the model does not declare (ports: tock)"
+                .to_owned())
+        );
+        let unbound =
+            components.check_instance("Clock", &ports("component Clock { timer tick 10; sub inp : M; }"), &args);
+        assert_eq!(
+            unbound,
+            Err("component Clock has no handler for its sub port \"inp\"; bind one in Component::handlers".to_owned())
+        );
     }
 }

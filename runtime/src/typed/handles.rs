@@ -21,19 +21,15 @@ fn take(
     let component = opened.component().to_owned();
     let (descriptor, port) = opened.take(index)?;
     if !kinds.contains(&descriptor.kind) || descriptor.messages.names() != messages {
-        let wanted = kinds.iter().map(|k| k.keyword()).collect::<Vec<_>>().join("|");
+        let wanted: Vec<&str> = kinds.iter().map(|k| k.keyword()).collect();
+        let carrying = if messages.is_empty() { String::new() } else { format!(" carrying {}", messages.join(", ")) };
         return Err(BindError::new(
             &component,
             format!(
-                "port {} ({}) is `{}` in the model, but the code expects `{}`",
+                "port {} is `{}` in the model, but the code expects a {} port{carrying}",
                 index + 1,
-                descriptor.name,
                 crate::portset::render(descriptor.kind, &descriptor.name, &descriptor.messages.names()),
-                crate::portset::render(descriptor.kind, &descriptor.name, messages).replacen(
-                    descriptor.kind.keyword(),
-                    &wanted,
-                    1
-                )
+                wanted.join(" or "),
             ),
         ));
     }
