@@ -263,7 +263,8 @@ fn code_generated_from_another_model_stops_run_once_before_any_actor_starts() {
     let wrong_port = "the code of component Sensor was generated from another model (port 2 is `pub announce : \
                       SensorReady` in the model but `pub ready : SensorReady` in the generated code)";
     assert_eq!(err.matches(wrong_port).count(), 1, "{err}");
-    let wrong_type = "cannot run: parameter `iArg` of component `LocalEstimator` (instance `filter`) is a string, not an \
+    let wrong_type =
+        "cannot run: parameter `iArg` of component `LocalEstimator` (instance `filter`) is a string, not an \
                       integer";
     assert_eq!(err.matches(wrong_type).count(), 1, "{err}");
     for started in ["actor starting", "actor started", "restarting", "discovery daemon"] {

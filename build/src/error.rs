@@ -52,6 +52,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A new app crate's name ([`Scaffold::new`](crate::scaffold::Scaffold::new)) is not one
+    /// cargo accepts for a package, or clashes with a crate the app depends on.
+    #[error("`{name}` cannot name an app crate: {reason}")]
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The generator produced code that is not valid Rust: a bug in cohort-build, to be reported
     /// with the model that caused it.
     #[error("cohort-build generated invalid Rust (a bug in cohort-build): {0}")]

@@ -70,6 +70,10 @@
 //! A model with errors generates nothing: the error displays the diagnostics exactly as
 //! `cohort check` prints them, so the build fails with the same message.
 //!
+//! [`scaffold`] writes, from a model, a whole new app crate around this code (what `cohort new`
+//! writes): `Cargo.toml`, `build.rs`, message types, and component types whose handlers are
+//! stubs that log, with a deployment, a README and a test.
+//!
 //! # Names
 //!
 //! - Modules, fields and methods: snake case of the model's name (`iArg` → `i_arg`,
@@ -102,9 +106,11 @@ mod names;
 mod params;
 mod plan;
 mod render;
+pub mod scaffold;
 
 use std::path::{Path, PathBuf};
 
+use cohort_model::ast::{App, Model};
 use cohort_model::{compile_app_model, render_all, Diagnostic, SourceFile, Span};
 
 pub use error::Error;
@@ -211,38 +217,14 @@ impl Config {
         Ok(out)
     }
 
-    /// The generated source for a model text (no I/O) — used by tests and `cohort new`.
+    /// The generated source for a model text (no I/O), for tests and tools.
     ///
     /// `file_name` names the model in diagnostics, in the comments of the generated code and in
     /// its `app_model()`; `model_path_for_include` is the path the generated code passes to
     /// `include_str!` to embed the model (absolute, for a file in `OUT_DIR`).
     pub fn generate(&self, file_name: &str, text: &str, model_path_for_include: &Path) -> Result<Generated, Error> {
-        let source = SourceFile::new(file_name, text);
-        let compiled = compile_app_model(text);
-        let model_error =
-            |diagnostics: Vec<Diagnostic>| Error::Model { rendered: render_all(&diagnostics, &source), diagnostics };
-        if compiled.has_errors() {
-            return Err(model_error(compiled.diagnostics));
-        }
-        let Some(app) = compiled.value.as_ref().and_then(|model| model.apps.first()) else {
-            // The checks report a file without an app; this covers a model that somehow passed.
-            let mut diagnostics = compiled.diagnostics.clone();
-            diagnostics.push(Diagnostic::error(Span::at(text.len()), "this file declares no application"));
-            return Err(model_error(diagnostics));
-        };
-        let mut warnings: Vec<String> =
-            compiled.diagnostics.iter().filter(|d| !d.is_error()).map(|d| d.render(&source)).collect();
-        if let Some(model) = &compiled.value {
-            if model.apps.len() > 1 {
-                let names: Vec<String> = model.apps.iter().map(|a| format!("`{}`", a.name.name)).collect();
-                warnings.push(format!(
-                    "{file_name}: declares {} apps ({}); cohort-build generates code for the first, `{}`, only",
-                    model.apps.len(),
-                    names.join(", "),
-                    app.name.name
-                ));
-            }
-        }
+        let checked = check(file_name, text)?;
+        let (app, source) = (checked.app(), &checked.source);
 
         let messages = user_path("messages", &self.messages_path)?;
         let components = user_path("components", &self.components_path)?;
@@ -253,7 +235,7 @@ impl Config {
             reason: "include_str! needs a path that is valid UTF-8".to_owned(),
         })?;
 
-        let plan = plan::plan(app, &source);
+        let plan = plan::plan(app, source);
         let tokens = emit::app(&plan, &paths, file_name, include)?;
         let messages_text = emit::path_text(&messages);
         let comments: Vec<render::TrailingComment> = plan
@@ -271,8 +253,59 @@ impl Config {
             format!("    mod model {{ include!(concat!(env!(\"OUT_DIR\"), \"/{out_name}\")); }}"),
         ];
         let code = render::file(&header, tokens, &comments)?;
-        Ok(Generated { app: plan.name, file_name: out_name, code, warnings })
+        Ok(Generated { app: plan.name, file_name: out_name, code, warnings: checked.warnings })
     }
+}
+
+/// A model that passed the checks: the whole model (with at least one app), its source, and
+/// its warnings rendered as `cohort check` prints them (then the generator's own).
+pub(crate) struct Checked {
+    /// The model; `apps` is never empty.
+    pub(crate) model: Model,
+    /// The model's text, named as given.
+    pub(crate) source: SourceFile,
+    /// Rendered warnings.
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Checked {
+    /// The app code is generated for: the model's first.
+    pub(crate) fn app(&self) -> &App {
+        &self.model.apps[0]
+    }
+}
+
+/// Checks a model as `cohort check` does: its errors (or the lack of any app) are an
+/// [`Error::Model`] rendered with `file_name`.
+pub(crate) fn check(file_name: &str, text: &str) -> Result<Checked, Error> {
+    let source = SourceFile::new(file_name, text);
+    let compiled = compile_app_model(text);
+    let model_error =
+        |diagnostics: Vec<Diagnostic>| Error::Model { rendered: render_all(&diagnostics, &source), diagnostics };
+    if compiled.has_errors() {
+        return Err(model_error(compiled.diagnostics));
+    }
+    let mut warnings: Vec<String> =
+        compiled.diagnostics.iter().filter(|d| !d.is_error()).map(|d| d.render(&source)).collect();
+    let model = match compiled.value {
+        Some(model) if !model.apps.is_empty() => model,
+        // The checks report a file without an app; this covers a model that somehow passed.
+        _ => {
+            let mut diagnostics = compiled.diagnostics;
+            diagnostics.push(Diagnostic::error(Span::at(text.len()), "this file declares no application"));
+            return Err(model_error(diagnostics));
+        }
+    };
+    if model.apps.len() > 1 {
+        let names: Vec<String> = model.apps.iter().map(|a| format!("`{}`", a.name.name)).collect();
+        warnings.push(format!(
+            "{file_name}: declares {} apps ({}); cohort-build generates code for the first, `{}`, only",
+            model.apps.len(),
+            names.join(", "),
+            model.apps[0].name.name
+        ));
+    }
+    Ok(Checked { model, source, warnings })
 }
 
 /// A user path of the config, checked: a plain path (no generics) that does not start with

@@ -94,6 +94,8 @@ pub(crate) struct PortPlan {
     pub(crate) message_types: Vec<RustName>,
     /// The port's declaration.
     pub(crate) quote: Quote,
+    /// A timer with a period (a sporadic timer ticks only when the component starts it).
+    pub(crate) periodic: bool,
 }
 
 /// One component parameter.
@@ -202,6 +204,7 @@ fn plan_ports(c: &Component, source: &SourceFile, message_type: &dyn Fn(&str) ->
                 message_names: names.iter().map(|m| m.name.clone()).collect(),
                 message_types: names.iter().map(|m| message_type(&m.name)).collect(),
                 quote: decl::declaration(source, port.name.span, End::Semicolon),
+                periodic: port.kind == PortKind::Timer && port.period.is_some(),
             }
         })
         .collect()

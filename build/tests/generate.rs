@@ -2,9 +2,13 @@
 //! The generator on real models: the golden file for the DistributedEstimator example, every
 //! model of the RIAPS corpus, model errors, and files written by `compile`.
 
+#[path = "support/corpus.rs"]
+mod corpus;
+
 use cohort_build::{Config, Error};
 use cohort_model::{compile_app_model, render_all, SourceFile};
-use std::path::{Path, PathBuf};
+use corpus::corpus_models;
+use std::path::Path;
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -49,39 +53,6 @@ fn first_difference(expected: &str, got: &str) -> String {
         }
     }
     String::new()
-}
-
-fn corpus_dir() -> PathBuf {
-    match std::env::var_os("COHORT_RIAPS_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => manifest_dir().join("../../shared/compat/riaps"),
-    }
-}
-
-/// Every `.riaps` model of the corpus (probes in `synthetic/` included), sorted.
-fn corpus_models() -> Vec<PathBuf> {
-    let root = corpus_dir();
-    assert!(
-        root.is_dir(),
-        "the RIAPS corpus is not at {} (it ships beside the repository in shared/; set COHORT_RIAPS_CORPUS to its path)",
-        root.display()
-    );
-    let mut dirs = Vec::new();
-    for entry in std::fs::read_dir(&root).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().is_some_and(|n| n == "synthetic") {
-            dirs.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else if path.is_dir() {
-            dirs.push(path);
-        }
-    }
-    let mut models: Vec<PathBuf> = dirs
-        .iter()
-        .flat_map(|dir| std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "riaps"))
-        .collect();
-    models.sort();
-    models
 }
 
 /// Every model our checker accepts generates code that parses as a Rust file; the ones it

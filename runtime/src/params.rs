@@ -50,7 +50,11 @@ use std::ops::Deref;
 
 use cohort_model::ast::{Actor, ActualValue, App, Formal, Ident, Instance};
 use cohort_model::deployment::{ActorPlacement, Deployment, DeploymentValue, Location};
-use cohort_model::{check_deployment, check_deployment_against, Diagnostic, FileKind, SourceFile, Span, Value};
+use cohort_model::{check_deployment, check_deployment_against, Diagnostic, FileKind, SourceFile, Span};
+
+/// A parameter's value: a string, an integer, a float or a boolean. Generated `Params` hold one
+/// for a formal whose type the model leaves open.
+pub use cohort_model::Value;
 
 // ---------------------------------------------------------------------------------------------
 // Locations

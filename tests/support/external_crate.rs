@@ -59,6 +59,13 @@ pub(crate) fn copy_lock(dir: &Path) {
     std::fs::copy(checkout().join("Cargo.lock"), dir.join("Cargo.lock")).expect("Cargo.lock can be copied");
 }
 
+/// `cargo ARGS` in a crate that has its own `Cargo.toml` (one `cohort new` wrote, say): copies
+/// the workspace's `Cargo.lock` in, then runs [`cargo`].
+pub(crate) fn cargo_in_crate(dir: &Path, args: &[&str]) -> Output {
+    copy_lock(dir);
+    cargo(dir, args)
+}
+
 /// The triple cargo builds for.
 fn host_triple() -> Option<String> {
     let out = Command::new(env!("CARGO")).args(["-vV"]).output().ok()?;

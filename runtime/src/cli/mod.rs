@@ -9,6 +9,7 @@ mod graph;
 mod keygen;
 mod load;
 mod ls;
+mod new;
 mod output;
 
 use clap::{Args, Parser, Subcommand};
@@ -24,6 +25,7 @@ These commands read both file kinds, written exactly as for RIAPS.";
 
 const AFTER_HELP: &str = "\
 Examples:
+  cohort new hello                       Write an example app crate into ./hello
   cohort check app.riaps app.depl        Check a model and a deployment of it
   cohort compile app.riaps -o App.json   Write the model as RIAPS JSON
   cohort graph app.riaps | dot -Tsvg > app.svg
@@ -136,6 +138,39 @@ Examples:
 
 Exit status: 0 when written, 2 when not (the file exists, libzmq has no CURVE, …).";
 
+const NEW_LONG_ABOUT: &str = "\
+Write a new Cohort app crate that builds and runs as it is.
+
+From a model (--from app.riaps), or else from a small example model (a sensor publishing on a
+timer and a logger subscribing, in one actor, written as NAME.riaps), `cohort new` writes a cargo
+crate into ./NAME (or --dir):
+
+  Cargo.toml         cohort-runtime, serde and slog; cohort-build, which generates code at build time
+  build.rs           generates the app's typed layer from the model, at every build
+  MODEL.riaps        the model, copied
+  NAME.depl          every actor on every host, so that `run` starts them all on this one
+  src/main.rs        includes the generated code and launches the app
+  src/messages.rs    a serde struct per message: add the fields each carries
+  src/components/    a file per component type, every handler a stub that logs what it got
+  tests/app.rs       runs the app for 3 s and checks that every component instance logged
+  README.md          how to build and run it, and where to write code
+
+The crate depends on the Cohort checkout this `cohort` was built from, while it is still there
+(path dependencies), else on the published version (Cargo.toml says how to point it at a
+checkout); --cohort-path names another checkout. The model is checked first, as `cohort check`
+does it: on an error, its diagnostics are printed and nothing is written. A folder that exists
+and is not empty is written into only with --force.";
+
+const NEW_AFTER_HELP: &str = "\
+Examples:
+  cohort new hello                                An example app in ./hello
+  cohort new tankfarm --from tankfarm.riaps       A crate for the model's app in ./tankfarm
+  cohort new tf --from tankfarm.riaps --dir apps/tf --cohort-path ~/src/cohort
+  cd hello && cargo run -- run --deployment hello.depl
+
+Exit status: 0 when written, 1 when the model has errors (nothing is written), 2 on a usage
+error (a name cargo refuses, an unreadable model, a folder that is not empty, ...).";
+
 const LS_LONG_ABOUT: &str = "\
 Ask a discovery daemon what it knows: the apps and actors registered with it, the endpoints
 their ports provide, the lookups of their consuming ports, and providers on other hosts.";
@@ -155,7 +190,7 @@ Exit status: 0 on success, 2 when the daemon does not answer.";
 #[command(
     name = "cohort",
     version,
-    about = "Cohort: check, compile and draw RIAPS-style distributed component applications",
+    about = "Cohort: check, compile and draw RIAPS-style distributed component applications, and start new ones",
     long_about = LONG_ABOUT,
     after_help = AFTER_HELP,
     propagate_version = true,
@@ -188,6 +223,30 @@ pub(crate) enum Command {
     /// Make an app's CURVE keypair and write its key file.
     #[command(long_about = KEYGEN_LONG_ABOUT, after_help = KEYGEN_AFTER_HELP)]
     Keygen(KeygenArgs),
+    /// Write a new app crate that builds and runs: from a model, or a small example.
+    #[command(long_about = NEW_LONG_ABOUT, after_help = NEW_AFTER_HELP)]
+    New(NewArgs),
+}
+
+/// Arguments of `cohort new`.
+#[derive(Debug, Args)]
+pub(crate) struct NewArgs {
+    /// The crate's name, which also names its binary, its folder and its deployment (NAME.depl).
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// The app's model [default: a small example model, written as NAME.riaps].
+    #[arg(long, value_name = "MODEL")]
+    pub(crate) from: Option<PathBuf>,
+    /// Write the crate into DIR instead of ./NAME.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+    /// Write into a folder that is not empty, replacing files of the same names.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Depend on the Cohort checkout at PATH [default: the one this `cohort` was built from,
+    /// while it is still there, else the published version].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) cohort_path: Option<PathBuf>,
 }
 
 /// Arguments of `cohort keygen`.
@@ -328,6 +387,7 @@ pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Disco(args) => disco::run(args),
         Command::Ls(args) => ls::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::New(args) => new::run(args),
     }
 }
 
