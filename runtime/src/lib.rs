@@ -5,7 +5,7 @@
 //! ([`typed`]), and a registry of all the app's [`Components`]. Each component instance runs on
 //! its own thread, which owns its ports and its timers and calls its handlers. The string-keyed
 //! [`Component`] API below the typed layer stays for tools and tests. The `cohort`
-//! command-line tool is this crate's binary.
+//! command-line tool is the `cohort-cli` crate.
 
 pub mod actor;
 mod component;

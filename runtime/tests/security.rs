@@ -2,23 +2,17 @@
 //! An app secured with CURVE against foreign peers, over real sockets: a subscriber, a
 //! requester, a client and a group member without the app's keys receive nothing and are not
 //! counted, whether they have no key, another key, or (raw sockets) the app's public key with a
-//! keypair of their own; and `cohort keygen`, `cohort disco --keys-dir` and `cohort ls` as a
-//! user runs them.
+//! keypair of their own. (`cohort keygen`, `disco` and `ls` with keys: `cli/tests/security.rs`.)
 //!
 //! The vendored libzmq has no CURVE, so with it the CURVE tests print `SKIPPED` (and check that
 //! a secured factory is refused); `COHORT_REQUIRE_CURVE=1` makes them fail instead. `.ci/run`
 //! runs them in the security build.
 
-use std::io::Write as _;
-use std::net::{IpAddr, Ipv4Addr};
-use std::os::unix::fs::MetadataExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cohort_groups::{GroupConfig, GroupEvent, GroupKey, GroupMember, MemberId};
-use cohort_ports::keyfile::{app_key_path, daemon_key_path};
 use cohort_ports::*;
 
 /// How long a test waits for anything it expects before failing.
@@ -27,58 +21,10 @@ const WAIT: Duration = Duration::from_secs(10);
 /// How long a foreign request waits for its reply.
 const NO_REPLY: Duration = Duration::from_millis(300);
 
-fn log() -> slog::Logger {
-    slog::Logger::root(slog::Discard, slog::o!())
-}
+#[path = "../../tests/support/curve.rs"]
+mod curve;
 
-fn has_curve() -> bool {
-    zmq::has("curve") == Some(true)
-}
-
-/// Whether the linked libzmq has CURVE; when not, says `SKIPPED` where `cargo test` shows it
-/// and checks that a secured factory is refused.
-fn curve_available(test: &str) -> bool {
-    if has_curve() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("COHORT_REQUIRE_CURVE").is_none(),
-        "COHORT_REQUIRE_CURVE is set but the linked libzmq has no CURVE"
-    );
-    let line =
-        format!("SKIPPED {test}: linked libzmq has no CURVE (build with the system libzmq, see docs/ports.md)\n");
-    let _ = std::io::stderr().write_all(line.as_bytes());
-    let keys =
-        AppKeys::from_z85("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6")
-            .unwrap();
-    let dir = Dir::new(&format!("{test}-refused"));
-    let addressing = Addressing::with_runtime_dir(&loopback(), &dir.0, "A").unwrap();
-    let refused = PortFactory::new(addressing, SocketOptions::default(), Security::Curve(keys), log());
-    assert!(matches!(refused, Err(PortError::CurveUnavailable { .. })), "{:?}", refused.err().map(|e| e.to_string()));
-    false
-}
-
-/// A directory of a test, removed when dropped.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(test: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("cohort-rt-sec-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn loopback() -> Interface {
-    Interface::Address(IpAddr::V4(Ipv4Addr::LOCALHOST))
-}
+use curve::{curve_available, log, loopback, Dir};
 
 /// Options for foreign peers: a short send timeout and no linger, so what they cannot deliver
 /// neither blocks them nor their closing.
@@ -416,105 +362,4 @@ fn a_foreign_group_member_hears_nothing_and_is_not_counted() {
             }
         }
     }
-}
-
-fn cohort(args: &[&str], config_home: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cohort")).args(args).env("XDG_CONFIG_HOME", config_home).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `cohort keygen` writes a private key file at the default place or at --out, refuses to
-/// replace one without --force, and needs CURVE.
-#[test]
-fn keygen_writes_a_private_key_file_once() {
-    let dir = Dir::new("keygen");
-    let out = dir.0.join("elsewhere").join("App.key");
-    let run = cohort(&["keygen", "App", "--out", out.to_str().unwrap()], &dir.0);
-    if !has_curve() {
-        assert_eq!(run.status.code(), Some(2));
-        assert!(text(&run.stderr).contains("has no CURVE"), "{}", text(&run.stderr));
-        assert!(!out.exists());
-        let _ = curve_available("keygen_writes_a_private_key_file_once");
-        return;
-    }
-    assert!(run.status.success(), "{}", text(&run.stderr));
-    let file = KeyFile::read(&out).unwrap();
-    assert_eq!(file.app.as_deref(), Some("App"));
-    assert_eq!(std::fs::metadata(&out).unwrap().mode() & 0o777, 0o600);
-    let said = text(&run.stdout);
-    assert!(said.contains(out.to_str().unwrap()) && said.contains(&file.keys.public_z85()), "{said}");
-
-    let again = cohort(&["keygen", "App", "--out", out.to_str().unwrap()], &dir.0);
-    assert_eq!(again.status.code(), Some(2));
-    assert!(text(&again.stderr).contains("exists already; give --force"), "{}", text(&again.stderr));
-    assert_eq!(KeyFile::read(&out).unwrap(), file);
-    let forced = cohort(&["keygen", "App", "--out", out.to_str().unwrap(), "--force"], &dir.0);
-    assert!(forced.status.success());
-    assert_ne!(KeyFile::read(&out).unwrap(), file);
-
-    // The default place is under $XDG_CONFIG_HOME.
-    let default = cohort(&["keygen", "Other"], &dir.0);
-    assert!(default.status.success(), "{}", text(&default.stderr));
-    let path = app_key_path(&dir.0.join("cohort").join("keys"), "Other");
-    assert_eq!(KeyFile::read(&path).unwrap().app.as_deref(), Some("Other"));
-    let bad = cohort(&["keygen", "no/such"], &dir.0);
-    assert_eq!(bad.status.code(), Some(2));
-}
-
-/// A `cohort disco` process, killed when dropped.
-struct Disco(Child);
-
-impl Drop for Disco {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// With CURVE, `cohort disco --keys-dir` makes its key there and `cohort ls` with that key
-/// directory lists it, while a plain `ls` gets no answer. Without CURVE, `--keys-dir` is
-/// refused.
-#[test]
-fn disco_and_ls_use_the_key_directory() {
-    let dir = Dir::new("disco");
-    let keys = dir.0.join("keys");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let endpoint = format!("tcp://127.0.0.1:{port}");
-    let args = ["disco", "--endpoint", &endpoint, "--host", "h", "--keys-dir", keys.to_str().unwrap()];
-    if !has_curve() {
-        let run = cohort(&args, &dir.0);
-        assert_eq!(run.status.code(), Some(2));
-        assert!(
-            text(&run.stderr).contains("--keys-dir") && text(&run.stderr).contains("no CURVE"),
-            "{}",
-            text(&run.stderr)
-        );
-        let _ = curve_available("disco_and_ls_use_the_key_directory");
-        return;
-    }
-    let child = Command::new(env!("CARGO_BIN_EXE_cohort"))
-        .args(args)
-        .env("XDG_CONFIG_HOME", &dir.0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _disco = Disco(child);
-    let give_up = Instant::now() + WAIT;
-    loop {
-        let ls =
-            cohort(&["ls", "--daemon", &endpoint, "--keys-dir", keys.to_str().unwrap(), "--timeout-ms", "300"], &dir.0);
-        if ls.status.success() {
-            assert!(text(&ls.stdout).contains("no actors registered"), "{}", text(&ls.stdout));
-            break;
-        }
-        assert!(Instant::now() < give_up, "ls never succeeded: {}", text(&ls.stderr));
-    }
-    assert_eq!(std::fs::metadata(daemon_key_path(&keys)).unwrap().mode() & 0o777, 0o600);
-    // $XDG_CONFIG_HOME/cohort/keys has no daemon key: ls asks without one and gets no answer.
-    let plain = cohort(&["ls", "--daemon", &endpoint, "--timeout-ms", "300"], &dir.0);
-    assert_eq!(plain.status.code(), Some(2), "{}", text(&plain.stdout));
 }

@@ -1,7 +1,7 @@
 //! Builds crates outside the workspace the way a user's app crate is built: with Cohort as a
 //! path dependency, a `build.rs` that runs `cohort-build`, and cargo. Included with `#[path]` by
 //! the compile-fail suite (`build/tests/compile_fail.rs`), the corpus test
-//! (`build/tests/corpus_compiles.rs`) and the `cohort new` test (`runtime/tests/new.rs`).
+//! (`build/tests/corpus_compiles.rs`) and the `cohort new` test (`cli/tests/new.rs`).
 //!
 //! Every such crate builds into one target directory of its own under the workspace's
 //! `target/tmp` (cargo holds the workspace's target directory while tests run), so the
