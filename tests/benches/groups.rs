@@ -4,7 +4,7 @@
 //!
 //! Run it with `cargo bench -p cohort-tests --bench groups` (about a minute on 2 cores;
 //! `COHORT_BENCH_QUICK=1` for a smoke run of about 20 s with fewer repetitions). Words after
-//! `--` pick kinds of cases: `formation`, `failover`, `votes`, `messages`. One discovery daemon
+//! `--` pick kinds of cases: `formation`, `failover`, `idle`, `votes`, `messages`. One discovery daemon
 //! (memory backend) serves on a thread of this process, on a free port of 127.0.0.1.
 //!
 //! Cases:
@@ -25,6 +25,12 @@
 //!   after one: the slowest case). Default timing: targets median ≤ 500 ms and p99 ≤ 1 s;
 //!   heartbeat 20 ms (elections 60–100 ms, peer timeout 200 ms): target p99 ≤ 150 ms. p99 is
 //!   the nearest rank, so with 50 kills it is the largest sample.
+//! - **idle**: N probe processes (N = 10, 30, 50, 100; quick: 10, 30) form a group with the
+//!   default timing; from the last `JOINED` to one agreed leader is the formation time. After 2 s
+//!   of settling, the members' CPU time (user + system, `/proc/<pid>/stat`) is read over 60 s of
+//!   steady state (quick: 5 s), and the members whose latest `LEADER` line changed in that window
+//!   are counted (0 in a steady group). Informational; issue 13's targets are 0 leader changes
+//!   and idle CPU per member at 100 members at most 1.5× that at 10.
 //! - **vote round trip**: 5 members in this process (each with its own port factory, hence
 //!   its own ZeroMQ context, as separate processes have), wired to each other directly and
 //!   driven by one loop that polls all their sockets; every member votes yes when asked. A
@@ -468,6 +474,61 @@ fn formation(daemon: &str, n: usize, reps: usize) -> [Latencies; 2] {
         }
     }
     [joined, spawned]
+}
+
+/// CPU time (user + system) a process has used, from `/proc/<pid>/stat`; none once it is gone.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces) start at the state, field 3;
+    // utime and stime are fields 14 and 15, in clock ticks.
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok().filter(|t| *t > 0)?;
+    Some(Duration::from_nanos(ticks.saturating_mul(1_000_000_000) / per_second))
+}
+
+/// What an idle group of `n` member processes costs: formation (from the last `JOINED`), then
+/// over `window` of steady state, the CPU time of all members and the leader changes they saw.
+struct Idle {
+    n: usize,
+    formed: Option<Duration>,
+    /// Per member, in percent of one core.
+    cpu_per_member: Option<f64>,
+    /// `LEADER` lines printed during the window (0 in a steady group).
+    leader_changes: usize,
+    failure: Option<String>,
+}
+
+fn idle(daemon: &str, n: usize, window: Duration) -> Idle {
+    let mut out = Idle { n, formed: None, cpu_per_member: None, leader_changes: 0, failure: None };
+    let result = (|| -> anyhow::Result<()> {
+        let mut probes = Probes::new(daemon, &format!("idle-{n}"), &[]);
+        for _ in 0..n {
+            probes.spawn()?;
+        }
+        let form_within = GIVE_UP.max(Duration::from_millis(300) * u32::try_from(n).unwrap_or(u32::MAX));
+        let (_, _, agreed) = probes.wait_for("one leader named by all", form_within, |p| p.agreed(None))?;
+        let last_joined = probes.live.values().filter_map(|p| p.joined).max().context("no JOINED")?;
+        out.formed = Some(nanos_between(last_joined, agreed));
+        // Let discovery's pushes and the first heartbeats settle.
+        probes.read_until(Instant::now() + Duration::from_secs(2));
+        let before: BTreeMap<u64, Option<(String, u64, u128)>> =
+            probes.live.iter().map(|(s, p)| (*s, p.leader.clone())).collect();
+        let pids: Vec<u32> = probes.live.values().map(|p| p.child.id()).collect();
+        let cpu_at = |pids: &[u32]| pids.iter().map(|pid| cpu_time(*pid).unwrap_or_default()).sum::<Duration>();
+        let (start, cpu_start) = (Instant::now(), cpu_at(&pids));
+        probes.read_until(start + window);
+        let (elapsed, cpu) = (start.elapsed(), cpu_at(&pids).saturating_sub(cpu_start));
+        out.cpu_per_member = Some(cpu.as_secs_f64() / elapsed.as_secs_f64() / n as f64 * 100.0);
+        out.leader_changes = before
+            .iter()
+            .filter(|(serial, latest)| probes.live.get(serial).is_some_and(|p| p.leader != **latest))
+            .count();
+        Ok(())
+    })();
+    out.failure = result.err().map(|e| format!("{e:#}"));
+    out
 }
 
 /// `kills` failovers of a 5-member group with a declared size of 5.
@@ -1102,6 +1163,8 @@ fn main() {
     } else {
         ([(3, 20), (10, 20), (30, 5)], 50, 1000, 200_000, 3)
     };
+    let (idle_sizes, idle_window): (&[usize], Duration) =
+        if quick { (&[10, 30], Duration::from_secs(5)) } else { (&[10, 30, 50, 100], Duration::from_secs(60)) };
     println!("groups: {} run; member processes are {PROBE}", if quick { "quick" } else { "full" });
     let started = Instant::now();
     let dir: PathBuf = std::env::temp_dir().join(format!("cohort-bench-groups-{}", std::process::id()));
@@ -1118,7 +1181,7 @@ fn main() {
     // Words after `--` pick the kinds of cases (cargo passes `--bench` itself).
     let words: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let wants = |kind: &str| words.is_empty() || words.iter().any(|w| kind.contains(w.as_str()));
-    if wants("formation") || wants("failover") {
+    if wants("formation") || wants("failover") || wants("idle") {
         match start_daemon() {
             Ok(daemon) => {
                 if wants("formation") {
@@ -1131,6 +1194,36 @@ fn main() {
                 if wants("failover") {
                     report(&failover(daemon.endpoint(), kills, None), &mut rows);
                     report(&failover(daemon.endpoint(), kills, Some(FAST_HEARTBEAT)), &mut rows);
+                }
+                if wants("idle") {
+                    let mut per_member = Vec::new();
+                    for &n in idle_sizes {
+                        let case = idle(daemon.endpoint(), n, idle_window);
+                        let cpu = case.cpu_per_member.map_or_else(|| "—".to_owned(), |c| format!("{c:.2} %"));
+                        let formed = case.formed.map_or_else(|| "—".to_owned(), duration_text);
+                        let mut line = format!(
+                            "{:<51} formed {formed:>9}  idle CPU per member {cpu:>8} of a core  leader changes in \
+                             {} s: {}",
+                            format!("idle group, {n} members"),
+                            idle_window.as_secs(),
+                            case.leader_changes
+                        );
+                        if let Some(why) = &case.failure {
+                            line += &format!("  FAILED: {why}");
+                        }
+                        println!("{line}");
+                        rows.push(Row {
+                            case: format!("idle {n} members: formation / CPU per member / leader changes"),
+                            median: format!("{formed} / {cpu}"),
+                            p99: case.leader_changes.to_string(),
+                            target: "—".to_owned(),
+                            met: if case.failure.is_some() { "FAILED".to_owned() } else { "info".to_owned() },
+                        });
+                        per_member.extend(case.cpu_per_member.map(|c| (case.n, c)));
+                    }
+                    if let (Some((small, a)), Some((large, b))) = (per_member.first(), per_member.last()) {
+                        println!("idle CPU per member, {large} vs {small} members: {:.1}×  (issue 13: ≤ 1.5×)", b / a);
+                    }
                 }
             }
             Err(e) => println!("no discovery daemon, process cases skipped: {e:#}"),
