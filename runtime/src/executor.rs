@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use cohort_model::ast::{self, PortKind as ModelPortKind};
@@ -48,8 +49,8 @@ enum Scheduler {
 struct Handled {
     /// The port's model index.
     index: usize,
-    /// Its name, for logs.
-    name: String,
+    /// Its name, for logs (shared, so a handler call does not copy it).
+    name: Rc<str>,
     /// Its handler's `within` deadline.
     deadline: Option<Duration>,
 }
@@ -78,7 +79,7 @@ fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<Dis
     let mut inputs = Vec::new();
     let mut discovered = Vec::new();
     for port in &ports {
-        let handled = Handled { index: port.index, name: port.name.clone(), deadline: port.deadline };
+        let handled = Handled { index: port.index, name: Rc::from(port.name.as_str()), deadline: port.deadline };
         if port.kind == ModelPortKind::Timer {
             timers.add_port(port).map_err(|e| e.to_string())?;
             timer_ports.push(handled);
@@ -186,8 +187,8 @@ impl<P: PortSet> Executor<P> {
             let d = group.next_deadline();
             next = Some(next.map_or(d, |n| n.min(d)));
         }
-        let indices: Vec<usize> = self.inputs.iter().map(|i| i.index).collect();
-        for index in indices {
+        for i in 0..self.inputs.len() {
+            let index = self.inputs[i].index;
             next = match (next, self.request_deadline(index)) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -312,7 +313,7 @@ impl<P: PortSet> Executor<P> {
     fn fire_timers(&mut self) {
         for tick in self.ctx.timers.fire_due(Instant::now()) {
             let Some(timer) = self.timers.get(tick.timer.index()) else { continue };
-            let (index, name, deadline) = (timer.index, timer.name.clone(), timer.deadline);
+            let (index, name, deadline) = (timer.index, Rc::clone(&timer.name), timer.deadline);
             self.guarded(&name, deadline, |hosted, ctx| hosted.tick(ctx, index, tick));
         }
     }
@@ -343,7 +344,7 @@ impl<P: PortSet> Executor<P> {
         }
         for i in order {
             let input = &self.inputs[i];
-            let (index, name, deadline) = (input.index, input.name.clone(), input.deadline);
+            let (index, name, deadline) = (input.index, Rc::clone(&input.name), input.deadline);
             self.guarded(&name, deadline, |hosted, ctx| hosted.serve(ctx, index));
         }
     }

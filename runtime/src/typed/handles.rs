@@ -8,6 +8,7 @@ use cohort_model::PortDescriptor;
 use cohort_ports::{FromPeer, InsPlug, PeerId, Port, PortError, Received, ReplyToken, Request, RequestId, Response};
 use serde::Serialize;
 
+use crate::group::DecodeError;
 use crate::message::Message;
 use crate::portset::{BindError, OpenedPorts};
 
@@ -228,9 +229,11 @@ impl<Q: Message, A: Message> Answerer<Q, A> {
 pub struct InsideMessage(Vec<u8>);
 
 impl InsideMessage {
-    /// Decodes the message (CBOR, as [`InsPlug::send`] encodes it) as `T`.
-    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, PortError> {
-        minicbor_serde::from_slice(&self.0).map_err(|e| PortError::Encode(format!("cannot decode: {e}")))
+    /// Decodes the message (CBOR, as [`InsPlug::send`] encodes it) as `T`; the error names the
+    /// type asked for.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        minicbor_serde::from_slice(&self.0)
+            .map_err(|e| DecodeError { wanted: std::any::type_name::<T>(), why: e.to_string() })
     }
 
     /// The raw bytes.
