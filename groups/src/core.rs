@@ -155,6 +155,8 @@ pub struct GroupCore {
     /// Until then this member grants no votes (see [`GroupCore::handle`]).
     votes_from: Duration,
     book: VoteBook,
+    /// (Leader.) Until when the lease holds (see [`GroupCore::lease_until`]).
+    lease_until: Option<Duration>,
 }
 
 impl GroupCore {
@@ -188,6 +190,7 @@ impl GroupCore {
             left: false,
             votes_from: now + config.heartbeat + config.election_min.saturating_sub(config.heartbeat) / 2,
             book: VoteBook::default(),
+            lease_until: None,
         };
         core.election_deadline = now + core.election_timeout();
         // Vote numbers start at a random point, so a restarted member with the same id does
@@ -227,6 +230,17 @@ impl GroupCore {
         all.push(self.me);
         all.sort_unstable();
         all
+    }
+
+    /// (Leader.) Until when this member's leader lease holds, in core time: it has heard from a
+    /// majority recently enough that no other member can be elected before then. `None` when
+    /// it does not lead or holds no lease. Compare with the current time at the moment of use.
+    pub fn lease_until(&self) -> Option<Duration> {
+        if self.role == Role::Leader {
+            self.lease_until
+        } else {
+            None
+        }
     }
 
     /// When [`GroupCore::tick`] must next be called.
@@ -288,7 +302,7 @@ impl GroupCore {
         self.leader = Some(self.me);
         self.leader_endpoint = Some(self.endpoint.clone());
         out.push(Output::Event(Event::LeaderElected(self.me)));
-        out.push(Output::Broadcast(GroupMessage::Leader { term: self.term, endpoint: self.endpoint.clone() }));
+        out.push(Output::Broadcast(GroupMessage::Leader { term: self.term, endpoint: self.endpoint.clone(), seq: 0, members: Vec::new() }));
         self.next_heartbeat = now + self.config.heartbeat;
     }
 
@@ -331,7 +345,7 @@ impl GroupCore {
             }
         }
         match message {
-            GroupMessage::Alive { .. } | GroupMessage::Leave => {}
+            GroupMessage::Alive { .. } | GroupMessage::Ack { .. } | GroupMessage::Leave => {}
             GroupMessage::ToLeader { payload } => {
                 if self.role == Role::Leader {
                     out.push(Output::Event(Event::MessageToLeader { from, payload }));
@@ -403,7 +417,7 @@ impl GroupCore {
                     }
                 }
             }
-            GroupMessage::Leader { term, endpoint } => {
+            GroupMessage::Leader { term, endpoint, .. } => {
                 // Fencing: a leader of an older term is ignored. Two leaders in one term (possible
                 // without a declared size, where both sides of a partition elect): the higher id
                 // wins, so the group settles on one when they meet.
@@ -461,7 +475,7 @@ impl GroupCore {
         if now >= self.next_heartbeat {
             out.push(Output::Broadcast(GroupMessage::Alive { term: self.term }));
             if self.role == Role::Leader {
-                out.push(Output::Broadcast(GroupMessage::Leader { term: self.term, endpoint: self.endpoint.clone() }));
+                out.push(Output::Broadcast(GroupMessage::Leader { term: self.term, endpoint: self.endpoint.clone(), seq: 0, members: Vec::new() }));
             }
             self.next_heartbeat += self.config.heartbeat;
             if self.next_heartbeat <= now {

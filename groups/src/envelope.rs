@@ -15,7 +15,7 @@
 //! | socket | bodies |
 //! |---|---|
 //! | gpub → gsub | `Data`; `Control` of `Alive`, `Leave`, `PreVote`, `PreVoteReply`, `RequestVote`, `Vote`, `Leader`, `CallVote`, `Announce` |
-//! | member DEALER → leader ROUTER | `Control` of `ToLeader`, `ProposeVote`, `Ballot`; `from` must equal the DEALER's routing id |
+//! | member DEALER → leader ROUTER | `Control` of `Ack`, `ToLeader`, `ProposeVote`, `Ballot`; `from` must equal the DEALER's routing id |
 //! | leader ROUTER → member DEALER | `Control` of `FromLeader`, from the leader the DEALER follows |
 
 use std::borrow::Cow;
@@ -82,9 +82,10 @@ pub fn channel_of(message: &GroupMessage) -> Channel {
         | GroupMessage::Leader { .. }
         | GroupMessage::CallVote { .. }
         | GroupMessage::Announce { .. } => Channel::Mesh,
-        GroupMessage::ToLeader { .. } | GroupMessage::ProposeVote { .. } | GroupMessage::Ballot { .. } => {
-            Channel::ToLeader
-        }
+        GroupMessage::ToLeader { .. }
+        | GroupMessage::Ack { .. }
+        | GroupMessage::ProposeVote { .. }
+        | GroupMessage::Ballot { .. } => Channel::ToLeader,
         GroupMessage::FromLeader { .. } => Channel::FromLeader,
     }
 }
@@ -169,7 +170,8 @@ mod tests {
         let messages = [
             GroupMessage::Alive { term: 3 },
             GroupMessage::Leave,
-            GroupMessage::Leader { term: 9, endpoint: "tcp://127.0.0.1:4000".into() },
+            GroupMessage::Leader { term: 9, endpoint: "tcp://127.0.0.1:4000".into(), seq: 4, members: vec![[3; 16], [9; 16]] },
+            GroupMessage::Ack { term: 9, seq: 4 },
             GroupMessage::ProposeVote {
                 vote,
                 subject: Subject::Action { action: vec![1, 2], at_us: 17 },

@@ -196,6 +196,17 @@ impl GroupMember {
         &self.core
     }
 
+    /// Until when this member's leader lease holds: while `Instant::now()` is before it, no
+    /// other member can have been elected. `None` when it does not lead (or holds no lease).
+    pub fn leader_lease(&self) -> Option<Instant> {
+        self.core.lease_until().and_then(|until| self.base.checked_add(until))
+    }
+
+    /// Whether this member leads the group with a lease that holds now.
+    pub fn is_leader(&self) -> bool {
+        self.leader_lease().is_some_and(|until| Instant::now() < until)
+    }
+
     /// Endpoint of this member's gpub, to register with discovery as a GroupPub provider.
     pub fn publisher_endpoint(&self) -> &Endpoint {
         self.gpub.endpoint()
@@ -622,6 +633,7 @@ fn kind(message: &GroupMessage) -> &'static str {
         GroupMessage::RequestVote { .. } => "RequestVote",
         GroupMessage::Vote { .. } => "Vote",
         GroupMessage::Leader { .. } => "Leader",
+        GroupMessage::Ack { .. } => "Ack",
         GroupMessage::ToLeader { .. } => "ToLeader",
         GroupMessage::FromLeader { .. } => "FromLeader",
         GroupMessage::ProposeVote { .. } => "ProposeVote",

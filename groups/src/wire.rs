@@ -97,12 +97,28 @@ pub enum GroupMessage {
         granted: bool,
     },
     /// The leader of `term` asserts its authority, every heartbeat; `endpoint` is where members
-    /// reach it.
+    /// reach it. Each follower answers with an [`GroupMessage::Ack`] of `seq`, which renews the
+    /// leader's lease; `members` is the membership as the leader sees it (itself included), so
+    /// followers learn it without hearing every member.
     Leader {
         /// The leader's term.
         term: Term,
         /// The leader's ROUTER endpoint for member → leader messages.
         endpoint: String,
+        /// This heartbeat's number (increasing within the leader's term).
+        seq: u64,
+        /// The members the leader hears, itself included.
+        #[serde(with = "member_list")]
+        members: Vec<MemberId>,
+    },
+    /// Member → leader only: the follower heard the leader's heartbeat `seq` of `term` (and is
+    /// alive). It promises not to vote for another candidate for the shortest election timeout
+    /// from when it heard it, which is what the leader's lease rests on.
+    Ack {
+        /// The follower's term.
+        term: Term,
+        /// The heartbeat it answers.
+        seq: u64,
     },
     /// Member → leader only: an application message for the leader.
     ToLeader {
@@ -168,6 +184,7 @@ impl GroupMessage {
             | GroupMessage::RequestVote { term }
             | GroupMessage::Vote { term, .. }
             | GroupMessage::Leader { term, .. }
+            | GroupMessage::Ack { term, .. }
             | GroupMessage::FromLeader { term, .. }
             | GroupMessage::CallVote { term, .. }
             | GroupMessage::Announce { term, .. } => Some(*term),
@@ -179,5 +196,35 @@ impl GroupMessage {
             | GroupMessage::ProposeVote { .. }
             | GroupMessage::Ballot { .. } => None,
         }
+    }
+}
+
+/// A list of member ids as one CBOR byte string of 16 bytes per id (compact: a leader sends it
+/// every heartbeat).
+mod member_list {
+    use serde::de::{Error, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    use super::MemberId;
+
+    pub(super) fn serialize<S: Serializer>(ids: &[MemberId], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&ids.concat())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<MemberId>, D::Error> {
+        struct Ids;
+        impl Visitor<'_> for Ids {
+            type Value = Vec<MemberId>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("member ids, 16 bytes each")
+            }
+            fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<MemberId>, E> {
+                if v.len() % 16 != 0 {
+                    return Err(E::invalid_length(v.len(), &self));
+                }
+                Ok(v.chunks_exact(16).filter_map(|c| MemberId::try_from(c).ok()).collect())
+            }
+        }
+        d.deserialize_bytes(Ids)
     }
 }

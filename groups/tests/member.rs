@@ -514,7 +514,7 @@ fn a_leader_with_an_unusable_endpoint_is_not_followed_and_the_member_recovers() 
     let stray = Endpoint::parse(&publisher.get_last_endpoint().unwrap().unwrap()).unwrap();
     g.m(0).add_peer(&stray).unwrap();
     let fake: MemberId = *b"a-fake-leader-id";
-    let claim = GroupMessage::Leader { term: 1000, endpoint: "not an endpoint".into() };
+    let claim = GroupMessage::Leader { term: 1000, endpoint: "not an endpoint".into(), seq: 1, members: Vec::new() };
     let give_up = Instant::now() + WAIT;
     while g.m(0).core().leader() != Some(fake) {
         assert!(Instant::now() < give_up, "the claim never arrived\n{}", g.describe());

@@ -62,7 +62,7 @@ fn valid() -> &'static [Vec<u8>] {
             GroupMessage::PreVoteReply { term: 4, candidate: stranger(2), granted: true },
             GroupMessage::RequestVote { term: 4 },
             GroupMessage::Vote { term: 4, candidate: stranger(2), granted: false },
-            GroupMessage::Leader { term: 4, endpoint: "tcp://10.0.0.2:4000".into() },
+            GroupMessage::Leader { term: 4, endpoint: "tcp://10.0.0.2:4000".into(), seq: 1, members: Vec::new() },
             GroupMessage::ToLeader { payload: b"report".to_vec() },
             GroupMessage::FromLeader { term: 4, payload: b"correction".to_vec() },
             GroupMessage::ProposeVote { vote, subject: action.clone(), kind: VoteKind::Consensus, timeout_us: 500_000 },
