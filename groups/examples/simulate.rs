@@ -145,7 +145,7 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let (mut runs, mut steps, mut elections, mut heals, mut split_brain, mut crashes, mut partitions) =
         (0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut amnesia = 0u64;
+    let (mut amnesia, mut pauses, mut lease_overlaps) = (0u64, 0u64, 0u64);
     let mut votes = sim::SimOutcome::default();
     // Worst time to an agreed leader after a heal, as a fraction of the bound, per timing.
     let mut worst: Vec<(f64, Duration, u64, String)> = Vec::new();
@@ -163,6 +163,8 @@ fn main() -> ExitCode {
         amnesia += outcome.amnesia_terms;
         crashes += outcome.crashes;
         partitions += outcome.partitions;
+        pauses += outcome.pauses;
+        lease_overlaps += outcome.lease_overlaps;
         add_votes(&mut votes, &outcome);
         if let Some(took) = outcome.max_time_to_leader() {
             let ratio = took.as_secs_f64() / config.heal_bound.as_secs_f64();
@@ -210,8 +212,8 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "{runs} seeds in {:.1?}: {steps} steps, {elections} elections, {crashes} crashes, {partitions} partitions, \
-         {heals} heals",
+        "{runs} seeds in {:.1?}: {steps} steps, {elections} elections, {crashes} crashes, {pauses} pauses, \
+         {partitions} partitions, {heals} heals",
         started.elapsed()
     );
     if let Some((ratio, took, seed, describe)) = worst.first() {
@@ -222,6 +224,7 @@ fn main() -> ExitCode {
     }
     println!("same-term leaders without a declared size (allowed by design): {split_brain} terms");
     println!("terms reused after a restart forgot a vote (terms are not persisted): {amnesia}");
+    println!("steps with two leases without a declared size (allowed by design: both sides elect): {lease_overlaps}");
     println!(
         "votes: {} requested ({} refused: no leader); the requester learned {} yes, {} no, {} timeout; {} lost; \
          {} unfinished (requester crashed or run ended); {} ballots cast",

@@ -2,6 +2,12 @@
 
 use std::time::Duration;
 
+/// How far apart the rates of two members' clocks may be, as a fraction (0.05: one clock may
+/// run up to 5 % faster than true time while another runs 5 % slower). A leader's lease is cut
+/// short by this much (see [`GroupConfig::lease`]); real quartz clocks differ by about 0.01 %.
+/// Clock *offsets* do not matter: each member only measures durations on its own clock.
+pub const MAX_CLOCK_DRIFT: f64 = 0.05;
+
 /// Timing parameters of a group (the model's group parameters), and its expected size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupConfig {
@@ -140,6 +146,15 @@ impl GroupConfig {
             )));
         }
         Ok(())
+    }
+
+    /// How long a leader's lease lasts from the latest heartbeat a quorum acknowledged: the
+    /// shortest election timeout, shortened by the clock drift bound so that it ends before
+    /// any follower that acknowledged the heartbeat could vote for another member, however
+    /// their clocks' rates differ within [`MAX_CLOCK_DRIFT`]: `electionMin × (1 − ρ) / (1 + ρ)`,
+    /// 271 ms with the defaults.
+    pub fn lease(&self) -> Duration {
+        self.election_min.mul_f64((1.0 - MAX_CLOCK_DRIFT) / (1.0 + MAX_CLOCK_DRIFT))
     }
 
     /// Votes needed to win an election when `known` members (self included) are known.

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::config::GroupConfig;
+use crate::lease::Lease;
 use crate::voting::{Called, Poll, VoteBook};
 use crate::wire::{GroupMessage, MemberId, Outcome, Subject, Term, VoteId, VoteKind};
 
@@ -152,11 +153,16 @@ pub struct GroupCore {
     election_deadline: Duration,
     rng: u64,
     left: bool,
-    /// Until then this member grants no votes (see [`GroupCore::handle`]).
-    votes_from: Duration,
+    /// The promise behind this member's latest acknowledgement: to which leader, and until
+    /// when it acknowledges no other leader and votes for no one (see [`crate::lease`]). At
+    /// start, to no one: a restarted member may have made a promise it no longer remembers.
+    promise: (Option<MemberId>, Duration),
     book: VoteBook,
-    /// (Leader.) Until when the lease holds (see [`GroupCore::lease_until`]).
-    lease_until: Option<Duration>,
+    /// (Leader.) Its heartbeats, their acknowledgements and the lease they give.
+    lease: Lease,
+    /// (Leader.) When it was last sure a quorum heard it: the lease's start, or when it was
+    /// elected. A leader that has not been sure for a peer timeout steps down.
+    quorum_heard: Duration,
 }
 
 impl GroupCore {
@@ -188,9 +194,10 @@ impl GroupCore {
             election_deadline: now,
             rng: mix | 1,
             left: false,
-            votes_from: now + config.heartbeat + config.election_min.saturating_sub(config.heartbeat) / 2,
+            promise: (None, now + config.election_min),
             book: VoteBook::default(),
-            lease_until: None,
+            lease: Lease::default(),
+            quorum_heard: now,
         };
         core.election_deadline = now + core.election_timeout();
         // Vote numbers start at a random point, so a restarted member with the same id does
@@ -237,16 +244,27 @@ impl GroupCore {
     /// it does not lead or holds no lease. Compare with the current time at the moment of use.
     pub fn lease_until(&self) -> Option<Duration> {
         if self.role == Role::Leader {
-            self.lease_until
+            self.lease.start().map(|start| start + self.config.lease())
         } else {
             None
         }
     }
 
+    /// Whether this member follows a leader it heard within the shortest election timeout: then
+    /// it votes for no one and takes no newer term from a candidate, which is the promise its
+    /// acknowledgements give the leader's lease.
+    fn hears_leader(&self, now: Duration) -> bool {
+        self.role == Role::Follower
+            && self.leader.is_some_and(|leader| leader != self.me)
+            && now < self.leader_heard + self.config.election_min
+    }
+
     /// When [`GroupCore::tick`] must next be called.
     pub fn next_deadline(&self) -> Duration {
         let mut next = self.next_heartbeat;
-        if self.role != Role::Leader {
+        if self.role == Role::Leader {
+            next = next.min(self.quorum_heard + self.config.peer_timeout);
+        } else {
             next = next.min(self.election_deadline);
         }
         if let Some(oldest) = self.peers.values().min() {
@@ -284,6 +302,41 @@ impl GroupCore {
         }
     }
 
+    /// (Follower.) Takes the membership from its leader's heartbeat: members listed are alive;
+    /// a member the leader no longer lists, and that this member has not heard itself for two
+    /// heartbeats, has left.
+    fn learn_members(&mut self, now: Duration, members: &[MemberId], out: &mut Vec<Output>) {
+        for id in members {
+            if *id != self.me && self.peers.insert(*id, now).is_none() {
+                out.push(Output::Event(Event::MemberJoined(*id)));
+            }
+        }
+        let recent = self.config.heartbeat * 2;
+        let gone: Vec<MemberId> = self
+            .peers
+            .iter()
+            .filter(|(id, seen)| now.saturating_sub(**seen) >= recent && !members.contains(id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            self.peers.remove(&id);
+            out.push(Output::Event(Event::MemberLeft(id)));
+        }
+    }
+
+    /// (Follower.) Acknowledges heartbeat `seq` of `leader`, promising to acknowledge no other
+    /// leader and vote for no one for the shortest election timeout from now, unless it is
+    /// still bound by a promise to another leader (or, just started, by one it may have
+    /// forgotten): then it follows without acknowledging until that promise ends.
+    fn acknowledge(&mut self, now: Duration, leader: MemberId, term: Term, seq: u64, out: &mut Vec<Output>) {
+        let (promised_to, until) = self.promise;
+        if promised_to != Some(leader) && now < until {
+            return;
+        }
+        self.promise = (Some(leader), now + self.config.election_min);
+        out.push(Output::ToLeader { leader, message: GroupMessage::Ack { term, seq } });
+    }
+
     fn become_follower(&mut self, out: &mut Vec<Output>) {
         if self.role == Role::Leader {
             self.close_polls(out);
@@ -292,6 +345,7 @@ impl GroupCore {
         self.role = Role::Follower;
         self.votes.clear();
         self.prevote = None;
+        self.lease = Lease::default();
     }
 
     fn become_leader(&mut self, now: Duration, out: &mut Vec<Output>) {
@@ -301,9 +355,35 @@ impl GroupCore {
         self.role = Role::Leader;
         self.leader = Some(self.me);
         self.leader_endpoint = Some(self.endpoint.clone());
+        // The lease starts once a quorum has acknowledged one of its heartbeats.
+        self.lease = Lease::default();
+        self.quorum_heard = now;
         out.push(Output::Event(Event::LeaderElected(self.me)));
-        out.push(Output::Broadcast(GroupMessage::Leader { term: self.term, endpoint: self.endpoint.clone(), seq: 0, members: Vec::new() }));
+        self.assert_leadership(now, out);
         self.next_heartbeat = now + self.config.heartbeat;
+    }
+
+    /// (Leader.) Sends a heartbeat: the term, where members reach the leader, the heartbeat's
+    /// number for their acknowledgements, and the members the leader hears.
+    fn assert_leadership(&mut self, now: Duration, out: &mut Vec<Output>) {
+        let seq = self.lease.send(now);
+        self.renew_lease();
+        out.push(Output::Broadcast(GroupMessage::Leader {
+            term: self.term,
+            endpoint: self.endpoint.clone(),
+            seq,
+            members: self.members(),
+        }));
+    }
+
+    /// (Leader.) Extends the lease to the latest heartbeat a quorum has acknowledged.
+    fn renew_lease(&mut self) {
+        let others = self.quorum().saturating_sub(1);
+        let peers = &self.peers;
+        self.lease.renew(others, |id| peers.contains_key(id));
+        if let Some(start) = self.lease.start() {
+            self.quorum_heard = self.quorum_heard.max(start);
+        }
     }
 
     /// Handles a message from member `from` at `now`. Messages from this member itself are
@@ -335,6 +415,12 @@ impl GroupCore {
         }
         let term = message.term().unwrap_or(self.term);
         let newer = term > self.term;
+        if newer && self.hears_leader(now) && !message.from_a_leader() {
+            // A candidate's newer term: this member still hears its leader, whose lease rests on
+            // its promise not to vote for anyone else yet. It answers nothing and keeps its
+            // term; the candidate tries again, and gets votes once the leader has really gone.
+            return out;
+        }
         if newer {
             // A newer term: whatever this member was, it follows now.
             self.term = term;
@@ -345,7 +431,13 @@ impl GroupCore {
             }
         }
         match message {
-            GroupMessage::Alive { .. } | GroupMessage::Ack { .. } | GroupMessage::Leave => {}
+            GroupMessage::Alive { .. } | GroupMessage::Leave => {}
+            GroupMessage::Ack { term, seq } => {
+                if self.role == Role::Leader && term == self.term {
+                    self.lease.acknowledge(from, seq);
+                    self.renew_lease();
+                }
+            }
             GroupMessage::ToLeader { payload } => {
                 if self.role == Role::Leader {
                     out.push(Output::Event(Event::MessageToLeader { from, payload }));
@@ -401,7 +493,7 @@ impl GroupCore {
                     && self.role == Role::Follower
                     && self.voted_for.is_none_or(|v| v == from)
                     && self.leader.is_none()
-                    && now >= self.votes_from;
+                    && now >= self.promise.1;
                 if granted {
                     self.voted_for = Some(from);
                     self.election_deadline = now + self.election_timeout();
@@ -417,7 +509,7 @@ impl GroupCore {
                     }
                 }
             }
-            GroupMessage::Leader { term, endpoint, .. } => {
+            GroupMessage::Leader { term, endpoint, seq, members } => {
                 // Fencing: a leader of an older term is ignored. Two leaders in one term (possible
                 // without a declared size, where both sides of a partition elect): the higher id
                 // wins, so the group settles on one when they meet.
@@ -432,6 +524,8 @@ impl GroupCore {
                     self.leader_endpoint = Some(endpoint);
                     self.leader_heard = now;
                     self.election_deadline = now + self.election_timeout();
+                    self.acknowledge(now, from, term, seq, &mut out);
+                    self.learn_members(now, &members, &mut out);
                 }
             }
         }
@@ -444,6 +538,13 @@ impl GroupCore {
         if self.left {
             return out;
         }
+        if self.role == Role::Leader && now >= self.quorum_heard + self.config.peer_timeout {
+            // No quorum has acknowledged a heartbeat for a peer timeout: step down, before the
+            // silent members are forgotten (which, without a declared size, would shrink the
+            // quorum to whoever is left, as after this member's process was frozen).
+            self.become_follower(&mut out);
+            self.election_deadline = now + self.election_timeout();
+        }
         let timeout = self.config.peer_timeout;
         let gone: Vec<MemberId> =
             self.peers.iter().filter(|(_, seen)| now.saturating_sub(**seen) >= timeout).map(|(id, _)| *id).collect();
@@ -454,6 +555,8 @@ impl GroupCore {
                 self.lose_leader(&mut out);
             }
         }
+        let peers = &self.peers;
+        self.lease.retain(|id| peers.contains_key(id));
         if self.role == Role::Leader && self.peers.len() + 1 < self.quorum() {
             // A leader that no longer hears a majority steps down, so a minority side of a
             // partition keeps no leader.
@@ -473,9 +576,13 @@ impl GroupCore {
         }
         self.book.forget(now, self.term);
         if now >= self.next_heartbeat {
-            out.push(Output::Broadcast(GroupMessage::Alive { term: self.term }));
+            // Liveness traffic grows linearly with the group: the leader broadcasts its
+            // heartbeat and each follower acknowledges it to the leader alone (see `handle`).
+            // Only members without a leader tell everyone they are alive.
             if self.role == Role::Leader {
-                out.push(Output::Broadcast(GroupMessage::Leader { term: self.term, endpoint: self.endpoint.clone(), seq: 0, members: Vec::new() }));
+                self.assert_leadership(now, &mut out);
+            } else if self.leader.is_none() {
+                out.push(Output::Broadcast(GroupMessage::Alive { term: self.term }));
             }
             self.next_heartbeat += self.config.heartbeat;
             if self.next_heartbeat <= now {
@@ -504,6 +611,10 @@ impl GroupCore {
     /// Stands for election: a new term, a vote for itself, a request to the others.
     fn stand_for_election(&mut self, now: Duration, out: &mut Vec<Output>) {
         self.prevote = None;
+        if now < self.promise.1 {
+            // Bound by an acknowledgement to a leader (or just started): wait it out.
+            return;
+        }
         // Callers have checked that there is a next term (see `tick`).
         let Some(term) = self.term.checked_add(1) else {
             return;

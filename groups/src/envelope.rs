@@ -1,22 +1,42 @@
 //! The frame format of a group member's sockets ([`crate::GroupMember`]).
 //!
 //! Every ZeroMQ message on the gpub/gsub mesh, on the leader's ROUTER and on a member's DEALER
-//! is one Cohort frame (see `cohort_ports::wire`) of message type [`FRAME_TYPE`] whose CBOR
-//! payload is one [`Envelope`]:
+//! is one Cohort frame (see `cohort_ports::wire`) of message type [`FRAME_TYPE`]. Its payload
+//! has one of two forms, told apart by the `RAW` flag of the frame's header:
 //!
-//! ```text
-//! { "from": bstr(16),                       the sender's MemberId
-//!   "body": { "Control": GroupMessage }     the core's protocol (serde's default enum form)
-//!         | { "Data": bstr } }              an application message to every other member
-//! ```
+//! - **Control frames** (`RAW` clear): the payload is one CBOR [`Envelope`]:
+//!
+//!   ```text
+//!   { "from": bstr(16),                       the sender's MemberId
+//!     "body": { "Control": GroupMessage }     the core's protocol (serde's default enum form)
+//!           | { "Data": bstr } }              an application message to every other member
+//!   ```
+//!
+//! - **Data frames** (`RAW` set; on the mesh only): the payload is one application message
+//!   ([`GroupMember::send`](crate::GroupMember::send)) in a fixed layout, [`DataFrame`]:
+//!
+//!   | offset | size | field |
+//!   |---|---|---|
+//!   | 0 | 1 | tag, [`DATA_TAG`] (`0x01`) |
+//!   | 1 | 16 | the sender's MemberId |
+//!   | 17 | the rest (0 or more) | the application's bytes, as given to `send` |
+//!
+//!   A raw payload shorter than [`DATA_HEADER_LEN`] bytes, or with another first byte, is not
+//!   a data frame: the gsub port refuses it (its `undecodable` counter, part of
+//!   `MemberStats::refused`) and drops it. Data frames are what members send for application
+//!   messages: reading one is a length check and a copy of the application's bytes, where a
+//!   CBOR envelope costs a decoder run per message. The CBOR `Data` body above is the earlier
+//!   form of the same message; members still accept it on the mesh, but no longer send it.
 //!
 //! Which bodies each socket carries (anything else is dropped and counted):
 //!
 //! | socket | bodies |
 //! |---|---|
-//! | gpub → gsub | `Data`; `Control` of `Alive`, `Leave`, `PreVote`, `PreVoteReply`, `RequestVote`, `Vote`, `Leader`, `CallVote`, `Announce` |
-//! | member DEALER → leader ROUTER | `Control` of `Ack`, `ToLeader`, `ProposeVote`, `Ballot`; `from` must equal the DEALER's routing id |
-//! | leader ROUTER → member DEALER | `Control` of `FromLeader`, from the leader the DEALER follows |
+//! | gpub → gsub | data frames, and CBOR `Data`; `Control` of `Alive`, `Leave`, `PreVote`, `PreVoteReply`, `RequestVote`, `Vote`, `Leader`, `CallVote`, `Announce` |
+//! | member DEALER → leader ROUTER | `Control` of `Ack`, `ToLeader`, `ProposeVote`, `Ballot`; `from` must equal the DEALER's routing id (raw frames are refused) |
+//! | leader ROUTER → member DEALER | `Control` of `FromLeader`, from the leader the DEALER follows (raw frames are refused) |
+//!
+//! A frame from the receiving member itself, of either form, is dropped too.
 
 use std::borrow::Cow;
 
@@ -40,12 +60,77 @@ pub struct Envelope<'a> {
     pub body: Body<'a>,
 }
 
+/// The first byte of a [`DataFrame`].
+pub const DATA_TAG: u8 = 0x01;
+
+/// The length of a [`DataFrame`]'s fixed header: [`DATA_TAG`] and the sender's 16-byte id.
+pub const DATA_HEADER_LEN: usize = 1 + 16;
+
+/// One application message on the mesh in the data frame layout (see the module
+/// documentation): the raw payload of a group frame, read without copying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataFrame<'a> {
+    /// The sending member.
+    pub from: MemberId,
+    /// The application's bytes.
+    pub payload: &'a [u8],
+}
+
+/// Why a raw group payload is not a [`DataFrame`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataFrameError {
+    /// The payload starts with another byte than [`DATA_TAG`].
+    #[error("raw group payload starts with {found:#04x}, not the data tag {DATA_TAG:#04x}")]
+    UnknownTag {
+        /// The first byte.
+        found: u8,
+    },
+    /// The payload is shorter than the data frame header.
+    #[error("raw group payload of {len} bytes is shorter than the {DATA_HEADER_LEN}-byte data frame header")]
+    TooShort {
+        /// The payload's length.
+        len: usize,
+    },
+}
+
+impl<'a> DataFrame<'a> {
+    /// The fixed header of a data frame from `from`; the application's bytes follow it.
+    pub fn header(from: &MemberId) -> [u8; DATA_HEADER_LEN] {
+        let mut header = [0; DATA_HEADER_LEN];
+        header[0] = DATA_TAG;
+        header[1..].copy_from_slice(from);
+        header
+    }
+
+    /// Reads a raw group payload as a data frame.
+    #[inline]
+    pub fn decode(bytes: &'a [u8]) -> Result<DataFrame<'a>, DataFrameError> {
+        match bytes.split_first_chunk::<DATA_HEADER_LEN>() {
+            Some(([DATA_TAG, id @ ..], payload)) => Ok(DataFrame { from: *id, payload }),
+            Some(([found, ..], _)) => Err(DataFrameError::UnknownTag { found: *found }),
+            None => match bytes.first() {
+                Some(&found) if found != DATA_TAG => Err(DataFrameError::UnknownTag { found }),
+                _ => Err(DataFrameError::TooShort { len: bytes.len() }),
+            },
+        }
+    }
+
+    /// The whole raw payload: header and application bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(DATA_HEADER_LEN + self.payload.len());
+        bytes.extend_from_slice(&DataFrame::header(&self.from));
+        bytes.extend_from_slice(self.payload);
+        bytes
+    }
+}
+
 /// What an [`Envelope`] carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body<'a> {
     /// A message of the group protocol (membership, election, leader messages, votes).
     Control(Cow<'a, GroupMessage>),
-    /// An application message to every other member (group pub/sub).
+    /// An application message to every other member (group pub/sub), in the earlier form:
+    /// members accept it on the mesh but send a [`DataFrame`] instead.
     Data(#[serde(with = "bytes")] Cow<'a, [u8]>),
 }
 
@@ -170,7 +255,12 @@ mod tests {
         let messages = [
             GroupMessage::Alive { term: 3 },
             GroupMessage::Leave,
-            GroupMessage::Leader { term: 9, endpoint: "tcp://127.0.0.1:4000".into(), seq: 4, members: vec![[3; 16], [9; 16]] },
+            GroupMessage::Leader {
+                term: 9,
+                endpoint: "tcp://127.0.0.1:4000".into(),
+                seq: 4,
+                members: vec![[3; 16], [9; 16]],
+            },
             GroupMessage::Ack { term: 9, seq: 4 },
             GroupMessage::ProposeVote {
                 vote,
@@ -223,6 +313,48 @@ mod tests {
         assert!(!decode(&minicbor_serde::to_vec(&extra).unwrap()));
         let fine = Short { from: &[1; 16], body: Body::Data(Cow::Borrowed(b"x")) };
         assert!(decode(&minicbor_serde::to_vec(&fine).unwrap()));
+    }
+
+    #[test]
+    fn data_frames_round_trip() {
+        for len in [0, 1, 64, 70_000] {
+            let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let frame = DataFrame { from: [0x5A; 16], payload: &payload };
+            let bytes = frame.encode();
+            assert_eq!(bytes.len(), DATA_HEADER_LEN + len);
+            assert_eq!(bytes[..DATA_HEADER_LEN], DataFrame::header(&[0x5A; 16]));
+            assert_eq!(DataFrame::decode(&bytes), Ok(frame));
+        }
+    }
+
+    #[test]
+    fn raw_payloads_that_are_not_data_frames_do_not_decode() {
+        let good = DataFrame { from: [3; 16], payload: b"x" }.encode();
+        assert_eq!(DataFrame::decode(&[]), Err(DataFrameError::TooShort { len: 0 }));
+        assert_eq!(DataFrame::decode(&good[..DATA_HEADER_LEN - 1]), Err(DataFrameError::TooShort { len: 16 }));
+        assert_eq!(DataFrame::decode(&[DATA_TAG]), Err(DataFrameError::TooShort { len: 1 }));
+        let mut other = good.clone();
+        other[0] = 0xA2;
+        assert_eq!(DataFrame::decode(&other), Err(DataFrameError::UnknownTag { found: 0xA2 }));
+        assert_eq!(DataFrame::decode(&[7]), Err(DataFrameError::UnknownTag { found: 7 }));
+        // A CBOR envelope is not a data frame either.
+        let cbor = minicbor_serde::to_vec(&Envelope { from: [3; 16], body: Body::Data(Cow::Borrowed(b"x")) }).unwrap();
+        assert!(DataFrame::decode(&cbor).is_err());
+    }
+
+    proptest::proptest! {
+        /// Any bytes decode or fail with a reason, never panic; what decodes encodes back.
+        #[test]
+        fn any_raw_payload_is_read_or_refused(
+            first in proptest::option::of(0u8..3),
+            rest in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            let bytes: Vec<u8> = first.into_iter().chain(rest).collect();
+            match DataFrame::decode(&bytes) {
+                Ok(frame) => proptest::prop_assert_eq!(frame.encode(), bytes),
+                Err(_) => proptest::prop_assert!(bytes.len() < DATA_HEADER_LEN || bytes[0] != DATA_TAG),
+            }
+        }
     }
 
     #[test]

@@ -20,12 +20,13 @@ pub mod config;
 pub mod core;
 pub mod envelope;
 mod event;
+mod lease;
 mod member;
 pub mod sim;
 mod voting;
 pub mod wire;
 
-pub use config::{ConfigError, GroupConfig};
+pub use config::{ConfigError, GroupConfig, MAX_CLOCK_DRIFT};
 pub use core::{CommandError, Event, GroupCore, Output, Role};
 pub use event::{DecodeError, GroupEvent, Payload, VoteSubject};
 pub use member::{GroupError, GroupKey, GroupMember, MemberStats};

@@ -18,13 +18,15 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
-use cohort_ports::{Endpoint, Hub, PeerId, PortError, PortFactory, PortKind, PortSpec, PubPort, Scope, Spoke, SubPort};
+use cohort_ports::{
+    Endpoint, Hub, Mixed, PeerId, PortError, PortFactory, PortKind, PortSpec, PubPort, Scope, Spoke, SubPort,
+};
 use slog::{debug, info, o, warn};
 
 use crate::actions::{micros_since_epoch, Schedule};
 use crate::config::{ConfigError, GroupConfig};
 use crate::core::{CommandError, Event, GroupCore, Output};
-use crate::envelope::{Body, Channel, Envelope, FRAME_TYPE};
+use crate::envelope::{Body, Channel, DataFrame, Envelope, FRAME_TYPE};
 use crate::event::{GroupEvent, Payload};
 use crate::wire::{GroupMessage, MemberId, Outcome, Subject, VoteId, VoteKind};
 
@@ -117,12 +119,25 @@ pub struct GroupMember {
     events: VecDeque<GroupEvent>,
     actions: Schedule,
     stats: MemberStats,
+    /// This member was elected, and its `LeaderElected` waits for its lease (see
+    /// [`GroupMember::poll`]).
+    elected_unannounced: bool,
     log: slog::Logger,
 }
 
 /// A member id as UUID text, for logs.
 fn text(id: &MemberId) -> String {
     uuid::Uuid::from_bytes(*id).to_string()
+}
+
+/// Reads a raw payload from the mesh as a data frame: its sender and the application's bytes,
+/// copied into the [`Payload`] the event will carry (the one copy on the way in). A payload
+/// that is not a data frame is refused by the port, with the reason.
+fn read_data(bytes: &[u8]) -> Result<(MemberId, Payload), String> {
+    match DataFrame::decode(bytes) {
+        Ok(frame) => Ok((frame.from, Payload::new(frame.payload.to_vec()))),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// A fresh random member id (UUID v4 bytes) and the same bytes as the DEALER's routing id:
@@ -174,6 +189,7 @@ impl GroupMember {
             events: VecDeque::new(),
             actions: Schedule::default(),
             stats: MemberStats::default(),
+            elected_unannounced: false,
             log,
         };
         member.apply(out, Instant::now());
@@ -274,7 +290,10 @@ impl GroupMember {
     /// Reads everything readable (without blocking), ticks the core if due, sends the core's
     /// outputs, keeps the member DEALER connected to the known leader, delivers due actions, and
     /// returns the events in order (the core's events, group messages and due actions, as
-    /// [`GroupEvent`]s). Malformed frames are counted and dropped.
+    /// [`GroupEvent`]s). Malformed frames are counted and dropped. This member's own
+    /// [`GroupEvent::LeaderElected`] comes once a quorum has acknowledged it as leader, when
+    /// [`GroupMember::is_leader`] turns true (usually a round trip after the election); if it
+    /// steps down before that, neither that event nor its `LeaderExited` comes.
     pub fn poll(&mut self, now: Instant) -> Vec<GroupEvent> {
         // The leader's own messages first: one it sent before a Leave that arrives on the mesh
         // in the same poll still counts.
@@ -298,11 +317,12 @@ impl GroupMember {
         self.events.drain(..).collect()
     }
 
-    /// Sends a group (pub/sub) message to all other members.
+    /// Sends a group (pub/sub) message to all other members, as a data frame
+    /// ([`crate::envelope::DataFrame`]): its header and `payload` are copied once, straight into
+    /// the outgoing ZeroMQ message.
     pub fn send(&mut self, payload: &[u8]) -> Result<(), GroupError> {
-        let envelope = Envelope { from: self.id, body: Body::Data(Cow::Borrowed(payload)) };
-        self.gpub.send(&envelope).inspect_err(|_| self.stats.send_errors += 1)?;
-        debug!(self.log, "sent a group message"; "bytes" => payload.len());
+        let header = DataFrame::header(&self.id);
+        self.gpub.send_bytes_prefixed(&header, payload).inspect_err(|_| self.stats.send_errors += 1)?;
         Ok(())
     }
 
@@ -388,9 +408,11 @@ impl GroupMember {
         self.core_now
     }
 
+    /// Reads the mesh: data frames become [`GroupEvent::Message`]s (no log line per message:
+    /// the ports count them), CBOR envelopes go to the core.
     fn read_mesh(&mut self, now: Instant) {
         for _ in 0..BATCH {
-            let envelope = match self.gsub.recv::<Envelope<'static>>() {
+            let value = match self.gsub.recv_mixed::<Envelope<'static>, _>(read_data) {
                 Ok(Some(received)) => received.value,
                 Ok(None) => return,
                 Err(e) => {
@@ -398,13 +420,22 @@ impl GroupMember {
                     return;
                 }
             };
+            let envelope = match value {
+                Mixed::Raw((from, payload)) if from != self.id => {
+                    self.events.push_back(GroupEvent::Message { from, payload });
+                    continue;
+                }
+                Mixed::Raw((from, payload)) => {
+                    Envelope { from, body: Body::Data(Cow::Owned(payload.as_bytes().to_vec())) }
+                }
+                Mixed::Typed(envelope) => envelope,
+            };
             if envelope.from == self.id || !envelope.body.allowed_on(Channel::Mesh) {
                 self.reject("mesh", &envelope);
                 continue;
             }
             match envelope.body {
                 Body::Data(payload) => {
-                    debug!(self.log, "group message"; "from" => text(&envelope.from), "bytes" => payload.len());
                     self.events.push_back(GroupEvent::Message {
                         from: envelope.from,
                         payload: Payload::new(payload.into_owned()),
@@ -545,6 +576,11 @@ impl GroupMember {
                 failed.get_or_insert(e);
             }
         }
+        if self.elected_unannounced && self.core.lease_until().is_some() {
+            self.elected_unannounced = false;
+            info!(self.log, "leading with a lease"; "term" => self.core.term());
+            self.events.push_back(GroupEvent::LeaderElected(self.id));
+        }
         failed
     }
 
@@ -588,6 +624,18 @@ impl GroupMember {
     /// sees it.
     fn event(&mut self, event: Event, now: Instant) {
         match &event {
+            Event::LeaderElected(l) if *l == self.id => {
+                // Its owner hears of it once a quorum has acknowledged a heartbeat, when
+                // `is_leader` becomes true (in `apply`).
+                info!(self.log, "leader elected"; "leader" => text(l), "term" => self.core.term(), "self" => true);
+                self.elected_unannounced = true;
+                return;
+            }
+            Event::LeaderExited(l) if *l == self.id && self.elected_unannounced => {
+                info!(self.log, "stepped down before a quorum acknowledged this member as leader");
+                self.elected_unannounced = false;
+                return;
+            }
             Event::MemberJoined(m) => info!(self.log, "member joined"; "peer" => text(m)),
             Event::MemberLeft(m) => info!(self.log, "member left"; "peer" => text(m)),
             Event::LeaderElected(l) => {

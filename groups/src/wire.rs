@@ -177,6 +177,18 @@ pub enum GroupMessage {
 }
 
 impl GroupMessage {
+    /// Whether only a leader of the message's term sends it, so that its newer term proves a
+    /// leader was elected in it (a candidate's messages prove nothing).
+    pub fn from_a_leader(&self) -> bool {
+        matches!(
+            self,
+            GroupMessage::Leader { .. }
+                | GroupMessage::FromLeader { .. }
+                | GroupMessage::CallVote { .. }
+                | GroupMessage::Announce { .. }
+        )
+    }
+
     /// The term a message carries, if it carries one.
     pub fn term(&self) -> Option<Term> {
         match self {
@@ -219,7 +231,7 @@ mod member_list {
                 f.write_str("member ids, 16 bytes each")
             }
             fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<MemberId>, E> {
-                if v.len() % 16 != 0 {
+                if !v.len().is_multiple_of(16) {
                     return Err(E::invalid_length(v.len(), &self));
                 }
                 Ok(v.chunks_exact(16).filter_map(|c| MemberId::try_from(c).ok()).collect())

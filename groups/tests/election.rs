@@ -11,7 +11,8 @@ use cohort_groups::*;
 /// Members exchanging messages instantly, with time advanced in 1 ms steps.
 struct Net {
     members: Vec<Option<GroupCore>>,
-    queue: VecDeque<(usize, GroupMessage)>,
+    /// Sender, recipient (None: everyone) and message.
+    queue: VecDeque<(usize, Option<MemberId>, GroupMessage)>,
     now: Duration,
     /// Which members can hear each other (a partition when not all true).
     side: Vec<u8>,
@@ -36,16 +37,20 @@ impl Net {
 
     fn absorb(&mut self, from: usize, out: Vec<Output>) {
         for o in out {
-            if let Output::Broadcast(m) = o {
-                self.queue.push_back((from, m));
+            match o {
+                Output::Broadcast(m) => self.queue.push_back((from, None, m)),
+                Output::ToLeader { leader: to, message } | Output::ToMember { member: to, message } => {
+                    self.queue.push_back((from, Some(to), message))
+                }
+                Output::Event(_) => {}
             }
         }
     }
 
     fn deliver(&mut self) {
-        while let Some((from, message)) = self.queue.pop_front() {
+        while let Some((from, recipient, message)) = self.queue.pop_front() {
             for to in 0..self.members.len() {
-                if to == from || self.side[to] != self.side[from] {
+                if to == from || self.side[to] != self.side[from] || recipient.is_some_and(|r| r != id(to)) {
                     continue;
                 }
                 if let Some(core) = self.members[to].as_mut() {

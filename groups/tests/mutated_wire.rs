@@ -132,10 +132,11 @@ fn member(i: usize) -> MemberId {
     [u8::try_from(i + 1).unwrap(); 16]
 }
 
-/// Members exchanging broadcasts instantly, time jumping from deadline to deadline.
+/// Members exchanging messages instantly, time jumping from deadline to deadline.
 struct Net {
     cores: Vec<GroupCore>,
-    queue: VecDeque<(usize, GroupMessage)>,
+    /// Sender, recipient (None: everyone) and message.
+    queue: VecDeque<(usize, Option<MemberId>, GroupMessage)>,
     now: Duration,
 }
 
@@ -153,7 +154,10 @@ impl Net {
     fn absorb(&mut self, from: usize, out: Vec<Output>) {
         for output in out {
             match output {
-                Output::Broadcast(m) => self.queue.push_back((from, m)),
+                Output::Broadcast(m) => self.queue.push_back((from, None, m)),
+                Output::ToLeader { leader: to, message } | Output::ToMember { member: to, message } => {
+                    self.queue.push_back((from, Some(to), message))
+                }
                 Output::Event(Event::VoteCalled { vote, .. }) => {
                     // Members vote yes at once; the ballot may go nowhere (no leader to take it).
                     if let Ok(more) = self.cores[from].cast_vote(self.now, vote, true) {
@@ -174,8 +178,8 @@ impl Net {
     }
 
     fn deliver(&mut self) {
-        while let Some((from, message)) = self.queue.pop_front() {
-            for to in (0..self.cores.len()).filter(|to| *to != from) {
+        while let Some((from, recipient, message)) = self.queue.pop_front() {
+            for to in (0..self.cores.len()).filter(|to| *to != from && recipient.is_none_or(|r| r == member(*to))) {
                 let out = self.cores[to].handle(self.now, member(from), message.clone());
                 self.absorb(to, out);
             }

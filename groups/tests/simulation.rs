@@ -160,6 +160,7 @@ fn a_quiet_network_elects_within_the_bound() {
         let mut config = config(members, true, false);
         config.crashes = false;
         config.partitions = false;
+        config.pauses = false;
         config.max_loss = 0.0;
         config.duplicate = 0.0;
         for seed in 0..5 {

@@ -73,17 +73,28 @@ impl Outbox {
     #[inline]
     pub(crate) fn raw_frame<'a>(&self, ty: &MessageType, seq: u64, extra: Flags, payload: &'a [u8]) -> RawFrame<'a> {
         let flags = self.flags(extra.with(Flags::RAW));
-        let mut frame = RawFrame { header: [0; wire::TIMED_HEADER_LEN], header_len: wire::header_len(flags), payload };
+        let mut frame =
+            RawFrame { header: [0; wire::TIMED_HEADER_LEN], header_len: wire::header_len(flags), prefix: &[], payload };
         wire::put_header(&mut frame.header[..frame.header_len], flags, ty.id(), seq);
         frame
     }
 }
 
-/// An outgoing frame of raw payload bytes: its header, and the payload where the caller has it.
+/// An outgoing frame of raw payload bytes: its header, and the payload where the caller has it,
+/// in two pieces (a prefix, often empty, then the rest).
 pub(crate) struct RawFrame<'a> {
     header: [u8; wire::TIMED_HEADER_LEN],
     header_len: usize,
+    prefix: &'a [u8],
     payload: &'a [u8],
+}
+
+impl<'a> RawFrame<'a> {
+    /// The same frame with `prefix` before its payload bytes (copied with them, in place).
+    #[inline]
+    pub(crate) fn prefixed(self, prefix: &'a [u8]) -> RawFrame<'a> {
+        RawFrame { prefix, ..self }
+    }
 }
 
 /// What a receive asks for.
@@ -276,20 +287,23 @@ pub(crate) fn send_frame(
     options: &SocketOptions,
 ) -> Result<(), PortError> {
     let header = &frame.header[..frame.header_len];
-    let payload = frame.payload;
+    let (prefix, payload) = (frame.prefix, frame.payload);
+    let len = header.len() + prefix.len() + payload.len();
     let mut msg = std::mem::MaybeUninit::<zmq_sys::zmq_msg_t>::uninit();
     // SAFETY: zmq_msg_init_size initialises the message at the pointer, with room for `len`
     // bytes, or fails (out of memory) and leaves nothing to close.
-    if unsafe { zmq_sys::zmq_msg_init_size(msg.as_mut_ptr(), header.len() + payload.len()) } != 0 {
+    if unsafe { zmq_sys::zmq_msg_init_size(msg.as_mut_ptr(), len) } != 0 {
         return Err(send_error(last_zmq_error(), options));
     }
     let msg = msg.as_mut_ptr();
-    // SAFETY: the message is initialised and its data is `header.len() + payload.len()` bytes
-    // that nothing else refers to; the message stays where it is (its data may be inside it).
+    // SAFETY: the message is initialised and its data is `len` bytes that nothing else refers
+    // to; the message stays where it is (its data may be inside it). The three pieces fill it.
     unsafe {
         let data = zmq_sys::zmq_msg_data(msg).cast::<u8>();
         std::ptr::copy_nonoverlapping(header.as_ptr(), data, header.len());
-        std::ptr::copy_nonoverlapping(payload.as_ptr(), data.add(header.len()), payload.len());
+        let data = data.add(header.len());
+        std::ptr::copy_nonoverlapping(prefix.as_ptr(), data, prefix.len());
+        std::ptr::copy_nonoverlapping(payload.as_ptr(), data.add(prefix.len()), payload.len());
     }
     let flags = if more { zmq_sys::ZMQ_SNDMORE as i32 } else { 0 };
     loop {
@@ -346,6 +360,13 @@ mod tests {
                 assert_eq!((header.type_id, header.seq, body), (ty.id(), 7, &payload[..]), "timed {timed}, {len} B");
                 assert!(header.flags.contains(Flags::RAW.with(Flags::FINAL)));
                 assert_eq!(header.send_time.is_some_and(|t| t >= before - std::time::Duration::from_millis(1)), timed);
+                // The same payload in two pieces makes the same frame.
+                let (prefix, rest) = payload.split_at(len / 3);
+                let frame = outbox.raw_frame(&ty, 8, Flags::empty(), rest).prefixed(prefix);
+                send_frame(&mut tx, &frame, false, &options).unwrap();
+                let msg = rx.recv_msg(0).unwrap();
+                let (header, body) = wire::read_header(&msg).unwrap();
+                assert_eq!((header.seq, body), (8, &payload[..]), "prefixed, timed {timed}, {len} B");
             }
         }
     }

@@ -47,7 +47,7 @@ pub use hub::{FromPeer, Hub, InsPlug, InsPort, LeaderPort, MemberPort, PeerId, S
 pub use keyfile::{KeyFile, KeyFileError};
 pub use kind::{PortKind, Side};
 pub use options::SocketOptions;
-pub use publish::{PubPort, SubPort};
+pub use publish::{Mixed, PubPort, SubPort};
 pub use request::{CltPort, QryPort, ReqPort, RequestId, Response};
 pub use respond::{AnsPort, RepPort, ReplyPort, ReplyToken, Request, SrvPort};
 pub use scope::{Addressing, Interface, Scope};

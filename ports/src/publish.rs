@@ -12,7 +12,7 @@ use crate::frames::{send_frame, send_part, Inbox, Outbox, Received, Want};
 use crate::kind::PortKind;
 use crate::options::SocketOptions;
 use crate::stats::PortStats;
-use crate::wire::{Flags, MessageType};
+use crate::wire::{Flags, FrameError, MessageType};
 
 /// A publisher: a PUB socket bound at [`PubPort::endpoint`], which discovery hands to subscribers.
 pub struct PubPort {
@@ -61,6 +61,28 @@ impl PubPort {
         self.stats.sent();
         Ok(())
     }
+
+    /// Publishes `prefix` followed by `bytes` as one raw payload, as [`PubPort::send_bytes`]
+    /// would publish the two joined, without joining them first: both are copied once, straight
+    /// into the outgoing message. For a fixed header of the caller's own before application
+    /// bytes (a group's data frames).
+    pub fn send_bytes_prefixed(&mut self, prefix: &[u8], bytes: &[u8]) -> Result<(), PortError> {
+        self.seq += 1;
+        let frame = self.outbox.raw_frame(&self.message, self.seq, Flags::empty(), bytes).prefixed(prefix);
+        send_frame(&mut self.socket, &frame, false, &self.options)?;
+        self.stats.sent();
+        Ok(())
+    }
+}
+
+/// A message of either encoding, from [`SubPort::recv_mixed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mixed<T, R> {
+    /// A CBOR payload (sent with [`PubPort::send`]), decoded.
+    Typed(T),
+    /// A raw payload (sent with [`PubPort::send_bytes`] or [`PubPort::send_bytes_prefixed`]), as
+    /// the receiver's own reader made it.
+    Raw(R),
 }
 
 /// A subscriber: a SUB socket connected to every publisher discovery reports. It receives every
@@ -123,6 +145,38 @@ impl SubPort {
                 self.inbox.stats().received();
                 return Ok(Some(arrival.received(value)));
             }
+        }
+    }
+
+    /// The next message, CBOR or raw, or `None` when none is waiting. Never blocks. For ports
+    /// whose publishers send both: a CBOR payload is decoded as `T`, a raw payload is handed to
+    /// `raw`, which reads it into an `R` or says why it cannot. A payload that does not decode,
+    /// or that `raw` turns down, is refused like any bad frame (counted as `undecodable`, logged
+    /// thinly) and the next message is tried.
+    pub fn recv_mixed<T: DeserializeOwned, R>(
+        &mut self,
+        mut raw: impl FnMut(&[u8]) -> Result<R, String>,
+    ) -> Result<Option<Received<Mixed<T, R>>>, PortError> {
+        loop {
+            let Some(arrival) = self.inbox.next(&self.socket, false, &self.message, Want::Bytes)? else {
+                return Ok(None);
+            };
+            let value = if arrival.header.flags.contains(Flags::RAW) {
+                match raw(self.inbox.payload(&arrival)) {
+                    Ok(value) => Mixed::Raw(value),
+                    Err(why) => {
+                        self.inbox.refuse(&FrameError::Payload(why));
+                        continue;
+                    }
+                }
+            } else {
+                match self.inbox.decode(&arrival) {
+                    Some(value) => Mixed::Typed(value),
+                    None => continue,
+                }
+            };
+            self.inbox.stats().received();
+            return Ok(Some(arrival.received(value)));
         }
     }
 

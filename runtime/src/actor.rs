@@ -1,5 +1,7 @@
-//! An actor: one process hosting component instances, one thread each. The actor's main thread
-//! talks to the host's discovery daemon for all of them and relays endpoint updates.
+//! An actor: one process hosting component instances, one thread each, and one group
+//! coordination thread (`<actor>.groups`) that holds the group members of all of them. The
+//! actor's main thread talks to the host's discovery daemon for all of them and relays endpoint
+//! updates: those of ports to their components, those of groups to the coordination thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -8,12 +10,14 @@ use std::time::{Duration, Instant};
 use std::collections::BTreeMap;
 
 use cohort_discovery::{port_messages, ClientConfig, ClientSecurity, DiscoveryClient};
+use cohort_groups::MemberId;
 use cohort_model::{ast, describe_ports};
 use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, PortKind, Scope, Security, SocketOptions};
 use slog::{info, o, warn};
 
 use crate::context::Identity;
-use crate::control::{self, ActorEnd, DiscoveredPort, FromComponent, Target, ToComponent};
+use crate::control::{self, ActorEnd, DiscoveredPort, FromComponent, ToComponent};
+use crate::coordinator::Coordinator;
 use crate::executor::Plan;
 use crate::group::GroupName;
 use crate::hosted::Components;
@@ -78,13 +82,19 @@ struct Hosted {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Where discovery's updates for a lookup go: the component (by its position in the actor)
-/// and the port or group in it. Discovery names lookups by text on the wire
+/// Where discovery's updates for a lookup go. Discovery names lookups by text on the wire
 /// (`<instance>.<port>`); inside the actor they are routed by this.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Route {
-    component: usize,
-    target: Target,
+enum Route {
+    /// A consuming port of a component.
+    Port {
+        /// The component, by its position in the actor.
+        component: usize,
+        /// The port's index in the component's port list.
+        index: usize,
+    },
+    /// A group member on the coordination thread (its subscriber connects to the others).
+    Group(MemberId),
 }
 
 /// Runs actor `actor` of `app`, with one [`ComponentArgs`] per instance (in the actor's
@@ -113,6 +123,17 @@ pub fn run_actor(
     config.security = settings.discovery.clone();
     let mut disco = DiscoveryClient::connect(&ctx, config, log.clone())
         .map_err(|e| ActorError::Setup(format!("cannot register with discovery: {e}")))?;
+    let group_factory = PortFactory::with_context(
+        ctx.clone(),
+        addressing.clone(),
+        settings.options.clone(),
+        settings.security.clone(),
+        log.clone(),
+    )
+    .map_err(|e| ActorError::Setup(e.to_string()))?;
+    // Started before the components, stopped after them (also when this returns early).
+    let mut coordinator =
+        Coordinator::start(group_factory, actor, &log).map_err(|e| ActorError::Setup(e.to_string()))?;
 
     let mut routes: BTreeMap<String, Route> = BTreeMap::new();
     let mut hosted = Vec::new();
@@ -152,6 +173,7 @@ pub fn run_actor(
         let component_log = log.new(o!("component" => format!("{actor}.{name}")));
         let (ours, theirs) = control::pair(&ctx, &format!("{actor}/{name}"), &component_log)
             .map_err(|e| ActorError::Setup(format!("cannot make a control channel: {e}")))?;
+        let group_link = coordinator.attach(&name, &component_log).map_err(|e| ActorError::Setup(e.to_string()))?;
         let plan = Plan {
             identity: Identity {
                 app: app.name.name.clone(),
@@ -164,6 +186,7 @@ pub fn run_actor(
             groups: app.groups.clone(),
             args,
             factory,
+            group_link,
             log: component_log,
         };
         let run = entry.run;
@@ -185,13 +208,13 @@ pub fn run_actor(
                         }
                         None => match disco.lookup(&key, d.kind, &messages, d.port.scope) {
                             Ok(endpoints) => {
-                                let target = Target::Port(d.port.index);
+                                let index = d.port.index;
                                 h.control.send(ToComponent::Update {
-                                    target: target.clone(),
+                                    port: index,
                                     added: endpoints,
                                     removed: Vec::new(),
                                 });
-                                routes.insert(key, Route { component: hosted.len(), target });
+                                routes.insert(key, Route::Port { component: hosted.len(), index });
                             }
                             Err(e) => result = Err(ActorError::Setup(format!("cannot look up providers: {e}"))),
                         },
@@ -211,7 +234,7 @@ pub fn run_actor(
             h.control.send(ToComponent::Activate);
         }
         info!(log, "actor running"; "instances" => hosted.len());
-        result = serve(&mut disco, &hosted, &mut routes, stop, &log);
+        result = serve(&mut disco, &coordinator, &hosted, &mut routes, stop, &log);
     }
 
     for h in &hosted {
@@ -224,6 +247,8 @@ pub fn run_actor(
             }
         }
     }
+    // The components have left their groups; the thread leaves any that remain.
+    coordinator.stop();
     if let Err(e) = disco.goodbye() {
         warn!(log, "cannot unregister from discovery"; "error" => %e);
     }
@@ -257,39 +282,46 @@ fn group_key(instance: &str, group: &GroupName) -> String {
     format!("{instance}.{}", group.port())
 }
 
-/// Registers a joined group's publisher with discovery and looks up the other members'.
+/// A group member that discovery must know about: its publisher, and its lookup of the
+/// others'.
+struct JoinedMember<'a> {
+    /// The discovery key of the member's lookup.
+    key: String,
+    /// The group's discovery message key.
+    messages: String,
+    member: MemberId,
+    endpoint: &'a Endpoint,
+}
+
+/// Registers a joined group's publisher with discovery and looks up the other members', whose
+/// endpoints go to the member on the coordination thread.
 fn join_group(
     disco: &mut DiscoveryClient,
-    h: &Hosted,
-    group: &GroupName,
-    messages: &str,
-    endpoint: &Endpoint,
+    coordinator: &Coordinator,
+    joined: &JoinedMember<'_>,
     log: &slog::Logger,
 ) -> bool {
-    let key = group_key(&h.instance, group);
-    if let Err(e) = disco.provide(&key, PortKind::GroupPub, messages, Scope::Global, endpoint) {
-        warn!(log, "cannot register a group member with discovery"; "group" => &key, "error" => %e);
+    let JoinedMember { key, messages, member, endpoint } = joined;
+    if let Err(e) = disco.provide(key, PortKind::GroupPub, messages, Scope::Global, endpoint) {
+        warn!(log, "cannot register a group member with discovery"; "group" => key, "error" => %e);
         return false;
     }
-    match disco.lookup(&key, PortKind::GroupSub, messages, Scope::Global) {
+    match disco.lookup(key, PortKind::GroupSub, messages, Scope::Global) {
         Ok(endpoints) => {
-            h.control.send(ToComponent::Update {
-                target: Target::Group(group.clone()),
-                added: endpoints,
-                removed: Vec::new(),
-            });
+            coordinator.update_peers(*member, endpoints, Vec::new());
             true
         }
         Err(e) => {
-            warn!(log, "cannot look up group members"; "group" => &key, "error" => %e);
+            warn!(log, "cannot look up group members"; "group" => key, "error" => %e);
             false
         }
     }
 }
 
-/// Relays discovery updates to the components until `stop` is set.
+/// Relays discovery updates to the components and the coordination thread until `stop` is set.
 fn serve(
     disco: &mut DiscoveryClient,
+    coordinator: &Coordinator,
     hosted: &[Hosted],
     routes: &mut BTreeMap<String, Route>,
     stop: &AtomicBool,
@@ -302,22 +334,32 @@ fn serve(
                 warn!(log, "discovery sent an update for a lookup the actor did not make"; "lookup" => &update.port);
                 continue;
             };
-            if let Some(h) = hosted.get(route.component) {
-                h.control.send(ToComponent::Update {
-                    target: route.target.clone(),
-                    added: update.added,
-                    removed: update.removed,
-                });
+            match route {
+                Route::Port { component, index } => {
+                    if let Some(h) = hosted.get(*component) {
+                        h.control.send(ToComponent::Update {
+                            port: *index,
+                            added: update.added,
+                            removed: update.removed,
+                        });
+                    }
+                }
+                Route::Group(member) => coordinator.update_peers(*member, update.added, update.removed),
             }
         }
-        for (component, h) in hosted.iter().enumerate() {
+        for h in hosted {
             while let Some(report) = h.control.try_recv() {
                 match report {
                     FromComponent::Stopped => warn!(log, "a component thread ended"; "instance" => &h.instance),
-                    FromComponent::Join { group, key, endpoint } => {
-                        if join_group(disco, h, &group, &key.service_messages(), &endpoint, log) {
-                            let route = Route { component, target: Target::Group(group.clone()) };
-                            routes.insert(group_key(&h.instance, &group), route);
+                    FromComponent::Join { group, key, member, endpoint } => {
+                        let joined = JoinedMember {
+                            key: group_key(&h.instance, &group),
+                            messages: key.service_messages(),
+                            member,
+                            endpoint: &endpoint,
+                        };
+                        if join_group(disco, coordinator, &joined, log) {
+                            routes.insert(joined.key, Route::Group(member));
                         }
                     }
                     FromComponent::Leave { group, endpoint } => {

@@ -7,14 +7,15 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cohort_groups::{GroupKey, GroupMember};
+use cohort_groups::GroupKey;
 use cohort_model::ast;
 use cohort_ports::{
-    CltPort, Hub, InsPlug, PeerId, Port, PortError, PortFactory, PubPort, QryPort, Received, ReplyPort, ReplyToken,
-    ReqPort, RequestId, Response, SubPort,
+    CltPort, Hub, InsPlug, PeerId, Port, PortError, PubPort, QryPort, Received, ReplyPort, ReplyToken, ReqPort,
+    RequestId, Response, SubPort,
 };
 
 use crate::control::FromComponent;
+use crate::coordinator::GroupLink;
 use crate::group::{config_of, Group, GroupName, GroupOpError, JoinOptions};
 use crate::message::Message;
 use crate::named::NamedPorts;
@@ -104,8 +105,8 @@ pub struct Context<P = NamedPorts> {
     pub(crate) identity: Identity,
     pub(crate) log: slog::Logger,
     pub(crate) timers: TimerSet,
-    /// Makes the sockets of groups joined at run time.
-    pub(crate) factory: PortFactory,
+    /// The link to the actor's group coordination thread, which holds the group members.
+    pub(crate) group_link: GroupLink,
     /// The model's group types, by name.
     pub(crate) group_types: BTreeMap<String, ast::Group>,
     /// The group instances joined.
@@ -168,6 +169,9 @@ impl<P> Context<P> {
     /// Joins the group instance `instance` of the model's group type `group_type`, with the
     /// model's timing. Members find each other through discovery; events arrive at
     /// [`crate::Component::on_group`]. A component may join any number of instances.
+    ///
+    /// The member lives on the actor's group coordination thread, which keeps its heartbeats
+    /// and elections going while this component's handlers run, however long they take.
     pub fn join_group(&mut self, group_type: &str, instance: &str) -> Result<GroupName, GroupOpError> {
         self.join_group_with(group_type, instance, JoinOptions::default())
     }
@@ -191,24 +195,27 @@ impl<P> Context<P> {
             instance: instance.to_owned(),
             message: model.message.name.clone(),
         };
-        // The member's logger adds the group and the member id.
-        let log = self.log.clone();
-        let member = GroupMember::join(&self.factory, key.clone(), config, log)
-            .map_err(|source| GroupOpError::Group { group: name.clone(), source })?;
+        let joined = match self.group_link.join(name.clone(), key.clone(), config) {
+            Ok(result) => result.map_err(|source| GroupOpError::Group { group: name.clone(), source })?,
+            Err(_) => return Err(GroupOpError::CoordinatorGone(name)),
+        };
         self.outbox.push(FromComponent::Join {
             group: name.clone(),
             key,
-            endpoint: member.publisher_endpoint().clone(),
+            member: joined.id,
+            endpoint: joined.publisher.clone(),
         });
-        self.groups.insert(name.clone(), Group::new(name.clone(), model.message.name.clone(), member));
+        let commands = self.group_link.commands().clone();
+        self.groups.insert(name.clone(), Group::new(name.clone(), model.message.name.clone(), joined, commands));
         Ok(name)
     }
 
-    /// Leaves a group instance: the other members hear it at once.
+    /// Leaves a group instance: the other members hear it at once. Events of the group that
+    /// were on their way to the component are dropped.
     pub fn leave_group(&mut self, group: &GroupName) -> Result<(), GroupOpError> {
         let joined = self.groups.remove(group).ok_or_else(|| GroupOpError::NotJoined(group.clone()))?;
-        let endpoint = joined.member.publisher_endpoint().clone();
-        joined.member.leave();
+        let endpoint = joined.publisher().clone();
+        joined.leave();
         self.outbox.push(FromComponent::Leave { group: group.clone(), endpoint });
         Ok(())
     }

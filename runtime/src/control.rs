@@ -8,7 +8,7 @@
 
 use std::sync::mpsc;
 
-use cohort_groups::GroupKey;
+use cohort_groups::{GroupKey, MemberId};
 use cohort_model::PortDescriptor;
 use cohort_ports::{Endpoint, PortKind};
 use slog::warn;
@@ -26,24 +26,16 @@ pub(crate) enum ToComponent {
     Passivate,
     /// Call `on_deactivate`, close the ports and end the thread.
     Stop,
-    /// Providers of a consuming port (or the other members of a joined group) changed.
+    /// Providers of a consuming port changed. (The other members of a joined group are the
+    /// coordination thread's business: their updates go there, see [`crate::coordinator`].)
     Update {
-        /// The consuming port or group.
-        target: Target,
+        /// The consuming port's index in the component's port list.
+        port: usize,
         /// Endpoints to connect to.
         added: Vec<Endpoint>,
         /// Endpoints to disconnect from.
         removed: Vec<Endpoint>,
     },
-}
-
-/// What a discovery update is for, inside one component.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Target {
-    /// The consuming port at this index of the component's port list.
-    Port(usize),
-    /// A group instance the component joined.
-    Group(GroupName),
 }
 
 /// A port of a component that discovery must know about.
@@ -70,6 +62,8 @@ pub(crate) enum FromComponent {
         group: GroupName,
         /// The group instance as discovery knows it.
         key: GroupKey,
+        /// The member the coordination thread made: discovery updates for the group go to it.
+        member: MemberId,
         /// The member's publisher endpoint.
         endpoint: Endpoint,
     },
@@ -100,11 +94,7 @@ pub(crate) type ComponentEnd = ControlEnd<FromComponent, ToComponent>;
 
 /// A connected pair of ends: the actor's and the component's.
 pub(crate) fn pair(ctx: &zmq::Context, name: &str, log: &slog::Logger) -> Result<(ActorEnd, ComponentEnd), zmq::Error> {
-    let endpoint = format!("inproc://cohort-control/{name}");
-    let ours = ctx.socket(zmq::PAIR)?;
-    ours.bind(&endpoint)?;
-    let theirs = ctx.socket(zmq::PAIR)?;
-    theirs.connect(&endpoint)?;
+    let (ours, theirs) = wake_pair(ctx, &format!("inproc://cohort-control/{name}"))?;
     let (to_component, from_actor) = mpsc::channel();
     let (to_actor, from_component) = mpsc::channel();
     Ok((
@@ -120,16 +110,12 @@ impl<S: std::fmt::Debug, R> ControlEnd<S, R> {
             warn!(self.log, "a control message was not delivered: the other side has gone"; "message" => ?message);
             return;
         }
-        // A full queue of wake-ups already wakes the other side; any other failure is logged.
-        match self.wake.send(&[][..], zmq::DONTWAIT) {
-            Ok(()) | Err(zmq::Error::EAGAIN) => {}
-            Err(e) => warn!(self.log, "cannot wake the other side of a control channel"; "error" => %e),
-        }
+        wake(&self.wake, &self.log);
     }
 
     /// The next message, without blocking. Clears the wake-ups that announced it.
     pub(crate) fn try_recv(&self) -> Option<R> {
-        while self.wake.recv_bytes(zmq::DONTWAIT).is_ok() {}
+        clear_wakeups(&self.wake);
         self.rx.try_recv().ok()
     }
 
@@ -137,4 +123,29 @@ impl<S: std::fmt::Debug, R> ControlEnd<S, R> {
     pub(crate) fn socket(&self) -> &zmq::Socket {
         &self.wake
     }
+}
+
+/// Two connected inproc PAIR sockets on `endpoint` (which must be unique in `ctx`): the bound
+/// one first. Each carries empty frames that wake the poll of the other's owner.
+pub(crate) fn wake_pair(ctx: &zmq::Context, endpoint: &str) -> Result<(zmq::Socket, zmq::Socket), zmq::Error> {
+    let bound = ctx.socket(zmq::PAIR)?;
+    bound.bind(endpoint)?;
+    let connected = ctx.socket(zmq::PAIR)?;
+    connected.connect(endpoint)?;
+    Ok((bound, connected))
+}
+
+/// Wakes the owner of the other end of the PAIR `socket`, without waiting. A full queue of
+/// wake-ups already wakes it; any other failure is logged.
+pub(crate) fn wake(socket: &zmq::Socket, log: &slog::Logger) {
+    match socket.send(&[][..], zmq::DONTWAIT) {
+        Ok(()) | Err(zmq::Error::EAGAIN) => {}
+        Err(e) => warn!(log, "cannot wake the other side of an inproc channel"; "error" => %e),
+    }
+}
+
+/// Reads and drops every wake-up waiting on `socket`. Call it before draining the channel the
+/// wake-ups announce, so that a value sent after the drain still leaves a wake-up behind.
+pub(crate) fn clear_wakeups(socket: &zmq::Socket) {
+    while socket.recv_bytes(zmq::DONTWAIT).is_ok() {}
 }

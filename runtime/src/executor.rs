@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cohort_model::ast::{self, PortKind as ModelPortKind};
@@ -13,8 +14,8 @@ use slog::{debug, error, warn};
 
 use crate::component::HandlerResult;
 use crate::context::{Context, Identity};
-use crate::control::{ComponentEnd, DiscoveredPort, FromComponent, Target, ToComponent};
-use crate::group::GroupName;
+use crate::control::{ComponentEnd, DiscoveredPort, FromComponent, ToComponent};
+use crate::coordinator::GroupLink;
 use crate::hosted::{Hosted, Maker};
 use crate::params::ComponentArgs;
 use crate::portset::{OpenedPorts, PortSet};
@@ -31,8 +32,14 @@ pub(crate) struct Plan {
     pub(crate) groups: Vec<ast::Group>,
     pub(crate) args: ComponentArgs,
     pub(crate) factory: PortFactory,
+    /// The component's link to the actor's group coordination thread.
+    pub(crate) group_link: GroupLink,
     pub(crate) log: slog::Logger,
 }
+
+/// Group events handed to handlers in one turn at most, so a flood of group messages cannot
+/// starve the component's ports (the rest come in the next turn, which does not wait).
+const GROUP_EVENT_BATCH: usize = 256;
 
 /// The order in which ready ports are served (the model's `scheduler` clause).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,12 +73,14 @@ pub(crate) struct Executor<P> {
     scheduler: Scheduler,
     next_first: usize,
     active: bool,
+    /// Group events are left over from the last turn's batch.
+    groups_pending: bool,
 }
 
 /// Opens the ports of `plan`, makes the component with `make`. Returns the ports discovery
 /// must know about.
 fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<DiscoveredPort>), String> {
-    let Plan { identity, ports, scheduler, groups, args, factory, log } = plan;
+    let Plan { identity, ports, scheduler, groups, args, factory, group_link, log } = plan;
     let mut opened: Vec<Option<(PortDescriptor, Port)>> =
         (0..ports.iter().map(|p| p.index + 1).max().unwrap_or(0)).map(|_| None).collect();
     let mut timers = TimerSet::new();
@@ -106,7 +115,7 @@ fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<Dis
         identity,
         log,
         timers,
-        factory,
+        group_link,
         group_types: groups.into_iter().map(|g| (g.name.name.clone(), g)).collect(),
         groups: BTreeMap::new(),
         outbox: Vec::new(),
@@ -119,7 +128,16 @@ fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<Dis
         ast::ComponentScheduler::RoundRobin => Scheduler::RoundRobin,
         ast::ComponentScheduler::Default => Scheduler::Default,
     };
-    let executor = Executor { ctx, hosted, inputs, timers: timer_ports, scheduler, next_first: 0, active: false };
+    let executor = Executor {
+        ctx,
+        hosted,
+        inputs,
+        timers: timer_ports,
+        scheduler,
+        next_first: 0,
+        active: false,
+        groups_pending: false,
+    };
     Ok((executor, discovered))
 }
 
@@ -183,10 +201,6 @@ impl<P: PortSet> Executor<P> {
     /// When the component must be woken even if no socket is readable.
     fn next_deadline(&mut self) -> Option<Instant> {
         let mut next = if self.active { self.ctx.timers.next_deadline() } else { None };
-        for group in self.ctx.groups.values() {
-            let d = group.next_deadline();
-            next = Some(next.map_or(d, |n| n.min(d)));
-        }
         for i in 0..self.inputs.len() {
             let index = self.inputs[i].index;
             next = match (next, self.request_deadline(index)) {
@@ -197,45 +211,37 @@ impl<P: PortSet> Executor<P> {
         next
     }
 
-    fn apply_update(&mut self, target: &Target, added: &[Endpoint], removed: &[Endpoint]) {
+    fn apply_update(&mut self, index: usize, added: &[Endpoint], removed: &[Endpoint]) {
         let changes = added.iter().map(|e| (e, true)).chain(removed.iter().map(|e| (e, false)));
-        match target {
-            Target::Port(index) => {
-                let Some(port) = self.ctx.ports.port_mut(*index) else { return };
-                for (endpoint, add) in changes {
-                    let result = if add { port.add_endpoint(endpoint) } else { port.remove_endpoint(endpoint) };
-                    match result {
-                        Ok(_) => debug!(self.ctx.log, "discovery update applied";
-                            "port" => index, "endpoint" => %endpoint, "added" => add),
-                        Err(e) => {
-                            warn!(self.ctx.log, "cannot apply a discovery update"; "port" => index, "error" => %e)
-                        }
-                    }
-                }
-            }
-            Target::Group(name) => {
-                let Some(group) = self.ctx.groups.get_mut(name) else { return }; // left since
-                for (endpoint, add) in changes {
-                    let result = if add { group.member.add_peer(endpoint) } else { group.member.remove_peer(endpoint) };
-                    if let Err(e) = result {
-                        warn!(self.ctx.log, "cannot apply a group discovery update"; "group" => %name, "error" => %e);
-                    }
-                }
+        let Some(port) = self.ctx.ports.port_mut(index) else { return };
+        for (endpoint, add) in changes {
+            let result = if add { port.add_endpoint(endpoint) } else { port.remove_endpoint(endpoint) };
+            match result {
+                Ok(_) => debug!(self.ctx.log, "discovery update applied";
+                    "port" => index, "endpoint" => %endpoint, "added" => add),
+                Err(e) => warn!(self.ctx.log, "cannot apply a discovery update"; "port" => index, "error" => %e),
             }
         }
     }
 
-    /// Serves every joined group and hands their events to the component.
+    /// Hands the events the coordination thread sent to the component's `on_group`. Events of
+    /// a group the component has left since (or left and joined again) are dropped.
     fn serve_groups(&mut self) {
-        let names: Vec<GroupName> = self.ctx.groups.keys().cloned().collect();
-        for name in names {
-            let Some(group) = self.ctx.groups.get_mut(&name) else { continue };
-            let events = group.poll(Instant::now());
-            let label = name.to_string();
-            for event in events {
-                self.guarded(&label, None, |hosted, ctx| hosted.group(ctx, &name, event));
+        self.ctx.group_link.clear_wakeups();
+        for _ in 0..GROUP_EVENT_BATCH {
+            let Some(delivery) = self.ctx.group_link.try_next() else {
+                self.groups_pending = false;
+                return;
+            };
+            let Some(group) = self.ctx.groups.get(&delivery.group) else { continue };
+            if group.id() != delivery.member {
+                continue;
             }
+            let label = Arc::clone(group.label());
+            let (name, event) = (delivery.group, delivery.event);
+            self.guarded(&label, None, |hosted, ctx| hosted.group(ctx, &name, event));
         }
+        self.groups_pending = true;
     }
 
     /// Sends what handlers asked of the actor.
@@ -249,14 +255,16 @@ impl<P: PortSet> Executor<P> {
     /// position in `inputs`), or `None` if polling failed.
     fn wait(&mut self, control: &ComponentEnd) -> Option<Vec<usize>> {
         let now = Instant::now();
-        let timeout = self
-            .next_deadline()
-            .map_or(-1, |d| i64::try_from(d.saturating_duration_since(now).as_millis() + 1).unwrap_or(i64::MAX));
+        let timeout = if self.groups_pending {
+            // Group events are waiting: only look at what else is ready.
+            0
+        } else {
+            self.next_deadline()
+                .map_or(-1, |d| i64::try_from(d.saturating_duration_since(now).as_millis() + 1).unwrap_or(i64::MAX))
+        };
         let mut owners = Vec::new();
-        let mut items = vec![control.socket().as_poll_item(zmq::POLLIN)];
-        for group in self.ctx.groups.values() {
-            items.extend(group.member.sockets().into_iter().map(|s| s.as_poll_item(zmq::POLLIN)));
-        }
+        let group_events = self.ctx.group_link.socket();
+        let mut items = vec![control.socket().as_poll_item(zmq::POLLIN), group_events.as_poll_item(zmq::POLLIN)];
         let first_input = items.len();
         if self.active {
             for (i, input) in self.inputs.iter().enumerate() {
@@ -299,11 +307,11 @@ impl<P: PortSet> Executor<P> {
                 ToComponent::Stop => {
                     self.lifecycle("on_deactivate", |h, c| h.deactivate(c));
                     for (_, group) in std::mem::take(&mut self.ctx.groups) {
-                        group.member.leave();
+                        group.leave();
                     }
                     return false;
                 }
-                ToComponent::Update { target, added, removed } => self.apply_update(&target, &added, &removed),
+                ToComponent::Update { port, added, removed } => self.apply_update(port, &added, &removed),
             }
         }
         true
@@ -357,7 +365,7 @@ impl<P: PortSet> Executor<P> {
             if !self.obey(control) {
                 return;
             }
-            // Groups keep their heartbeats and elections going while the component is passive.
+            // Group events reach a passive component too (its groups live on meanwhile).
             self.serve_groups();
             self.flush(control);
             if !self.active {

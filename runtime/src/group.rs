@@ -1,10 +1,18 @@
 //! Groups as a component sees them: joining group instances at run time, sending to the group,
 //! to the leader and to members, voting, and the events that come back.
+//!
+//! The group members themselves live on the actor's coordination thread
+//! ([`crate::coordinator`]), which keeps their heartbeats and elections going however long a
+//! handler takes. A [`Group`] is the component's handle on its member there: commands go to
+//! the thread and wait for its answer (microseconds), and the leader, term and members are read
+//! from a view the thread keeps up to date.
 
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use cohort_groups::{GroupConfig, GroupError, GroupMember, MemberId};
+use cohort_groups::{GroupConfig, GroupError, GroupMember, MemberId, Term};
 use cohort_model::ast;
+use cohort_ports::Endpoint;
 use serde::Serialize;
 
 // A component sees the group member's own events: `cohort-groups` makes them once, and
@@ -12,6 +20,7 @@ use serde::Serialize;
 pub use cohort_groups::{DecodeError, GroupEvent, Payload, VoteSubject};
 pub use cohort_groups::{Outcome, VoteId, VoteKind};
 
+use crate::coordinator::{Command, CommandLink, Joined};
 use crate::message::Message;
 
 /// A group instance: the group type of the model and the instance's name.
@@ -52,6 +61,7 @@ pub struct JoinOptions {
 
 /// A group operation that failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GroupOpError {
     /// The model has no group type of that name.
     #[error("the model has no group type {0:?}")]
@@ -86,6 +96,11 @@ pub enum GroupOpError {
         /// Why.
         source: GroupError,
     },
+    /// The actor's group coordination thread did not take the command or did not answer: it
+    /// has ended, which happens only while the actor stops. The group cannot be used any more;
+    /// the actor's supervisor restarts it if it did not mean to stop.
+    #[error("group {0}: the actor's group coordination thread has ended")]
+    CoordinatorGone(GroupName),
 }
 
 impl GroupOpError {
@@ -117,20 +132,79 @@ pub(crate) fn config_of(group: &ast::Group, options: JoinOptions) -> Result<Grou
     Ok(config)
 }
 
-/// A group instance this component joined.
+/// What the coordination thread last knew of one member, shared with the component's
+/// [`Group`] handle. The thread refreshes it after every poll of the member and every command.
+#[derive(Debug, Default)]
+pub(crate) struct GroupView {
+    state: Mutex<ViewState>,
+}
+
+/// The contents of a [`GroupView`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ViewState {
+    leader: Option<MemberId>,
+    term: Term,
+    members: Vec<MemberId>,
+    /// Until when this member's leader lease holds (None: it does not lead, or holds no lease).
+    lease: Option<Instant>,
+}
+
+impl GroupView {
+    /// The view of `member` now.
+    pub(crate) fn of(member: &GroupMember) -> GroupView {
+        let view = GroupView::default();
+        view.refresh(member);
+        view
+    }
+
+    /// Takes in `member`'s current leader, term, members and lease.
+    pub(crate) fn refresh(&self, member: &GroupMember) {
+        let core = member.core();
+        let lease = member.leader_lease();
+        let mut state = self.lock();
+        state.leader = core.leader();
+        state.term = core.term();
+        state.lease = lease;
+        let members = core.members();
+        if state.members != members {
+            state.members = members;
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ViewState> {
+        // The state is plain values written whole; a panic elsewhere cannot leave it half made.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A group instance this component joined: a handle on its member, which lives on the actor's
+/// group coordination thread.
 pub struct Group {
     name: GroupName,
+    /// The name as handlers' logs show it (`<type>.<instance>`), made once.
+    label: Arc<str>,
     message: String,
-    pub(crate) member: GroupMember,
+    id: MemberId,
+    publisher: Endpoint,
+    commands: CommandLink,
+    view: Arc<GroupView>,
 }
 
 impl Group {
-    pub(crate) fn new(name: GroupName, message: String, member: GroupMember) -> Group {
-        Group { name, message, member }
+    pub(crate) fn new(name: GroupName, message: String, joined: Joined, commands: CommandLink) -> Group {
+        let label = Arc::from(name.to_string());
+        Group { name, label, message, id: joined.id, publisher: joined.publisher, commands, view: joined.view }
     }
 
-    fn op<T>(&self, result: Result<T, GroupError>) -> Result<T, GroupOpError> {
-        result.map_err(|source| GroupOpError::Group { group: self.name.clone(), source })
+    /// Sends the command `make` builds to the coordination thread and waits for its answer.
+    fn ask<T>(
+        &self,
+        make: impl FnOnce(std::sync::mpsc::SyncSender<Result<T, GroupError>>) -> Command,
+    ) -> Result<T, GroupOpError> {
+        match self.commands.ask(make) {
+            Ok(result) => result.map_err(|source| GroupOpError::Group { group: self.name.clone(), source }),
+            Err(_) => Err(GroupOpError::CoordinatorGone(self.name.clone())),
+        }
     }
 
     /// The group instance.
@@ -138,32 +212,64 @@ impl Group {
         &self.name
     }
 
+    /// The group instance as logs show it.
+    pub(crate) fn label(&self) -> &Arc<str> {
+        &self.label
+    }
+
+    /// The member's publisher endpoint, registered with discovery.
+    pub(crate) fn publisher(&self) -> &Endpoint {
+        &self.publisher
+    }
+
     /// This component's member id in the group.
     pub fn id(&self) -> MemberId {
-        self.member.id()
+        self.id
     }
 
     /// The leader this member knows, if any.
     pub fn leader(&self) -> Option<MemberId> {
-        self.member.core().leader()
+        self.view.lock().leader
     }
 
-    /// Whether this member leads the group.
+    /// Whether this member leads the group now: it was elected and its leader lease (see
+    /// [`Group::leader_lease`]) holds at the moment of the call. Ask again right before acting
+    /// as the leader; an answer from earlier in a handler may no longer hold.
     pub fn is_leader(&self) -> bool {
-        self.member.core().leader() == Some(self.member.id())
+        self.leader_lease().is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Until when this member's leader lease holds: while [`Instant::now`] is before it, a
+    /// majority has heard this member lead recently enough that no other member can have been
+    /// elected. `None` when it does not lead (or has not yet heard from a majority). The lease
+    /// is kept by the actor's coordination thread, so a slow handler does not lose it.
+    ///
+    /// A lease is a promise about time, and a process can stall between checking it and acting
+    /// (a page fault, a stopped VM), so an app whose leader commands the outside world fences
+    /// its actions with the term as well:
+    ///
+    /// - it stamps every command it sends (to an actuator, a store) with [`Group::term`], and
+    ///   the receivers remember the highest term they have seen and ignore commands with a lower
+    ///   one: a deposed leader's late commands then have no effect once its successor, whose
+    ///   term is higher, has spoken;
+    /// - and it checks [`Group::is_leader`] again right before each action, not once at the start
+    ///   of a long handler.
+    pub fn leader_lease(&self) -> Option<Instant> {
+        self.view.lock().lease
     }
 
     /// The members this member knows, itself included.
     pub fn members(&self) -> Vec<MemberId> {
-        self.member.core().members()
+        self.view.lock().members.clone()
     }
 
     /// The current election term.
     pub fn term(&self) -> u64 {
-        self.member.core().term()
+        self.view.lock().term
     }
 
-    /// Sends `message` (the group's message type) to every other member.
+    /// Sends `message` (the group's message type) to every other member. It is queued for the
+    /// actor's group thread without waiting; a failure to send is logged there (and counted).
     pub fn send<M: Message>(&mut self, message: &M) -> Result<(), GroupOpError> {
         if M::NAME != self.message {
             return Err(GroupOpError::WrongMessage {
@@ -172,23 +278,25 @@ impl Group {
                 given: M::NAME,
             });
         }
-        let bytes = encode(message)?;
-        let result = self.member.send(&bytes);
-        self.op(result)
+        let payload = encode(message)?;
+        // Handed to the coordination thread without waiting, as a publisher's send is queued.
+        self.commands
+            .post(Command::Send { member: self.id, payload })
+            .map_err(|_| GroupOpError::CoordinatorGone(self.name.clone()))
     }
 
     /// Sends `value` to the leader (to itself when it leads). Fails with no leader.
     pub fn send_to_leader<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GroupOpError> {
-        let bytes = encode(value)?;
-        let result = self.member.send_to_leader(&bytes);
-        self.op(result)
+        let payload = encode(value)?;
+        let member = self.id;
+        self.ask(|reply| Command::SendToLeader { member, payload, reply })
     }
 
     /// (Leader.) Sends `value` to member `member`.
     pub fn send_to_member<T: Serialize + ?Sized>(&mut self, member: MemberId, value: &T) -> Result<(), GroupOpError> {
-        let bytes = encode(value)?;
-        let result = self.member.send_to_member(member, &bytes);
-        self.op(result)
+        let payload = encode(value)?;
+        let from = self.id;
+        self.ask(|reply| Command::SendToMember { member: from, to: member, payload, reply })
     }
 
     /// Asks the group to vote on `value`, within `timeout` (the group's consensus timeout if
@@ -200,9 +308,9 @@ impl Group {
         kind: VoteKind,
         timeout: Option<Duration>,
     ) -> Result<VoteId, GroupOpError> {
-        let bytes = encode(value)?;
-        let result = self.member.request_vote(&bytes, kind, timeout);
-        self.op(result)
+        let value = encode(value)?;
+        let member = self.id;
+        self.ask(|reply| Command::RequestVote { member, value, kind, timeout, reply })
     }
 
     /// Asks the group to vote on carrying out `action` at `at`; if it passes, every member gets
@@ -214,24 +322,21 @@ impl Group {
         kind: VoteKind,
         timeout: Option<Duration>,
     ) -> Result<VoteId, GroupOpError> {
-        let bytes = encode(action)?;
-        let result = self.member.request_action_vote(&bytes, at, kind, timeout);
-        self.op(result)
+        let action = encode(action)?;
+        let member = self.id;
+        self.ask(|reply| Command::RequestActionVote { member, action, at, kind, timeout, reply })
     }
 
     /// Casts this member's ballot in `vote`.
     pub fn vote(&mut self, vote: VoteId, yes: bool) -> Result<(), GroupOpError> {
-        let result = self.member.cast_vote(vote, yes);
-        self.op(result)
+        let member = self.id;
+        self.ask(|reply| Command::CastVote { member, vote, yes, reply })
     }
 
-    /// When the group must be served next even if no socket is readable.
-    pub(crate) fn next_deadline(&self) -> Instant {
-        self.member.next_deadline()
-    }
-
-    /// Serves the group's sockets and timers; the events for the component.
-    pub(crate) fn poll(&mut self, now: Instant) -> Vec<GroupEvent> {
-        self.member.poll(now)
+    /// Leaves the group: the coordination thread tells the others and closes the member. A
+    /// coordination thread that has ended has left already (its log says so).
+    pub(crate) fn leave(self) {
+        // Nothing waits for the answer: leaving cannot fail in a way the component could act on.
+        let _ = self.commands.post(Command::Leave { member: self.id });
     }
 }

@@ -3,7 +3,9 @@
 //! An app's `build.rs` generates, with `cohort-build`, a typed layer from its model: for each
 //! component type a trait with one handler per input port, typed port handles and parameters
 //! ([`typed`]), and a registry of all the app's [`Components`]. Each component instance runs on
-//! its own thread, which owns its ports and its timers and calls its handlers. The string-keyed
+//! its own thread, which owns its ports and its timers and calls its handlers; one more thread
+//! per actor holds the members of the groups its components joined, so slow handlers do not
+//! disturb heartbeats and elections. The string-keyed
 //! [`Component`] API below the typed layer stays for tools and tests. The `cohort`
 //! command-line tool is the `cohort-cli` crate.
 
@@ -11,6 +13,7 @@ pub mod actor;
 mod component;
 mod context;
 mod control;
+mod coordinator;
 mod executor;
 mod group;
 pub mod host;

@@ -2,35 +2,39 @@
 //! The groups benchmark: how fast groups form and replace a dead leader (member processes found
 //! through discovery), and what a vote and a group message cost next to raw ZeroMQ.
 //!
-//! Run it with `cargo bench -p cohort-tests --bench groups` (about a minute on 2 cores;
-//! `COHORT_BENCH_QUICK=1` for a smoke run of about 20 s with fewer repetitions). Words after
-//! `--` pick kinds of cases: `formation`, `failover`, `idle`, `votes`, `messages`. One discovery daemon
-//! (memory backend) serves on a thread of this process, on a free port of 127.0.0.1.
+//! Run it with `cargo bench -p cohort-tests --bench groups` (about 8 minutes on 2 cores, of which
+//! the idle cases take 5; `COHORT_BENCH_QUICK=1` for a smoke run of about a minute with fewer
+//! repetitions and shorter windows). Words after `--` pick kinds of cases: `formation`,
+//! `failover`, `idle`, `votes`, `messages`. One discovery daemon (memory backend) serves on a
+//! thread of this process, on a free port of 127.0.0.1.
 //!
 //! Cases:
 //!
-//! - **formation**: N `cohort-probe group … --stamp` processes (N = 3, 10, 30; 20, 20 and 5
-//!   repetitions; default timing: heartbeat 100 ms, elections 300–500 ms, peer timeout 1 s, no
-//!   declared size) are started at once into a fresh group instance. Each prints `JOINED` once
-//!   registered with discovery and `LEADER <id> <term>` at every leader change, stamped with
-//!   the wall clock. Measured: from the last `JOINED` (and, for information, from just before
-//!   the first process is started) to the moment every process's latest `LEADER` line names the
-//!   same leader (the latest of those lines' stamps). Target: 10 members ≤ 1 s in every
-//!   repetition.
-//! - **failover**: 5 probe processes with a declared size of 5. The leader's process is killed
-//!   with SIGKILL (the wall clock is read just before); measured until every survivor's latest
-//!   `LEADER` line names one new leader. A replacement process is then started; once all 5
-//!   name one leader, the next kill comes a random fraction of a heartbeat later, so that it
-//!   falls anywhere between two of the leader's heartbeats (at once, it would always come just
-//!   after one: the slowest case). Default timing: targets median ≤ 500 ms and p99 ≤ 1 s;
-//!   heartbeat 20 ms (elections 60–100 ms, peer timeout 200 ms): target p99 ≤ 150 ms. p99 is
-//!   the nearest rank, so with 50 kills it is the largest sample.
-//! - **idle**: N probe processes (N = 10, 30, 50, 100; quick: 10, 30) form a group with the
+//! - **formation**: N `cohort-probe group … --stamp` processes (N = 10, 50, 100; 20, 5 and 3
+//!   repetitions, quick: 2, 1, 1; default timing: heartbeat 100 ms, elections 300–500 ms, peer
+//!   timeout 1 s, no declared size) are started at once into a fresh group instance. Each prints
+//!   `JOINED` once registered with discovery and `LEADER <id> <term>` at every leader change,
+//!   stamped with the wall clock. Measured: from the last `JOINED` (and, for information, from
+//!   just before the first process is started) to the moment every process's latest `LEADER`
+//!   line names the same leader (the latest of those lines' stamps). Targets: 10 members and 100
+//!   members ≤ 1 s in every repetition (50: information).
+//! - **failover**: 5 probe processes with a declared size of 5, and 50 with a declared size of
+//!   50. The leader's process is killed with SIGKILL (the wall clock is read just before);
+//!   measured until every survivor's latest `LEADER` line names one new leader. A replacement
+//!   process is then started; once all name one leader, the next kill comes a random fraction
+//!   of a heartbeat later, so that it falls anywhere between two of the leader's heartbeats (at
+//!   once, it would always come just after one: the slowest case). Default timing (50 kills at 5
+//!   members, 20 at 50; quick: 10 and 3): targets median ≤ 500 ms and p99 ≤ 1 s; 5 members with
+//!   a heartbeat of 20 ms (elections 60–100 ms, peer timeout 200 ms; 50 kills): target p99 ≤
+//!   150 ms. p99 is the nearest rank, so with 50 kills or fewer it is the largest sample.
+//! - **idle**: N probe processes (N = 10, 30, 50, 100; quick: 10, 100) form a group with the
 //!   default timing; from the last `JOINED` to one agreed leader is the formation time. After 2 s
 //!   of settling, the members' CPU time (user + system, `/proc/<pid>/stat`) is read over 60 s of
 //!   steady state (quick: 5 s), and the members whose latest `LEADER` line changed in that window
-//!   are counted (0 in a steady group). Informational; issue 13's targets are 0 leader changes
-//!   and idle CPU per member at 100 members at most 1.5× that at 10.
+//!   are counted (0 in a steady group). Printed: the CPU per member at each N (information), the
+//!   ratio of the CPU per member at 100 to that at 10 (issue 13's target: ≤ 1.5×; liveness
+//!   traffic is linear in the group size), and the leader changes at 50 and 100 members
+//!   (target: 0).
 //! - **vote round trip**: 5 members in this process (each with its own port factory, hence
 //!   its own ZeroMQ context, as separate processes have), wired to each other directly and
 //!   driven by one loop that polls all their sockets; every member votes yes when asked. A
@@ -74,6 +78,12 @@ const APP: &str = "GroupBench";
 /// How long anything expected may take before the case fails.
 const GIVE_UP: Duration = Duration::from_secs(15);
 const FORMATION_TARGET: Duration = Duration::from_secs(1);
+/// The group sizes whose formation has a target.
+const FORMATION_TARGETS: [usize; 2] = [10, 100];
+/// Issue 13's targets for idle groups: CPU per member at 100 members at most this many times
+/// that at 10, and no leader change in the window at these sizes.
+const IDLE_CPU_RATIO: f64 = 1.5;
+const IDLE_STEADY_SIZES: [usize; 2] = [50, 100];
 const FAILOVER_MEDIAN: Duration = Duration::from_millis(500);
 const FAILOVER_P99: Duration = Duration::from_secs(1);
 const FAST_HEARTBEAT: Duration = Duration::from_millis(20);
@@ -448,9 +458,16 @@ fn start_daemon() -> anyhow::Result<DaemonThread> {
     Ok(daemon.spawn(ctx)?)
 }
 
+/// How long `n` fresh member processes may take to agree on a leader: starting 100 processes on
+/// 2 cores takes seconds.
+fn form_within(n: usize) -> Duration {
+    GIVE_UP.max(Duration::from_millis(300) * u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 /// Formation of `n` members, `reps` times: cases from the last JOINED and from the first spawn.
 fn formation(daemon: &str, n: usize, reps: usize) -> [Latencies; 2] {
-    let bounds: &[(Stat, Duration)] = if n == 10 { &[(Stat::P99, FORMATION_TARGET)] } else { &[] };
+    let bounds: &[(Stat, Duration)] =
+        if FORMATION_TARGETS.contains(&n) { &[(Stat::P99, FORMATION_TARGET)] } else { &[] };
     let mut joined = Latencies::new(format!("formation, {n} members: last JOINED → agreed"), reps, bounds);
     let mut spawned = Latencies::new(format!("formation, {n} members: first spawn → agreed"), reps, &[]);
     for rep in 0..reps {
@@ -461,7 +478,7 @@ fn formation(daemon: &str, n: usize, reps: usize) -> [Latencies; 2] {
             for _ in 0..n {
                 probes.spawn()?;
             }
-            let (_, _, agreed) = probes.wait_for("one leader named by all", GIVE_UP, |p| p.agreed(None))?;
+            let (_, _, agreed) = probes.wait_for("one leader named by all", form_within(n), |p| p.agreed(None))?;
             let last_joined = probes.live.values().filter_map(|p| p.joined).max().context("no JOINED")?;
             joined.samples.push(nanos_between(last_joined, agreed));
             spawned.samples.push(nanos_between(start, agreed));
@@ -507,8 +524,7 @@ fn idle(daemon: &str, n: usize, window: Duration) -> Idle {
         for _ in 0..n {
             probes.spawn()?;
         }
-        let form_within = GIVE_UP.max(Duration::from_millis(300) * u32::try_from(n).unwrap_or(u32::MAX));
-        let (_, _, agreed) = probes.wait_for("one leader named by all", form_within, |p| p.agreed(None))?;
+        let (_, _, agreed) = probes.wait_for("one leader named by all", form_within(n), |p| p.agreed(None))?;
         let last_joined = probes.live.values().filter_map(|p| p.joined).max().context("no JOINED")?;
         out.formed = Some(nanos_between(last_joined, agreed));
         // Let discovery's pushes and the first heartbeats settle.
@@ -520,53 +536,136 @@ fn idle(daemon: &str, n: usize, window: Duration) -> Idle {
         let (start, cpu_start) = (Instant::now(), cpu_at(&pids));
         probes.read_until(start + window);
         let (elapsed, cpu) = (start.elapsed(), cpu_at(&pids).saturating_sub(cpu_start));
+        let exited: Vec<String> = probes
+            .live
+            .iter_mut()
+            .filter_map(|(serial, p)| p.child.try_wait().ok().flatten().map(|status| format!("{serial}: {status}")))
+            .collect();
         out.cpu_per_member = Some(cpu.as_secs_f64() / elapsed.as_secs_f64() / n as f64 * 100.0);
         out.leader_changes = before
             .iter()
             .filter(|(serial, latest)| probes.live.get(serial).is_some_and(|p| p.leader != **latest))
             .count();
+        ensure!(exited.is_empty(), "{} of {n} member processes exited: {}", exited.len(), exited.join(", "));
         Ok(())
     })();
     out.failure = result.err().map(|e| format!("{e:#}"));
     out
 }
 
-/// `kills` failovers of a 5-member group with a declared size of 5.
-fn failover(daemon: &str, kills: usize, heartbeat: Option<Duration>) -> Latencies {
+/// The line and the summary row of one idle case (information).
+fn idle_report(case: &Idle, window: Duration) -> (String, Row) {
+    let cpu = case.cpu_per_member.map_or_else(|| "—".to_owned(), |c| format!("{c:.2} %"));
+    let formed = case.formed.map_or_else(|| "—".to_owned(), duration_text);
+    let mut line = format!(
+        "{:<51} formed {formed:>9}  idle CPU per member {cpu:>8} of a core  leader changes in {} s: {}",
+        format!("idle group, {} members", case.n),
+        window.as_secs(),
+        case.leader_changes
+    );
+    if let Some(why) = &case.failure {
+        line += &format!("  FAILED: {why}");
+    }
+    let row = Row {
+        case: format!("idle {} members: formation / CPU per member / leader changes", case.n),
+        median: format!("{formed} / {cpu}"),
+        p99: case.leader_changes.to_string(),
+        target: "—".to_owned(),
+        met: if case.failure.is_some() { "FAILED".to_owned() } else { "info".to_owned() },
+    };
+    (line, row)
+}
+
+/// Issue 13's targets over the idle cases: the CPU per member at 100 members against 10, and no
+/// leader change at 50 and 100 members. Each with its line, its row and whether it is met.
+fn idle_targets(cases: &[Idle], window: Duration) -> Vec<(String, Row, bool)> {
+    let mut out = Vec::new();
+    let met_text = |ok: bool| if ok { "yes" } else { "**no**" }.to_owned();
+    let size = |n: usize| cases.iter().find(|c| c.n == n);
+    match (size(10), size(100)) {
+        (Some(small), Some(large)) => {
+            let what = "idle CPU per member, 100 vs 10 members";
+            let target = format!("≤ {IDLE_CPU_RATIO:.1}×");
+            let (text, ok) = match (small.cpu_per_member, large.cpu_per_member) {
+                (Some(a), Some(b)) if a > 0.0 => {
+                    let ratio = b / a;
+                    (format!("{ratio:.2}× ({b:.2} % / {a:.2} %)"), ratio <= IDLE_CPU_RATIO)
+                }
+                _ => ("—".to_owned(), false),
+            };
+            let verdict = if ok { "met" } else { "NOT met" };
+            out.push((
+                format!("{what:<51} {text}  {target}: {verdict}"),
+                Row { case: what.to_owned(), median: text, p99: "—".to_owned(), target, met: met_text(ok) },
+                ok,
+            ));
+        }
+        _ => {
+            // Not both sizes run: the largest against the smallest, for information.
+            let measured: Vec<(usize, f64)> = cases.iter().filter_map(|c| c.cpu_per_member.map(|p| (c.n, p))).collect();
+            if let (Some((small, a)), Some((large, b))) = (measured.first(), measured.last()) {
+                println!("idle CPU per member, {large} vs {small} members: {:.2}×  (information)", b / a);
+            }
+        }
+    }
+    for case in cases.iter().filter(|c| IDLE_STEADY_SIZES.contains(&c.n)) {
+        let what = format!("idle group, {} members: leader changes in {} s", case.n, window.as_secs());
+        let ok = case.failure.is_none() && case.leader_changes == 0;
+        let verdict = if ok { "met" } else { "NOT met" };
+        let mut line = format!("{what:<51} {}  target 0: {verdict}", case.leader_changes);
+        if case.failure.is_some() {
+            line += "  (the case FAILED, above)";
+        }
+        let row = Row {
+            case: what,
+            median: case.leader_changes.to_string(),
+            p99: "—".to_owned(),
+            target: "0".to_owned(),
+            met: if case.failure.is_some() { "FAILED".to_owned() } else { met_text(ok) },
+        };
+        out.push((line, row, ok));
+    }
+    out
+}
+
+/// `kills` failovers of an `n`-member group with a declared size of `n`.
+fn failover(daemon: &str, n: usize, kills: usize, heartbeat: Option<Duration>) -> Latencies {
     let (what, bounds) = match heartbeat {
         None => (
-            "failover after kill -9, 5 members, default timing".to_owned(),
+            format!("failover after kill -9, {n} members, default timing"),
             vec![(Stat::Median, FAILOVER_MEDIAN), (Stat::P99, FAILOVER_P99)],
         ),
         Some(h) => (
-            format!("failover after kill -9, 5 members, heartbeat {} ms", h.as_millis()),
+            format!("failover after kill -9, {n} members, heartbeat {} ms", h.as_millis()),
             vec![(Stat::P99, FAST_FAILOVER_P99)],
         ),
     };
     let mut case = Latencies::new(what, kills, &bounds);
     let heartbeat_ms = heartbeat.map(|h| h.as_millis().to_string());
-    let mut options = vec!["--expected", "5"];
+    let expected = n.to_string();
+    let mut options = vec!["--expected", expected.as_str()];
     if let Some(ms) = &heartbeat_ms {
         options.extend(["--heartbeat-ms", ms.as_str()]);
     }
-    let instance = format!("failover-{}", heartbeat_ms.as_deref().unwrap_or("default"));
+    let instance = format!("failover-{n}-{}", heartbeat_ms.as_deref().unwrap_or("default"));
     let mut probes = Probes::new(daemon, &instance, &options);
-    let mut spawned = 5;
+    let mut spawned = n;
     let mut rounds = 0;
     let mut slowest: Option<(Duration, u64)> = None;
     let result = (|| -> anyhow::Result<()> {
-        for _ in 0..5 {
+        for _ in 0..n {
             probes.spawn()?;
         }
         let heartbeat = heartbeat.unwrap_or(GroupConfig::default().heartbeat);
         let mut random = Random::new();
-        probes.wait_for("the first leader", GIVE_UP, |p| p.agreed(None))?;
+        let all_name_one = format!("all {n} naming one leader");
+        probes.wait_for("the first leader", form_within(n), |p| p.agreed(None))?;
         for _ in 0..kills {
             // The group agrees as soon as the newest member hears the leader's heartbeat:
             // killing at once would always kill just after one, the slowest case. A random
             // part of a heartbeat later, the kill falls anywhere between two, as a crash does.
             probes.read_until(Instant::now() + heartbeat.mul_f64(random.unit()));
-            let (leader, term, _) = probes.wait_for("all 5 naming one leader", GIVE_UP, |p| p.agreed(None))?;
+            let (leader, term, _) = probes.wait_for(&all_name_one, GIVE_UP, |p| p.agreed(None))?;
             let serial = probes.serial_of(&leader).context("the leader's process")?;
             let killed = probes.kill(serial);
             let (_, new_term, agreed) =
@@ -580,7 +679,7 @@ fn failover(daemon: &str, kills: usize, heartbeat: Option<Duration>) -> Latencie
             }
             probes.spawn()?;
             spawned += 1;
-            probes.wait_for("all 5 naming one leader", GIVE_UP, |p| p.agreed(None))?;
+            probes.wait_for(&all_name_one, GIVE_UP, |p| p.agreed(None))?;
         }
         Ok(())
     })();
@@ -884,6 +983,9 @@ fn votes_cases(dir: &Path, votes: usize) -> (Latencies, Latencies) {
 // ---------------------------------------------------------------------------------------------
 // Group messages against raw PUB/SUB.
 
+/// The throughput ratio to raw PUB/SUB that group messages should reach (issue 13).
+const MESSAGES_TARGET: f64 = 0.9;
+
 /// What a receiving thread tells the sender.
 enum Report {
     /// Its member's publisher (group only).
@@ -928,8 +1030,41 @@ fn no_drop_options() -> SocketOptions {
     SocketOptions { send_hwm: HWM, recv_hwm: HWM, publish_no_drop: true, ..SocketOptions::default() }
 }
 
-/// One group member sends `n` messages to `k` others on threads; messages per second.
-fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<f64> {
+/// The CPU time this process has used so far, user and system, over all its threads (the
+/// sender, the receivers and every ZeroMQ I/O thread).
+fn process_cpu() -> Duration {
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes the struct it is given, which lives until the call returns.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// One run of a message case: its rate, and the CPU time the whole process used per message
+/// sent (delivering it to every receiver included).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    rate: f64,
+    cpu: Duration,
+}
+
+impl Run {
+    /// The run of `n` messages sent from `start` (when the process had used `cpu_before`) until
+    /// the last receiver saw the end marker at `last`.
+    fn new(n: u64, start: Instant, last: Instant, cpu_before: Duration) -> Run {
+        let cpu = process_cpu().saturating_sub(cpu_before);
+        Run { rate: n as f64 / (last - start).as_secs_f64(), cpu: cpu / u32::try_from(n).unwrap_or(u32::MAX) }
+    }
+}
+
+/// One group member sends `n` messages to `k` others on threads.
+fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<Run> {
     let instance = format!("pubsub-{k}-{round}");
     let sender_factory = factory(dir, &format!("{instance}-s"), no_drop_options())?;
     let mut sender = GroupMember::join(&sender_factory, key(&instance), GroupConfig::default(), log())?;
@@ -947,7 +1082,7 @@ fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<f6
             }
         }));
     }
-    let result = (|| -> anyhow::Result<f64> {
+    let result = (|| -> anyhow::Result<Run> {
         let mut endpoints = vec![sender.publisher_endpoint().clone()];
         for report in collect(&reports, k, "receivers joining", || Ok(Instant::now() + GIVE_UP))? {
             if let Report::Joined(e) = report {
@@ -966,6 +1101,7 @@ fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<f6
             Ok(sender.next_deadline())
         })?;
         let (data, end) = (payload(DATA), payload(END));
+        let cpu_before = process_cpu();
         let start = Instant::now();
         for _ in 0..n {
             sender.send(&data)?;
@@ -978,7 +1114,7 @@ fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<f6
                 last = last.max(at);
             }
         }
-        Ok(n as f64 / (last - start).as_secs_f64())
+        Ok(Run::new(n, start, last, cpu_before))
     })();
     drop(peers_tx);
     for t in threads {
@@ -987,6 +1123,8 @@ fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<f6
     result
 }
 
+/// A receiving member, used as an app uses one: poll the member's sockets until one is readable
+/// or its deadline comes, then take the events of `GroupMember::poll`.
 fn group_receiver(
     dir: &Path,
     instance: &str,
@@ -1044,8 +1182,8 @@ fn set_xpub_nodrop(socket: &mut zmq::Socket) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A raw PUB sends `n` messages to `k` raw SUBs on threads; messages per second.
-fn raw_pubsub(k: usize, n: u64) -> anyhow::Result<f64> {
+/// A raw PUB sends `n` messages to `k` raw SUBs on threads.
+fn raw_pubsub(k: usize, n: u64) -> anyhow::Result<Run> {
     let ctx = zmq::Context::new();
     let mut publisher = ctx.socket(zmq::PUB)?;
     publisher.set_sndhwm(HWM)?;
@@ -1062,7 +1200,7 @@ fn raw_pubsub(k: usize, n: u64) -> anyhow::Result<f64> {
             }
         }));
     }
-    let result = (|| -> anyhow::Result<f64> {
+    let result = (|| -> anyhow::Result<Run> {
         let warm = payload(WARM);
         // A warm-up message a millisecond until every subscriber has one.
         collect(&reports, k, "raw subscribers joining", || {
@@ -1070,6 +1208,7 @@ fn raw_pubsub(k: usize, n: u64) -> anyhow::Result<f64> {
             Ok(Instant::now() + Duration::from_millis(1))
         })?;
         let (data, end) = (payload(DATA), payload(END));
+        let cpu_before = process_cpu();
         let start = Instant::now();
         for _ in 0..n {
             publisher.send(&data[..], 0)?;
@@ -1082,7 +1221,7 @@ fn raw_pubsub(k: usize, n: u64) -> anyhow::Result<f64> {
                 last = last.max(at);
             }
         }
-        Ok(n as f64 / (last - start).as_secs_f64())
+        Ok(Run::new(n, start, last, cpu_before))
     })();
     for t in threads {
         let _ = t.join();
@@ -1090,86 +1229,146 @@ fn raw_pubsub(k: usize, n: u64) -> anyhow::Result<f64> {
     result
 }
 
+/// A raw subscriber in the fastest loop libzmq allows a poller: wait until the socket is
+/// readable, then take every message waiting without blocking.
 fn raw_receiver(endpoint: &str, i: usize, reports: &Sender<(usize, Report)>) -> anyhow::Result<()> {
     let ctx = zmq::Context::new();
     let subscriber = ctx.socket(zmq::SUB)?;
     subscriber.set_rcvhwm(HWM)?;
-    subscriber.set_rcvtimeo(i32::try_from(GIVE_UP.as_millis())?)?;
     subscriber.set_subscribe(b"")?;
     subscriber.connect(endpoint)?;
+    let give_up = Instant::now() + GIVE_UP;
     let mut msg = zmq::Message::new();
     let mut count = 0;
     let mut ready = false;
     loop {
-        subscriber.recv(&mut msg, 0)?;
-        match msg.first() {
-            Some(&WARM) if !ready => {
-                ready = true;
-                reports.send((i, Report::Ready))?;
+        loop {
+            match subscriber.recv(&mut msg, zmq::DONTWAIT) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) => break,
+                Err(zmq::Error::EINTR) => continue,
+                Err(e) => return Err(e.into()),
             }
-            Some(&DATA) => count += 1,
-            Some(&END) => {
-                reports.send((i, Report::Done(count, Instant::now())))?;
-                return Ok(());
+            match msg.first() {
+                Some(&WARM) if !ready => {
+                    ready = true;
+                    reports.send((i, Report::Ready))?;
+                }
+                Some(&DATA) => count += 1,
+                Some(&END) => {
+                    reports.send((i, Report::Done(count, Instant::now())))?;
+                    return Ok(());
+                }
+                _ => {}
             }
-            _ => {}
+        }
+        ensure!(Instant::now() < give_up, "no end marker within {GIVE_UP:?} ({count} messages)");
+        let mut items = [subscriber.as_poll_item(zmq::POLLIN)];
+        match zmq::poll(&mut items, 100) {
+            Ok(_) | Err(zmq::Error::EINTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
 
-/// Rates of both sides for `k` receivers, alternating raw and group runs over `rounds`.
-fn pubsub_case(dir: &Path, k: usize, n: u64, rounds: usize) -> (String, Row) {
-    let (mut group, mut raw) = (Vec::new(), Vec::new());
+/// The median, smallest and largest of `values` (NaN when there are none).
+fn spread(values: &[f64]) -> (f64, f64, f64) {
+    let min = values.iter().copied().fold(f64::NAN, f64::min);
+    let max = values.iter().copied().fold(f64::NAN, f64::max);
+    (median_f64(values.to_vec()), min, max)
+}
+
+fn cpu_text(cpu: f64) -> String {
+    format!("{:.2} µs", cpu * 1e6)
+}
+
+/// Both sides for `k` receivers over `pairs` pairs of runs, raw then group and group then raw
+/// in turn (drift on a shared machine hits both alike); the ratio is the median of the pairs'
+/// throughput ratios, with their spread. Also returns whether it meets the target.
+fn pubsub_case(dir: &Path, k: usize, n: u64, pairs: usize) -> (String, Row, Option<bool>) {
+    let mut runs: Vec<(Run, Run)> = Vec::new();
     let mut failure = None;
-    for round in 0..rounds {
-        // raw, group, group, raw, …: drift on a shared machine hits both alike.
-        let order = if round % 2 == 0 { [false, true] } else { [true, false] };
+    for pair in 0..pairs {
+        let order = if pair % 2 == 0 { [false, true] } else { [true, false] };
+        let (mut group, mut raw) = (None, None);
         for is_group in order {
-            let result = if is_group { group_pubsub(dir, round, k, n) } else { raw_pubsub(k, n) };
+            let result = if is_group { group_pubsub(dir, pair, k, n) } else { raw_pubsub(k, n) };
             match result {
-                Ok(rate) if is_group => group.push(rate),
-                Ok(rate) => raw.push(rate),
+                Ok(run) if is_group => group = Some(run),
+                Ok(run) => raw = Some(run),
                 Err(e) => failure = Some(format!("{e:#}")),
             }
         }
+        if let (Some(group), Some(raw)) = (group, raw) {
+            runs.push((group, raw));
+        }
     }
+    let column = |f: &dyn Fn(&(Run, Run)) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
+    let (group_rate, _, _) = spread(&column(&|(g, _)| g.rate));
+    let (raw_rate, _, _) = spread(&column(&|(_, r)| r.rate));
+    let (group_cpu, _, _) = spread(&column(&|(g, _)| g.cpu.as_secs_f64()));
+    let (raw_cpu, _, _) = spread(&column(&|(_, r)| r.cpu.as_secs_f64()));
+    let (ratio, low, high) = spread(&column(&|(g, r)| g.rate / r.rate));
+    let (cpu_ratio, _, _) = spread(&column(&|(g, r)| g.cpu.as_secs_f64() / r.cpu.as_secs_f64()));
     let what = format!("group messages 64 B, 1 → {k} members");
-    let (g, r) = (median_f64(group), median_f64(raw));
+    let met = (failure.is_none() && !runs.is_empty()).then_some(ratio >= MESSAGES_TARGET);
     let mut line = format!(
-        "{what:<51} n={n} ×{rounds}  group {}  raw {}  ratio {:.2}  (information)",
-        rate_text(g),
-        rate_text(r),
-        g / r
+        "{what:<51} n={n} ×{} pairs  group {} CPU {}/msg  raw {} CPU {}/msg  ratio {ratio:.2} ({low:.2}–{high:.2}), \
+         CPU {cpu_ratio:.2}×  (target ≥ {MESSAGES_TARGET}: {})",
+        runs.len(),
+        rate_text(group_rate),
+        cpu_text(group_cpu),
+        rate_text(raw_rate),
+        cpu_text(raw_cpu),
+        match met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "—",
+        }
     );
     if let Some(why) = &failure {
         line += &format!("  FAILED: {why}");
     }
     let row = Row {
         case: what,
-        median: format!("{} (raw {}, {:.2}×)", rate_text(g), rate_text(r), g / r),
+        median: format!(
+            "{} at {}/msg CPU (raw {} at {}/msg; {ratio:.2}×, {low:.2}–{high:.2})",
+            rate_text(group_rate),
+            cpu_text(group_cpu),
+            rate_text(raw_rate),
+            cpu_text(raw_cpu)
+        ),
         p99: "—".to_owned(),
-        target: "—".to_owned(),
-        met: if failure.is_some() { "FAILED".to_owned() } else { "info".to_owned() },
+        target: format!("≥ {MESSAGES_TARGET}× raw"),
+        met: match (&failure, met) {
+            (Some(_), _) | (None, None) => "FAILED".to_owned(),
+            (None, Some(true)) => "yes".to_owned(),
+            (None, Some(false)) => "**no**".to_owned(),
+        },
     };
-    (line, row)
+    (line, row, met)
 }
 
 // ---------------------------------------------------------------------------------------------
 
 fn main() {
     let quick = std::env::var_os("COHORT_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
-    let (formations, kills, votes, messages, rounds) = if quick {
-        ([(3, 2), (10, 2), (30, 1)], 10, 200, 20_000, 1)
+    let (formations, kills, votes, messages, pairs) = if quick {
+        ([(10, 2), (50, 1), (100, 1)], 10, 200, 20_000, 3)
     } else {
-        ([(3, 20), (10, 20), (30, 5)], 50, 1000, 200_000, 3)
+        ([(10, 20), (50, 5), (100, 3)], 50, 1000, 200_000, 10)
     };
+    // Failovers of a large group: fewer kills, each restarts a member of a 50-process group.
+    let (large_group, large_kills) = (50, if quick { 3 } else { 20 });
     let (idle_sizes, idle_window): (&[usize], Duration) =
-        if quick { (&[10, 30], Duration::from_secs(5)) } else { (&[10, 30, 50, 100], Duration::from_secs(60)) };
+        if quick { (&[10, 100], Duration::from_secs(5)) } else { (&[10, 30, 50, 100], Duration::from_secs(60)) };
     println!("groups: {} run; member processes are {PROBE}", if quick { "quick" } else { "full" });
     let started = Instant::now();
     let dir: PathBuf = std::env::temp_dir().join(format!("cohort-bench-groups-{}", std::process::id()));
     let mut rows = Vec::new();
     let mut met = Vec::new();
+    // The idle targets' verdicts, added to `met` at the end (`report` borrows it until then).
+    let mut idle_met = Vec::new();
     let mut report = |case: &Latencies, rows: &mut Vec<Row>| {
         println!("{}", case.line());
         rows.push(case.row());
@@ -1192,37 +1391,23 @@ fn main() {
                     }
                 }
                 if wants("failover") {
-                    report(&failover(daemon.endpoint(), kills, None), &mut rows);
-                    report(&failover(daemon.endpoint(), kills, Some(FAST_HEARTBEAT)), &mut rows);
+                    report(&failover(daemon.endpoint(), 5, kills, None), &mut rows);
+                    report(&failover(daemon.endpoint(), large_group, large_kills, None), &mut rows);
+                    report(&failover(daemon.endpoint(), 5, kills, Some(FAST_HEARTBEAT)), &mut rows);
                 }
                 if wants("idle") {
-                    let mut per_member = Vec::new();
+                    let mut cases = Vec::new();
                     for &n in idle_sizes {
                         let case = idle(daemon.endpoint(), n, idle_window);
-                        let cpu = case.cpu_per_member.map_or_else(|| "—".to_owned(), |c| format!("{c:.2} %"));
-                        let formed = case.formed.map_or_else(|| "—".to_owned(), duration_text);
-                        let mut line = format!(
-                            "{:<51} formed {formed:>9}  idle CPU per member {cpu:>8} of a core  leader changes in \
-                             {} s: {}",
-                            format!("idle group, {n} members"),
-                            idle_window.as_secs(),
-                            case.leader_changes
-                        );
-                        if let Some(why) = &case.failure {
-                            line += &format!("  FAILED: {why}");
-                        }
+                        let (line, row) = idle_report(&case, idle_window);
                         println!("{line}");
-                        rows.push(Row {
-                            case: format!("idle {n} members: formation / CPU per member / leader changes"),
-                            median: format!("{formed} / {cpu}"),
-                            p99: case.leader_changes.to_string(),
-                            target: "—".to_owned(),
-                            met: if case.failure.is_some() { "FAILED".to_owned() } else { "info".to_owned() },
-                        });
-                        per_member.extend(case.cpu_per_member.map(|c| (case.n, c)));
+                        rows.push(row);
+                        cases.push(case);
                     }
-                    if let (Some((small, a)), Some((large, b))) = (per_member.first(), per_member.last()) {
-                        println!("idle CPU per member, {large} vs {small} members: {:.1}×  (issue 13: ≤ 1.5×)", b / a);
+                    for (line, row, ok) in idle_targets(&cases, idle_window) {
+                        println!("{line}");
+                        rows.push(row);
+                        idle_met.push(ok);
                     }
                 }
             }
@@ -1236,13 +1421,15 @@ fn main() {
     }
     if wants("messages") {
         for k in [2, 4] {
-            let (line, row) = pubsub_case(&dir, k, messages, rounds);
+            let (line, row, ok) = pubsub_case(&dir, k, messages, pairs);
             println!("{line}");
             rows.push(row);
+            met.extend(ok);
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
 
+    met.extend(idle_met);
     println!();
     println!("| case | median | p99 | target | met |");
     println!("|---|---|---|---|---|");

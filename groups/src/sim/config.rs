@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::rng::SimRng;
-use crate::config::GroupConfig;
+use crate::config::{GroupConfig, MAX_CLOCK_DRIFT};
 
 /// The application's load on the group in a run (see the module's documentation). Everything
 /// it does is drawn from the run's seed.
@@ -99,8 +99,17 @@ pub struct SimConfig {
     pub heal_bound: Duration,
     /// How long a calm phase lasts (at least `heal_bound`).
     pub calm: Duration,
-    /// Check invariants 1 and 2 even without a declared size.
+    /// Check invariants 1, 2 and 11 even without a declared size.
     pub strict_safety: bool,
+    /// How far each member's clock rate may be from true time: each member (each start) runs
+    /// its clock at a rate drawn uniformly from `[1 − drift, 1 + drift]`.
+    pub clock_drift: f64,
+    /// Whether members are paused in chaos phases, as a process stopped by SIGSTOP, swapped out
+    /// or starved is: it neither hears nor ticks for a while, its clock runs on, and then it
+    /// gets everything that came meanwhile.
+    pub pauses: bool,
+    /// The longest pause.
+    pub pause_max: Duration,
     /// The votes and messages members exchange (None: elections only).
     pub workload: Option<Workload>,
 }
@@ -108,7 +117,8 @@ pub struct SimConfig {
 impl SimConfig {
     /// `members` members with `group`'s configuration, a network whose delays are 0.5–20 ms
     /// scaled to the heartbeat (as with a 1 s heartbeat), up to 20 % loss, 5 % duplication,
-    /// crashes and partitions, 3 rounds, and the default [`Workload`].
+    /// crashes, pauses of up to 3 peer timeouts and partitions, clocks whose rates differ by
+    /// up to [`MAX_CLOCK_DRIFT`], 3 rounds, and the default [`Workload`].
     ///
     /// The healing bound is `peer_timeout + 2 × election_max + heartbeat`: learning the highest
     /// term and the members takes at most a heartbeat (plus a delay), a stale leader steps
@@ -134,6 +144,9 @@ impl SimConfig {
             heal_bound,
             calm: heal_bound + group.heartbeat * 3,
             strict_safety: group.expected_size.is_some(),
+            clock_drift: MAX_CLOCK_DRIFT,
+            pauses: true,
+            pause_max: group.peer_timeout * 3,
             workload: Some(Workload::new(&group)),
         }
     }

@@ -1,6 +1,7 @@
 //! The election invariants (1 to 4) checked after every step, and the observer's hook.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::outcome::{InvariantKind, MemberView};
 use super::trace::short;
@@ -62,12 +63,17 @@ impl World<'_> {
             }
         }
         // 2. Agreement within a term.
+        //    (Not in a term some crashed member had reached: a restarted member forgot it, and a
+        //    second leader may be elected in it; see invariant 1.)
         if strict {
             let mut followed: BTreeMap<Term, (usize, MemberId)> = BTreeMap::new();
             let mut broken = None;
             for (i, core) in self.members.iter().enumerate() {
                 let Some(core) = core else { continue };
                 let Some(leader) = core.leader() else { continue };
+                if core.term() <= self.max_crashed_term {
+                    continue;
+                }
                 match followed.get(&core.term()) {
                     None => {
                         followed.insert(core.term(), (i, leader));
@@ -101,11 +107,18 @@ impl World<'_> {
         }
         // 4. No leader on a side short of the declared size's quorum, past the bound.
         if let (Some(split), Some(size)) = (self.split_at, self.config.group.expected_size) {
-            if self.now > split + self.config.group.peer_timeout {
+            // A slow clock takes longer to count the peer timeout.
+            let timeout = self.config.group.peer_timeout.div_f64(1.0 - self.config.clock_drift);
+            if self.now > split + timeout {
                 let quorum = self.config.group.quorum(size);
                 let mut found = Vec::new();
                 for (i, core) in self.members.iter().enumerate() {
                     let Some(core) = core else { continue };
+                    // A paused member steps down at its first tick after it resumes.
+                    let awake_since = split.max(self.paused_until[i]);
+                    if self.now <= awake_since + timeout {
+                        continue;
+                    }
                     let side_size = self.side.iter().filter(|s| **s == self.side[i]).count();
                     if core.role() == Role::Leader && side_size < quorum {
                         let detail = format!(
@@ -118,6 +131,25 @@ impl World<'_> {
                 for detail in found {
                     self.violate(InvariantKind::MinorityLeader, detail);
                 }
+            }
+        }
+        // 11. Never two leases at once: a member whose lease holds by its own clock is the only
+        //     one.
+        let holders: Vec<(usize, Duration)> = (0..self.members.len())
+            .filter_map(|i| {
+                let until = self.members[i].as_ref()?.lease_until()?;
+                (self.local(i) < until).then_some((i, until))
+            })
+            .collect();
+        if holders.len() > 1 {
+            if strict {
+                let parts: Vec<String> = holders
+                    .iter()
+                    .map(|(i, until)| format!("m{i} until {until:?} (its clock reads {:?})", self.local(*i)))
+                    .collect();
+                self.violate(InvariantKind::TwoLeases, parts.join(" and "));
+            } else {
+                self.outcome.lease_overlaps += 1;
             }
         }
         // 7. Every request ends in time (5, 6, 8 and 9 are checked as the events happen).

@@ -14,7 +14,15 @@
 //!   new [`GroupCore`] with the same id, starting in term 0 with no vote (terms are not
 //!   persisted in this design).
 //! - A partition splits the members into two non-empty sides; a message is dropped when sender
-//!   and recipient are on different sides *when it is delivered*.
+//!   and recipient are on different sides *when it is delivered*. A cut link (in groups of 3 or
+//!   more) drops the messages between two members only, so that each may hear a third member
+//!   that the other cannot; cuts heal with the partition, and at the latest at the calm phase.
+//! - Each member has its own clock: it reads the true time at which the member started, then
+//!   runs at a rate drawn from `[1 − drift, 1 + drift]` (see [`SimConfig::clock_drift`]). A core
+//!   is given its own clock's time; deadlines are converted back to true time.
+//! - A paused member (see [`SimConfig::pauses`]) gets no messages, ticks or workload actions
+//!   until it resumes; then it gets what came meanwhile, in order. Its clock runs on. Pauses
+//!   end at the latest when the calm phase begins.
 //! - Members tick exactly at their [`GroupCore::next_deadline`]. Messages due at the same instant
 //!   are delivered before workload actions, and those come before ticks, each in the order they
 //!   were sent or scheduled; ticks at the same instant go by member index.
@@ -26,19 +34,25 @@
 //!    except in a term some crashed member had already reached when it crashed: terms and votes
 //!    are not persisted, so after the whole group (or the voters of `t`) restarted, `t` can come
 //!    round again. Those reuses are counted in [`SimOutcome::amnesia_terms`], not failed.
-//! 2. **Agreement**: live members in the same term whose [`GroupCore::leader`] is set agree on it.
+//! 2. **Agreement**: live members in the same term whose [`GroupCore::leader`] is set agree on
+//!    it (except in a term some crashed member had reached, as in 1).
 //! 3. **Liveness after healing**: from `heal + bound` (see [`SimConfig::heal_bound`]) to the end
 //!    of the calm phase, exactly one live member is Leader and every live member is in its
 //!    term and follows it.
 //! 4. **No minority leader** (declared size only): a member on a side smaller than the quorum
-//!    of the declared size is not Leader at any time later than `split + peer_timeout`. The
+//!    of the declared size is not Leader at any time later than `split + peer_timeout` (on the
+//!    slowest clock, and counted from its resumption for a member paused meanwhile). The
 //!    bound comes from the step-down rule in [`GroupCore::tick`]: no message crosses the cut
 //!    after the split, so every peer across it was last heard at or before the split, the
 //!    leader's deadline is `last heard + peer_timeout`, and in that tick it drops those peers
 //!    and, short of a quorum, steps down. Nobody on that side can be elected afterwards, since
 //!    the quorum of a declared size needs voters from the other side.
 //!
-//! Invariants 1 and 2 are properties of a *declared* group size: without one, the quorum is a
+//! 11. **One lease at a time**: at no instant do two live members hold a leader lease
+//!     ([`GroupCore::lease_until`] later than the member's own clock), whatever their clocks'
+//!     rates (within [`SimConfig::clock_drift`]) and however long members are paused.
+//!
+//! Invariants 1, 2 and 11 are properties of a *declared* group size: without one, the quorum is a
 //! majority of the members each one currently knows, so both sides of a partition elect, and
 //! members whose views differ (heavy loss) may too, possibly in the same term. Runs without a
 //! declared size check them only when [`SimConfig::strict_safety`] is set (by default: no
@@ -152,6 +166,7 @@ fn simulate(seed: u64, config: &SimConfig, observer: &mut dyn Observer, tracing:
         world.run_until(end);
         // Heal: partition gone, everyone back, no loss.
         world.heal_partition();
+        world.resume_all();
         for i in 0..config.members {
             if world.members[i].is_none() {
                 world.start(i);

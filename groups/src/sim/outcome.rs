@@ -18,6 +18,9 @@ pub enum InvariantKind {
     NoLeaderAfterHeal,
     /// A minority side kept a leader past the step-down bound.
     MinorityLeader,
+    /// Two members held a leader lease at the same instant, each by its own clock (invariant
+    /// 11).
+    TwoLeases,
     /// Time stopped advancing: a member keeps asking to be ticked at an instant that passed.
     Stuck,
     /// Members learned different outcomes (or subjects) for one vote (invariant 5).
@@ -86,6 +89,11 @@ pub struct SimOutcome {
     pub crashes: u64,
     /// Partitions simulated.
     pub partitions: u64,
+    /// Pauses simulated.
+    pub pauses: u64,
+    /// Steps after which two members held a leader lease at once, in runs where that is
+    /// allowed (no declared size: both sides of a partition elect).
+    pub lease_overlaps: u64,
     /// Votes members asked for (and the core accepted).
     pub votes_requested: u64,
     /// Vote requests refused because the member knew no leader.

@@ -16,6 +16,7 @@ use crate::wire::{GroupMessage, MemberId, Outcome, Subject, Term, VoteId, VoteKi
 pub(super) struct Request {
     pub(super) index: usize,
     pub(super) incarnation: u64,
+    /// When, on the requester's clock.
     pub(super) asked: Duration,
     pub(super) timeout: Duration,
     pub(super) subject: Subject,
@@ -212,6 +213,7 @@ impl World<'_> {
                     return;
                 }
                 let earliest = request.asked + request.timeout + self.config.group.heartbeat;
+                let now = self.local(at);
                 if now < earliest {
                     let detail = format!(
                         "m{at} lost {} at {now:?}, before its timeout and a heartbeat ({earliest:?})",
@@ -274,10 +276,10 @@ impl World<'_> {
     /// The requester of `vote` got `what` (its end or its loss): at most once (invariant 6).
     fn requester_gets(&mut self, vote: VoteId, what: String) {
         let Some(request) = self.ledger.requests.get_mut(&vote) else { return };
-        let bound = request.asked + request.timeout + self.config.group.heartbeat + self.config.delay_max;
         match request.end.replace(what.clone()) {
             None => {
-                self.ledger.open.remove(&(bound, vote));
+                // (Its bound may have moved with pauses.)
+                self.ledger.open.retain(|(_, open)| *open != vote);
             }
             Some(before) => {
                 let detail = format!("m{} got {before} then {what} for {}", request.index, vote_name(&vote));

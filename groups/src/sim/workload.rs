@@ -22,6 +22,15 @@ pub(super) enum Action {
     Cast { index: usize, incarnation: u64, vote: VoteId, yes: bool },
 }
 
+impl Action {
+    /// The member the action is of.
+    pub(super) fn member(&self) -> usize {
+        match self {
+            Action::Request(index) | Action::Message(index) | Action::Cast { index, .. } => *index,
+        }
+    }
+}
+
 impl World<'_> {
     /// Carries out a workload action; false if it did nothing (its member is down).
     pub(super) fn act(&mut self, action: Action) -> bool {
@@ -41,7 +50,7 @@ impl World<'_> {
                 if self.incarnation[index] != incarnation {
                     return false;
                 }
-                let now = self.now;
+                let now = self.local(index);
                 let Some(core) = self.members[index].as_mut() else { return false };
                 match core.cast_vote(now, vote, yes) {
                     Ok(out) => {
@@ -92,7 +101,8 @@ impl World<'_> {
 
     /// Member `index` asks for a vote, if it is up.
     fn request(&mut self, index: usize) -> bool {
-        let now = self.now;
+        let now = self.local(index);
+        let true_now = self.now;
         let group = self.config.group;
         let subject = if self.wrng.chance(0.5) {
             let len = self.wrng.below(5);
@@ -122,7 +132,9 @@ impl World<'_> {
                     let detail = format!("m{index} was given the id of an earlier vote, {}", vote_name(&vote));
                     self.violate(InvariantKind::VoteTwice, detail);
                 }
-                let bound = now + timeout + group.heartbeat + self.config.delay_max;
+                // The requester's clock may run slow.
+                let slowest = 1.0 - self.config.clock_drift;
+                let bound = true_now + (timeout + group.heartbeat).div_f64(slowest) + self.config.delay_max;
                 self.ledger.open.insert((bound, vote));
                 self.absorb(index, out);
             }
@@ -143,7 +155,7 @@ impl World<'_> {
         let to = usize::try_from(self.wrng.below(n)).unwrap_or(0);
         self.ledger.messages += 1;
         let number = self.ledger.messages;
-        let now = self.now;
+        let now = self.local(index);
         let Some(core) = self.members[index].as_mut() else { return false };
         let mut out = Vec::new();
         let mut sent = (false, false);

@@ -9,7 +9,7 @@ use super::rng::{member_id, SimRng};
 use super::trace::{event_text, message_text, note, short};
 use super::votes::Ledger;
 use super::workload::Action;
-use crate::core::{GroupCore, Output};
+use crate::core::{GroupCore, Output, Role};
 use crate::wire::{GroupMessage, MemberId, Term, VoteId};
 
 #[derive(Debug, Clone)]
@@ -31,6 +31,9 @@ pub(super) struct World<'o> {
     pub(super) now: Duration,
     pub(super) members: Vec<Option<GroupCore>>,
     pub(super) side: Vec<u8>,
+    /// Links cut between two members (lower index first), in both directions: an asymmetric
+    /// view of the network, where each of two members hears a third that cannot hear the other.
+    cuts: BTreeSet<(usize, usize)>,
     pub(super) split_at: Option<Duration>,
     queue: BTreeMap<(Duration, u64), InFlight>,
     seq: u64,
@@ -48,9 +51,15 @@ pub(super) struct World<'o> {
     pub(super) incarnation: Vec<u64>,
     /// While a delivered `CallVote`'s outputs are absorbed: its sender and term.
     pub(super) calling: Option<(usize, Term)>,
-    /// Each live member's [`GroupCore::next_deadline`], refreshed whenever its core is used
-    /// (every use ends in [`World::absorb`]).
+    /// Each live member's [`GroupCore::next_deadline`] in true time, refreshed whenever its
+    /// core is used (every use ends in [`World::absorb`]).
     deadlines: Vec<Option<Duration>>,
+    /// Each member's clock: the true time it (last) started, and its rate.
+    clocks: Vec<(Duration, f64)>,
+    /// Until when each member is paused (in the past: when its last pause ended).
+    pub(super) paused_until: Vec<Duration>,
+    /// The messages each paused member gets when it resumes, in order.
+    held: Vec<Vec<InFlight>>,
     /// The workload's actions, by when and order of scheduling.
     actions: BTreeMap<(Duration, u64), Action>,
     /// The workload's random numbers (apart from the network's and the faults').
@@ -72,6 +81,7 @@ impl<'o> World<'o> {
             now: Duration::ZERO,
             members: vec![None; config.members],
             side: vec![0; config.members],
+            cuts: BTreeSet::new(),
             split_at: None,
             queue: BTreeMap::new(),
             seq: 0,
@@ -88,6 +98,9 @@ impl<'o> World<'o> {
             incarnation: vec![0; config.members],
             calling: None,
             deadlines: vec![None; config.members],
+            clocks: vec![(Duration::ZERO, 1.0); config.members],
+            paused_until: vec![Duration::ZERO; config.members],
+            held: vec![Vec::new(); config.members],
             actions: BTreeMap::new(),
             wrng: SimRng::new(seed ^ 0x5EED_0FA1_1B0A_7000),
             ledger: Ledger::default(),
@@ -100,7 +113,24 @@ impl<'o> World<'o> {
 }
 
 impl World<'_> {
+    /// Member `index`'s clock now: it started at the true time it started, and runs at its rate.
+    pub(super) fn local(&self, index: usize) -> Duration {
+        let (born, rate) = self.clocks[index];
+        born + self.now.saturating_sub(born).mul_f64(rate)
+    }
+
+    /// The true time at which member `index`'s clock reads `local` (or a microsecond after, so
+    /// that it has surely passed `local` then).
+    fn true_time(&self, index: usize, local: Duration) -> Duration {
+        let (born, rate) = self.clocks[index];
+        born + local.saturating_sub(born).div_f64(rate) + Duration::from_micros(1)
+    }
+
     pub(super) fn start(&mut self, index: usize) {
+        let drift = self.config.clock_drift;
+        let rate = 1.0 - drift + 2.0 * drift * self.rng.unit();
+        self.clocks[index] = (self.now, rate);
+        self.paused_until[index] = Duration::ZERO;
         let seed = self.rng.next_u64();
         let (core, out) =
             GroupCore::new(member_id(index), self.config.group, &format!("sim://m{index}"), seed, self.now);
@@ -116,6 +146,8 @@ impl World<'_> {
             self.max_crashed_term = self.max_crashed_term.max(core.term());
         }
         self.deadlines[index] = None;
+        self.paused_until[index] = Duration::ZERO;
+        self.held[index].clear();
         // Its requests are nobody's business any more (invariant 7 is about requesters that
         // stay up).
         let incarnation = self.incarnation[index];
@@ -149,7 +181,8 @@ impl World<'_> {
     }
 
     pub(super) fn absorb(&mut self, from: usize, out: Vec<Output>) {
-        self.deadlines[from] = self.members[from].as_ref().map(GroupCore::next_deadline);
+        let deadline = self.members[from].as_ref().map(GroupCore::next_deadline);
+        self.deadlines[from] = deadline.map(|d| self.true_time(from, d));
         for output in out {
             self.observer.on_output(self.now, from, &output);
             match output {
@@ -189,7 +222,12 @@ impl World<'_> {
         // The earliest of: a delivery, a workload action, a tick; at one instant in that order.
         let next_message = self.queue.keys().next().map(|k| (k.0, 0u8));
         let next_action = self.actions.keys().next().map(|k| (k.0, 1u8));
-        let next_tick = self.deadlines.iter().enumerate().filter_map(|(i, d)| d.map(|d| (d.max(self.now), i))).min();
+        let next_tick = self
+            .deadlines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.map(|d| (d.max(self.now).max(self.paused_until[i]), i)))
+            .min();
         let Some((at, what)) =
             [next_message, next_action, next_tick.map(|(t, _)| (t, 2u8))].into_iter().flatten().min()
         else {
@@ -202,11 +240,17 @@ impl World<'_> {
             0 => {
                 let Some((_, flight)) = self.queue.pop_first() else { return false };
                 self.now = at;
-                if self.side[flight.from] != self.side[flight.to] {
+                let link = (flight.from.min(flight.to), flight.from.max(flight.to));
+                if self.side[flight.from] != self.side[flight.to] || self.cuts.contains(&link) {
+                    return true;
+                }
+                if self.paused_until[flight.to] > at {
+                    // It hears this when it resumes.
+                    self.held[flight.to].push(flight);
                     return true;
                 }
                 let from = member_id(flight.from);
-                let now = self.now;
+                let now = self.local(flight.to);
                 let Some(core) = self.members[flight.to].as_mut() else { return true };
                 let out = core.handle(now, from, flight.message.clone());
                 note!(self, "{now:?} m{} gets {} from m{}", flight.to, message_text(&flight.message), flight.from);
@@ -219,6 +263,12 @@ impl World<'_> {
             1 => {
                 let Some((_, action)) = self.actions.pop_first() else { return false };
                 self.now = at;
+                let resume = self.paused_until[action.member()];
+                if resume > at {
+                    // A paused member's application does nothing until it resumes.
+                    self.schedule(resume, action);
+                    return true;
+                }
                 if !self.act(action) {
                     return true;
                 }
@@ -226,7 +276,12 @@ impl World<'_> {
             _ => {
                 let Some((_, index)) = next_tick else { return false };
                 self.now = at;
-                let now = self.now;
+                if self.paused_until[index] == at && !self.held[index].is_empty() {
+                    // Resuming: first what came meanwhile (delivered before ticks at one instant).
+                    self.release(index);
+                    return true;
+                }
+                let now = self.local(index);
                 let Some(core) = self.members[index].as_mut() else { return true };
                 let out = core.tick(now);
                 self.absorb(index, out);
@@ -257,7 +312,51 @@ impl World<'_> {
         self.now = self.now.max(until);
     }
 
+    /// Ends every pause (at a heal).
+    pub(super) fn resume_all(&mut self) {
+        let now = self.now;
+        for i in 0..self.members.len() {
+            if self.paused_until[i] > now {
+                self.paused_until[i] = now;
+            }
+            self.release(i);
+        }
+    }
+
+    /// Delivers the messages a paused member got meanwhile, now, in order.
+    fn release(&mut self, index: usize) {
+        for flight in std::mem::take(&mut self.held[index]) {
+            self.seq += 1;
+            self.queue.insert((self.now, self.seq), flight);
+        }
+    }
+
+    /// Pauses member `index` for `length`: requests it asked for get that much longer to end.
+    fn pause(&mut self, index: usize, length: Duration) {
+        self.paused_until[index] = self.now + length;
+        self.outcome.pauses += 1;
+        let incarnation = self.incarnation[index];
+        let ledger = &mut self.ledger;
+        let mine: Vec<(Duration, VoteId)> = ledger
+            .open
+            .iter()
+            .filter(|(_, vote)| {
+                ledger.requests.get(vote).is_some_and(|r| r.index == index && r.incarnation == incarnation)
+            })
+            .copied()
+            .collect();
+        for (bound, vote) in mine {
+            ledger.open.remove(&(bound, vote));
+            ledger.open.insert((bound + length, vote));
+        }
+        note!(self, "{:?} m{index} pauses for {length:?}", self.now);
+    }
+
     pub(super) fn heal_partition(&mut self) {
+        if !self.cuts.is_empty() {
+            self.cuts.clear();
+            note!(self, "{:?} cut links heal", self.now);
+        }
         if self.split_at.take().is_some() {
             self.side.fill(0);
             note!(self, "{:?} partition heals", self.now);
@@ -268,7 +367,7 @@ impl World<'_> {
         let n = self.members.len();
         let down: Vec<usize> = (0..n).filter(|&i| self.members[i].is_none()).collect();
         let up: Vec<usize> = (0..n).filter(|&i| self.members[i].is_some()).collect();
-        match self.rng.below(4) {
+        match self.rng.below(6) {
             0 if self.config.crashes && up.len() > 1 => {
                 let victim = up[usize::try_from(self.rng.below(up.len() as u64)).unwrap_or(0)];
                 self.crash(victim);
@@ -293,6 +392,24 @@ impl World<'_> {
                 note!(self, "{:?} partition {side:?}", self.now);
             }
             3 if self.split_at.is_some() => self.heal_partition(),
+            5 if self.config.partitions && n > 2 => {
+                let a = usize::try_from(self.rng.below(n as u64)).unwrap_or(0);
+                let b = (a + 1 + usize::try_from(self.rng.below(n as u64 - 1)).unwrap_or(0)) % n;
+                self.cuts.insert((a.min(b), a.max(b)));
+                note!(self, "{:?} link m{a}–m{b} cut", self.now);
+            }
+            4 if self.config.pauses && !up.is_empty() => {
+                // Half the time the leader (if there is one): pausing it tests leases hardest.
+                let leader = up.iter().copied().find(|&i| self.members[i].as_ref().is_some_and(|c| c.role() == Role::Leader));
+                let victim = match leader {
+                    Some(leader) if self.rng.chance(0.5) => leader,
+                    _ => up[usize::try_from(self.rng.below(up.len() as u64)).unwrap_or(0)],
+                };
+                if self.paused_until[victim] <= self.now {
+                    let length = self.rng.between(self.config.group.heartbeat, self.config.pause_max);
+                    self.pause(victim, length);
+                }
+            }
             _ => {}
         }
     }

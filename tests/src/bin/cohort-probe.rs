@@ -21,7 +21,20 @@
 //! and looks up the others' (`gsub`), connecting to whatever discovery reports. It prints
 //! `JOINED <member id>` once registered, then `LEADER <member id|none> <term>` each time the
 //! leader it knows changes, and votes yes in every vote it is asked to vote in. It runs until
-//! killed.
+//! killed; SIGTERM ends it cleanly, after its last `HOLD` line.
+//!
+//! With `--stamp`, `group` also reports its leader lease. Each turn of its loop samples
+//! `GroupMember::is_leader` (whether it leads with a lease that holds at that moment), stamped
+//! with the wall clock; while its member leads, the loop wakes at least every 4 ms so that the
+//! samples are dense (it sleeps as long as usual otherwise). It prints
+//!
+//! - `HOLD <from_ns> <to_ns>` when a run of samples that found it leading ends: `from_ns` is the
+//!   stamp of the run's first such sample, `to_ns` of its last (both wall clock, nanoseconds
+//!   since the Unix epoch). A run still open when SIGTERM comes is printed then; one cut short
+//!   by SIGKILL is not. The runs of two members must never overlap.
+//! - `LEASE <until_ns>` each time `GroupMember::leader_lease` changes to a new value (a lease
+//!   renewed, as often as once per heartbeat): when the lease ends, on the wall clock (the
+//!   monotonic deadline carried over as `now_wall + (until - now)`).
 //!
 //! The fault tests' commands (tcp on 127.0.0.1, global scope):
 //!
@@ -57,14 +70,14 @@
 //! ```
 
 use std::io::Write as _;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _};
 use cohort_discovery::{
     ClientConfig, Daemon, DiscoveryClient, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig,
 };
-use cohort_groups::{CommandError, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId};
+use cohort_groups::{CommandError, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId, Role};
 use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, Response, Scope, Security, SocketOptions};
 
 /// What the options after the arguments ask for.
@@ -256,8 +269,100 @@ fn member_text(id: &MemberId) -> String {
     uuid::Uuid::from_bytes(*id).to_string()
 }
 
-/// Joins one group instance through discovery and reports the leader it knows until killed.
+/// How long the `group` loop sleeps at most while its member leads, with `--stamp`: its
+/// `is_leader` samples are at most about this far apart (and the first false one comes at most
+/// this long after the lease ran out).
+const LEADING_WAKE: Duration = Duration::from_millis(4);
+
+/// Set by SIGTERM: the `group` loop ends.
+static TERMINATED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigterm(_: libc::c_int) {
+    TERMINATED.store(true, Ordering::Relaxed);
+}
+
+/// Blocks (`true`) or unblocks SIGTERM in the calling thread. Threads started while it is blocked
+/// (ZeroMQ's I/O threads) keep it blocked, so SIGTERM interrupts the main thread's poll.
+fn mask_sigterm(block: bool) -> anyhow::Result<()> {
+    let how = if block { libc::SIG_BLOCK } else { libc::SIG_UNBLOCK };
+    // SAFETY: the set is initialised by sigemptyset before use; pthread_sigmask only changes
+    // this thread's signal mask.
+    let rc = unsafe {
+        let mut set = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut())
+    };
+    ensure!(rc == 0, "pthread_sigmask: {}", std::io::Error::from_raw_os_error(rc));
+    Ok(())
+}
+
+/// Makes SIGTERM set [`TERMINATED`] instead of ending the process.
+fn catch_sigterm() -> anyhow::Result<()> {
+    let handler: extern "C" fn(libc::c_int) = on_sigterm;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    let previous = unsafe { libc::signal(libc::SIGTERM, handler as libc::sighandler_t) };
+    ensure!(previous != libc::SIG_ERR, "signal(SIGTERM): {}", std::io::Error::last_os_error());
+    Ok(())
+}
+
+/// The wall-clock time (nanoseconds since the Unix epoch) of a monotonic instant.
+fn wall_of(at: Instant) -> u128 {
+    let (now, wall) = (Instant::now(), cohort_tests::unix_nanos());
+    if at >= now {
+        wall + (at - now).as_nanos()
+    } else {
+        wall.saturating_sub((now - at).as_nanos())
+    }
+}
+
+/// The lease reports of `group --stamp`: runs of samples that found the member leading
+/// (`HOLD`) and new lease deadlines (`LEASE`).
+#[derive(Debug, Default)]
+struct LeaseReport {
+    /// The stamps of the first and the latest sample of the open run.
+    run: Option<(u128, u128)>,
+    /// The lease last seen.
+    lease: Option<Instant>,
+}
+
+impl LeaseReport {
+    /// Samples `member.is_leader()` (ending the open run, with its `HOLD` line, if it no longer
+    /// leads) and reports a new lease; returns the sample.
+    fn sample(&mut self, o: &Options, member: &GroupMember) -> bool {
+        let at = cohort_tests::unix_nanos();
+        let leading = member.is_leader();
+        if leading {
+            let from = self.run.map_or(at, |(from, _)| from);
+            self.run = Some((from, at));
+        } else {
+            self.end(o);
+        }
+        let lease = member.leader_lease();
+        if lease != self.lease {
+            self.lease = lease;
+            if let Some(until) = lease {
+                o.say(&format!("LEASE {}", wall_of(until)));
+            }
+        }
+        leading
+    }
+
+    /// Ends the open run, if any, with its `HOLD` line.
+    fn end(&mut self, o: &Options) {
+        if let Some((from, to)) = self.run.take() {
+            o.say(&format!("HOLD {from} {to}"));
+        }
+    }
+}
+
+/// Joins one group instance through discovery and reports the leader it knows (and with
+/// `--stamp` its lease) until killed or terminated.
 fn group(o: &Options, daemon: &str, app: &str, instance: &str) -> anyhow::Result<()> {
+    // ZeroMQ's threads start with the first sockets, below: they inherit the blocked SIGTERM,
+    // which only this thread takes (from the moment it unblocks it, before its loop).
+    mask_sigterm(true)?;
+    catch_sigterm()?;
     // Tcp only: no ipc files. Probes share the (empty) runtime directory, so killed probes
     // leave nothing behind.
     let dir = std::env::temp_dir().join("cohort-probe-group");
@@ -284,8 +389,10 @@ fn group(o: &Options, daemon: &str, app: &str, instance: &str) -> anyhow::Result
         member.add_peer(&endpoint)?;
     }
     o.say(&format!("JOINED {}", member_text(&member.id())));
+    mask_sigterm(false)?;
     let mut shown: Option<MemberId> = None;
-    loop {
+    let mut lease = LeaseReport::default();
+    while !TERMINATED.load(Ordering::Relaxed) {
         for update in disco.poll()? {
             for endpoint in &update.added {
                 member.add_peer(endpoint)?;
@@ -303,13 +410,17 @@ fn group(o: &Options, daemon: &str, app: &str, instance: &str) -> anyhow::Result
                 }
             }
         }
+        let leading = o.stamp && lease.sample(o, &member);
         let leader = member.core().leader();
         if leader != shown {
             shown = leader;
             let name = leader.as_ref().map_or_else(|| "none".to_owned(), member_text);
             o.say(&format!("LEADER {name} {}", member.core().term()));
         }
-        let until = disco.next_deadline().min(member.next_deadline());
+        let mut until = disco.next_deadline().min(member.next_deadline());
+        if o.stamp && (leading || member.core().role() == Role::Leader) {
+            until = until.min(Instant::now() + LEADING_WAKE);
+        }
         // Rounded up to whole milliseconds, so as not to spin just before `until`.
         let left = until.saturating_duration_since(Instant::now()).as_micros().div_ceil(1000);
         let sockets = member.sockets();
@@ -322,6 +433,8 @@ fn group(o: &Options, daemon: &str, app: &str, instance: &str) -> anyhow::Result
             Err(e) => return Err(e.into()),
         }
     }
+    lease.end(o);
+    Ok(())
 }
 
 /// A port factory binding global ports on 127.0.0.1, with a shared (empty) runtime directory.
@@ -458,7 +571,6 @@ fn serve(o: &Options, daemon: &str, app: &str, actor: &str) -> anyhow::Result<()
 /// per request sent.
 fn ask(o: &Options, daemon: &str, app: &str, actor: &str) -> anyhow::Result<()> {
     use std::collections::BTreeMap;
-    use std::sync::atomic::Ordering;
     use std::sync::Arc;
 
     let stop = Arc::new(AtomicBool::new(false));
