@@ -354,7 +354,11 @@ pub fn group_seeds() -> Vec<Vec<u8>> {
             (wait(0), a, GroupMessage::PreVote { term: 1 }),
             (wait(25), a, GroupMessage::RequestVote { term: 1 }),
             (wait(0), b, GroupMessage::Vote { term: 1, candidate: a, granted: true }),
-            (wait(0), a, GroupMessage::Leader { term: 1, endpoint: "tcp://10.0.0.2:4000".into(), seq: 1, members: Vec::new() }),
+            (
+                wait(0),
+                a,
+                GroupMessage::Leader { term: 1, endpoint: "tcp://10.0.0.2:4000".into(), seq: 1, members: Vec::new() },
+            ),
             (wait(5), a, GroupMessage::FromLeader { term: 1, payload: b"correction".to_vec() }),
             (
                 group_ctl(1, false, true),
@@ -363,7 +367,11 @@ pub fn group_seeds() -> Vec<Vec<u8>> {
             ),
             (wait(1), a, GroupMessage::Announce { term: 1, vote, subject: subject.clone(), outcome: Outcome::Yes }),
             (group_ctl(1, true, false), a, GroupMessage::Alive { term: 1 }),
-            (wait(63), c, GroupMessage::Leader { term: 2, endpoint: "ipc:///tmp/c".into(), seq: 1, members: Vec::new() }),
+            (
+                wait(63),
+                c,
+                GroupMessage::Leader { term: 2, endpoint: "ipc:///tmp/c".into(), seq: 1, members: Vec::new() },
+            ),
         ]),
     ];
     // Application data on the mesh.

@@ -144,6 +144,9 @@ pub struct GroupCore {
     votes: BTreeSet<MemberId>,
     /// The term of the pre-vote this member runs, if it runs one, and who granted it.
     prevote: Option<(Term, BTreeSet<MemberId>)>,
+    /// The pre-vote this member granted last: for which term, to whom, and until when it grants
+    /// no other candidate one for that term.
+    prevote_granted: Option<(Term, MemberId, Duration)>,
     /// When this member last heard its leader assert its authority.
     leader_heard: Duration,
     leader: Option<MemberId>,
@@ -186,6 +189,7 @@ impl GroupCore {
             voted_for: None,
             votes: BTreeSet::new(),
             prevote: None,
+            prevote_granted: None,
             leader_heard: now,
             leader: None,
             leader_endpoint: None,
@@ -389,12 +393,12 @@ impl GroupCore {
     /// Handles a message from member `from` at `now`. Messages from this member itself are
     /// ignored (RIAPS delivers group messages back to their sender).
     ///
-    /// Votes: a member grants one vote per term, and none in a term whose leader it knows.
-    /// Terms and votes are not persisted, so a member that restarts has forgotten whom it voted
-    /// for; to keep it from electing a second leader in a term that already has one, a member
-    /// grants no votes until it has been up for a heartbeat plus half the gap to the shortest
-    /// election timeout — long enough to hear a live leader's heartbeat, short enough not to
-    /// delay the first election of a group whose members start together.
+    /// Votes: a member grants one vote per term, none in a term whose leader it knows, and none
+    /// while bound by the promise of an acknowledgement (see [`crate::lease`]). Terms, votes and
+    /// promises are not persisted, so a member that restarts has forgotten them; it grants no
+    /// vote and acknowledges no leader until it has been up for the shortest election timeout,
+    /// which outlasts any promise it made before. A follower that heard its leader within that
+    /// timeout also ignores the newer terms of candidates (see [`GroupMessage::from_a_leader`]).
     pub fn handle(&mut self, now: Duration, from: MemberId, message: GroupMessage) -> Vec<Output> {
         let mut out = Vec::new();
         if from == self.me || self.left {
@@ -471,9 +475,19 @@ impl GroupCore {
                 // its own and it has not heard a leader for the shortest election timeout (a
                 // leader, or a follower whose leader is alive, says no). Not waiting for its own,
                 // randomized, timeout lets the first member to miss a dead leader win at once.
-                // Nothing changes here: a pre-vote binds no one.
+                // A pre-vote binds no one's vote; but in a large group many members miss a dead
+                // leader at about the same time, and if all of them stood, the votes would split
+                // round after round. So a member grants one candidate's pre-vote for a term at a
+                // time, and, having granted one, holds back its own candidacy for an election
+                // timeout: usually the first candidate to ask wins.
                 let leader_silent = self.leader.is_none() || now >= self.leader_heard + self.config.election_min;
-                let granted = term > self.term && self.role != Role::Leader && leader_silent;
+                let free = self.prevote_granted.is_none_or(|(t, c, until)| t != term || c == from || now >= until);
+                let granted = term > self.term && self.role != Role::Leader && leader_silent && free;
+                if granted {
+                    self.prevote_granted = Some((term, from, now + self.config.election_min));
+                    let deferred = now + self.election_timeout();
+                    self.election_deadline = self.election_deadline.max(deferred);
+                }
                 out.push(Output::Broadcast(GroupMessage::PreVoteReply { term, candidate: from, granted }));
             }
             GroupMessage::PreVoteReply { term, candidate, granted } => {

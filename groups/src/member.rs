@@ -19,7 +19,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 use cohort_ports::{
-    Endpoint, Hub, Mixed, PeerId, PortError, PortFactory, PortKind, PortSpec, PubPort, Scope, Spoke, SubPort,
+    Endpoint, Hub, Mixed, PeerId, PortError, PortFactory, PortKind, PortSpec, PubPort, Scope, SocketOptions, Spoke,
+    SubPort,
 };
 use slog::{debug, info, o, warn};
 
@@ -165,6 +166,12 @@ impl GroupMember {
     ) -> Result<GroupMember, GroupError> {
         config.validate()?;
         let (id, peer) = fresh_id();
+        // No ZMTP heartbeats on a member's sockets: the group's own heartbeats and
+        // acknowledgements tell who is alive. On the mesh they would cost every member a ping
+        // per connection, n² in all, and a heartbeat timer firing on a connection that just
+        // failed aborts libzmq 4.3.4 (zeromq/libzmq#4841), as groups of 100 did.
+        let options = SocketOptions { heartbeat_interval: Duration::ZERO, ..factory.options().clone() };
+        let factory = &factory.with_options(options);
         let owner = format!("group:{}", key.label());
         let spec = |name: &str, kind| PortSpec::new(&owner, name, kind, Scope::Global, FRAME_TYPE);
         let gpub = factory.publisher(&spec("gpub", PortKind::GroupPub))?;

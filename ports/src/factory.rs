@@ -124,6 +124,19 @@ impl PortFactory {
         Ok(PortFactory { ctx, addressing, options, security, log })
     }
 
+    /// The same factory (context, addressing, security, log) making sockets with `options`
+    /// instead: for sockets that need other settings than the actor's ports, such as group
+    /// members, which run their own liveness and turn ZMTP heartbeats off.
+    pub fn with_options(&self, options: SocketOptions) -> PortFactory {
+        PortFactory {
+            ctx: self.ctx.clone(),
+            addressing: self.addressing.clone(),
+            options,
+            security: self.security.clone(),
+            log: self.log.clone(),
+        }
+    }
+
     /// The ZeroMQ context of the actor.
     pub fn context(&self) -> &zmq::Context {
         &self.ctx

@@ -187,6 +187,31 @@ impl Inbox {
         }
     }
 
+    /// Receives, without blocking, the next message of a socket that is not a ROUTER into the
+    /// inbox, refusing messages of more than one part, and returns when it arrived (on timed
+    /// ports); `None` when nothing (more) is waiting. Its header is not checked: the caller
+    /// checks [`Inbox::body`] with [`check`], so the frame is looked up once.
+    #[inline]
+    pub(crate) fn next_single(&mut self, socket: &zmq::Socket) -> Result<Option<Option<SystemTime>>, PortError> {
+        loop {
+            if !recv_nowait(socket, &mut self.body)? {
+                return Ok(None);
+            }
+            let recv_time = if self.timed { Some(SystemTime::now()) } else { None };
+            if !self.body.get_more() {
+                return Ok(Some(recv_time));
+            }
+            let found = 1 + self.drain(socket)?;
+            self.refuse(&FrameError::FrameCount { found, expected: 1 });
+        }
+    }
+
+    /// The whole frame of the last message received.
+    #[inline]
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     /// The payload of the last arrival.
     pub(crate) fn payload(&self, arrival: &Arrival) -> &[u8] {
         &self.body[arrival.offset..]

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::codec;
 use crate::endpoint::Endpoint;
 use crate::error::PortError;
-use crate::frames::{send_frame, send_part, Inbox, Outbox, Received, Want};
+use crate::frames::{check, send_frame, send_part, Inbox, Outbox, Received, Want};
 use crate::kind::PortKind;
 use crate::options::SocketOptions;
 use crate::stats::PortStats;
@@ -158,25 +159,28 @@ impl SubPort {
         mut raw: impl FnMut(&[u8]) -> Result<R, String>,
     ) -> Result<Option<Received<Mixed<T, R>>>, PortError> {
         loop {
-            let Some(arrival) = self.inbox.next(&self.socket, false, &self.message, Want::Bytes)? else {
+            let Some(recv_time) = self.inbox.next_single(&self.socket)? else {
                 return Ok(None);
             };
-            let value = if arrival.header.flags.contains(Flags::RAW) {
-                match raw(self.inbox.payload(&arrival)) {
-                    Ok(value) => Mixed::Raw(value),
-                    Err(why) => {
-                        self.inbox.refuse(&FrameError::Payload(why));
-                        continue;
-                    }
+            // The frame is looked up once, for the checks and the payload: this is the data
+            // path of groups, one call per message.
+            let frame = self.inbox.body();
+            let value = check(frame, &self.message, Want::Bytes).and_then(|(header, offset)| {
+                let payload = &frame[offset..];
+                let value = if header.flags.contains(Flags::RAW) {
+                    Mixed::Raw(raw(payload).map_err(FrameError::Payload)?)
+                } else {
+                    Mixed::Typed(codec::decode(payload)?)
+                };
+                Ok(Received { value, seq: header.seq, send_time: header.send_time, recv_time })
+            });
+            match value {
+                Ok(received) => {
+                    self.inbox.stats().received();
+                    return Ok(Some(received));
                 }
-            } else {
-                match self.inbox.decode(&arrival) {
-                    Some(value) => Mixed::Typed(value),
-                    None => continue,
-                }
-            };
-            self.inbox.stats().received();
-            return Ok(Some(arrival.received(value)));
+                Err(e) => self.inbox.refuse(&e),
+            }
         }
     }
 

@@ -69,3 +69,61 @@ fn cbor_that_does_not_decode_is_refused() {
     let after = subscriber.stats().snapshot();
     assert_eq!((after.undecodable - before.undecodable, after.received - before.received), (1, 1));
 }
+
+/// Frames that are not well-formed messages of the port's type are refused by a mixed receive
+/// under the same reasons as by the other receives, and the good message after them arrives.
+#[test]
+fn bad_frames_are_refused_by_a_mixed_receive() {
+    use cohort_ports::wire::{Flags, BASE_HEADER_LEN};
+    let env = Env::new("mixed-bad");
+    let raw = env.factory.context().socket(zmq::PUB).unwrap();
+    raw.bind("tcp://127.0.0.1:*").unwrap();
+    let mut sub = env.factory.subscriber(&PortSpec::new("s", "in", PortKind::Sub, Scope::Global, "Reading")).unwrap();
+    sub.add_endpoint(&bound_endpoint(&raw)).unwrap();
+    // Warm up (slow joiner): publish until one arrives, then drain up to the last one sent.
+    let mut sent: u64 = 0;
+    let mut seen = None;
+    while seen.is_none() {
+        assert!(sent < 500, "the subscriber never got a warm-up message");
+        sent += 1;
+        send_parts(&raw, &[frame(Flags::RAW, "Reading", sent, b"Rwarm")]);
+        if readable_within(sub.socket(), std::time::Duration::from_millis(10)) {
+            seen = sub.recv_mixed::<Reading, _>(read_raw).unwrap().map(|m| m.seq);
+        }
+    }
+    while seen != Some(sent) {
+        seen = Some(next(&mut sub).seq);
+    }
+
+    let before = sub.stats().snapshot();
+    let good = frame(Flags::RAW, "Reading", 1, b"Rgood");
+    let bad: Vec<Vec<Vec<u8>>> = vec![
+        vec![vec![]],
+        vec![good[..BASE_HEADER_LEN - 1].to_vec()],
+        vec![good.clone(), b"extra".to_vec()],
+        vec![frame(Flags::RAW.with(Flags::TIMED), "Reading", 1, b"")[..BASE_HEADER_LEN].to_vec()],
+        vec![{
+            let mut f = good.clone();
+            f[1] |= 0x80;
+            f
+        }],
+        vec![{
+            let mut f = good.clone();
+            f[0] = 2;
+            f
+        }],
+        vec![frame(Flags::RAW, "Other", 1, b"Rother")],
+        vec![frame(Flags::RAW, "Reading", 1, b"Xnot for the reader")],
+        vec![frame(Flags::empty(), "Reading", 1, &[0xff, 0x00])],
+    ];
+    for parts in &bad {
+        send_parts(&raw, parts);
+    }
+    send_parts(&raw, &[good]);
+    assert_eq!(next(&mut sub).value, Mixed::Raw(b"good".to_vec()));
+    let after = sub.stats().snapshot();
+    let counts = |s: &StatsSnapshot| (s.malformed, s.foreign_version, s.wrong_type, s.undecodable, s.received);
+    let (m, f, w, u, r) = counts(&after);
+    let (m0, f0, w0, u0, r0) = counts(&before);
+    assert_eq!((m - m0, f - f0, w - w0, u - u0, r - r0), (5, 1, 1, 2, 1));
+}

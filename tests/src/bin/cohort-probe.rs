@@ -23,10 +23,10 @@
 //! leader it knows changes, and votes yes in every vote it is asked to vote in. It runs until
 //! killed; SIGTERM ends it cleanly, after its last `HOLD` line.
 //!
-//! With `--stamp`, `group` also reports its leader lease. Each turn of its loop samples
-//! `GroupMember::is_leader` (whether it leads with a lease that holds at that moment), stamped
-//! with the wall clock; while its member leads, the loop wakes at least every 4 ms so that the
-//! samples are dense (it sleeps as long as usual otherwise). It prints
+//! With `--stamp` (unless `--no-lease`), `group` also reports its leader lease. Each turn of its
+//! loop samples `GroupMember::is_leader` (whether it leads with a lease that holds at that
+//! moment), stamped with the wall clock; while its member leads, the loop wakes at least every
+//! 4 ms so that the samples are dense (it sleeps as long as usual otherwise). It prints
 //!
 //! - `HOLD <from_ns> <to_ns>` when a run of samples that found it leading ends: `from_ns` is the
 //!   stamp of the run's first such sample, `to_ns` of its last (both wall clock, nanoseconds
@@ -57,6 +57,8 @@
 //! ```text
 //! --stamp             append the wall-clock time (CLOCK_REALTIME, nanoseconds since the Unix
 //!                     epoch) to every line, as a last word: comparable between processes
+//! --no-lease          group: no lease reports (`HOLD`, `LEASE`) with --stamp, and so no 4 ms
+//!                     wakes while leading: for measuring the group's own CPU cost
 //! --every-ms N        provide: publish every N ms (10)
 //! --heartbeat-ms N    disco: ask clients to heartbeat every N ms (500); group: the group's
 //!                     heartbeat, the other timings scaled with it (100: Cohort's defaults)
@@ -84,6 +86,8 @@ use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, Respo
 #[derive(Debug, Clone, Copy)]
 struct Options {
     stamp: bool,
+    /// `group --stamp`: leave out the lease reports.
+    no_lease: bool,
     every: Duration,
     /// `None`: the command's own default.
     heartbeat: Option<Duration>,
@@ -101,6 +105,7 @@ impl Options {
     fn parse(args: &[String]) -> anyhow::Result<(Vec<String>, Options)> {
         let mut options = Options {
             stamp: false,
+            no_lease: false,
             every: Duration::from_millis(10),
             heartbeat: None,
             liveness: Duration::from_secs(2),
@@ -122,6 +127,7 @@ impl Options {
             };
             match arg.as_str() {
                 "--stamp" => options.stamp = true,
+                "--no-lease" => options.no_lease = true,
                 "--every-ms" => options.every = Duration::from_millis(number()?),
                 "--heartbeat-ms" => options.heartbeat = Some(Duration::from_millis(number()?)),
                 "--liveness-ms" => options.liveness = Duration::from_millis(number()?),
@@ -392,6 +398,7 @@ fn group(o: &Options, daemon: &str, app: &str, instance: &str) -> anyhow::Result
     mask_sigterm(false)?;
     let mut shown: Option<MemberId> = None;
     let mut lease = LeaseReport::default();
+    let report_lease = o.stamp && !o.no_lease;
     while !TERMINATED.load(Ordering::Relaxed) {
         for update in disco.poll()? {
             for endpoint in &update.added {
@@ -410,7 +417,7 @@ fn group(o: &Options, daemon: &str, app: &str, instance: &str) -> anyhow::Result
                 }
             }
         }
-        let leading = o.stamp && lease.sample(o, &member);
+        let leading = report_lease && lease.sample(o, &member);
         let leader = member.core().leader();
         if leader != shown {
             shown = leader;
@@ -418,7 +425,7 @@ fn group(o: &Options, daemon: &str, app: &str, instance: &str) -> anyhow::Result
             o.say(&format!("LEADER {name} {}", member.core().term()));
         }
         let mut until = disco.next_deadline().min(member.next_deadline());
-        if o.stamp && (leading || member.core().role() == Role::Leader) {
+        if report_lease && (leading || member.core().role() == Role::Leader) {
             until = until.min(Instant::now() + LEADING_WAKE);
         }
         // Rounded up to whole milliseconds, so as not to spin just before `until`.
