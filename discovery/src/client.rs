@@ -185,6 +185,8 @@ pub struct DiscoveryClient {
     lookups: BTreeMap<String, Lookup>,
     updates: VecDeque<Update>,
     forgotten: bool,
+    /// While it registers again (so a refusal then is not answered by registering again).
+    reregistering: bool,
     /// After a re-registration: endpoints of a lookup the new daemon did not know yet. Their
     /// providers may not have re-registered yet, so they are removed only if still unknown
     /// when `suspects_deadline` passes.
@@ -223,6 +225,7 @@ impl DiscoveryClient {
             lookups: BTreeMap::new(),
             updates: VecDeque::new(),
             forgotten: false,
+            reregistering: false,
             suspects: BTreeMap::new(),
             suspects_deadline: None,
             liveness_timeout: Duration::from_secs(2),
@@ -415,7 +418,28 @@ impl DiscoveryClient {
     }
 
     /// Sends a request and waits for its reply, handling pushes that arrive meanwhile.
+    /// Sends `request` and waits for its reply. If the daemon answers that it does not know this
+    /// actor (it dropped it as silent, as on a starved machine, or it restarted), the client
+    /// registers again, replaying every provider and lookup, and asks once more.
     fn call(&mut self, request: ClientRequest) -> Result<ReplyBody, ClientError> {
+        let retry = (!self.reregistering && !matches!(request, ClientRequest::Hello { .. } | ClientRequest::Goodbye))
+            .then(|| request.clone());
+        match self.call_once(request) {
+            Err(ClientError::Refused(e)) if e.code == ErrorCode::UnknownClient => match retry {
+                Some(request) => {
+                    self.reregistering = true;
+                    let registered = self.reregister();
+                    self.reregistering = false;
+                    registered?;
+                    self.call_once(request)
+                }
+                None => Err(ClientError::Refused(e)),
+            },
+            other => other,
+        }
+    }
+
+    fn call_once(&mut self, request: ClientRequest) -> Result<ReplyBody, ClientError> {
         self.next_id += 1;
         let id = self.next_id;
         self.send(id, request);

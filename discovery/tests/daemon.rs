@@ -296,3 +296,32 @@ impl Drop for KeepAlive {
         }
     }
 }
+
+#[test]
+fn a_client_the_daemon_dropped_as_silent_registers_again_when_it_next_asks() {
+    let daemon = start_daemon("tcp://127.0.0.1:*");
+    let endpoint = daemon.endpoint().to_owned();
+    let ctx = zmq::Context::new();
+    let fa = factory("silent");
+    let mut provider = client(&endpoint, &ctx, "Producer");
+    let first = fa.publisher(&PortSpec::new("p", "out", PortKind::Pub, Scope::Local, "Temp")).unwrap();
+    provider.provide("p.out", PortKind::Pub, "Temp", Scope::Local, first.endpoint()).unwrap();
+    // Silent for twice the liveness timeout (as a starved process is): the daemon drops it.
+    let mut consumer = client(&endpoint, &ctx, "Consumer");
+    consumer.lookup("c.in", PortKind::Sub, "Temp", Scope::Local).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(next_update(&mut consumer).removed, vec![first.endpoint().clone()]);
+    // Its next request is refused as from an unknown client; it registers again (its first
+    // port too) and the request succeeds.
+    let second = fa.publisher(&PortSpec::new("p", "out2", PortKind::Pub, Scope::Local, "Temp")).unwrap();
+    provider.provide("p.out2", PortKind::Pub, "Temp", Scope::Local, second.endpoint()).unwrap();
+    assert_eq!(provider.sessions(), 2);
+    let mut found = Vec::new();
+    while found.len() < 2 {
+        found.extend(next_update(&mut consumer).added);
+    }
+    found.sort();
+    let mut expected = vec![first.endpoint().clone(), second.endpoint().clone()];
+    expected.sort();
+    assert_eq!(found, expected);
+}

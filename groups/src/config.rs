@@ -157,6 +157,12 @@ impl GroupConfig {
         self.election_min.mul_f64((1.0 - MAX_CLOCK_DRIFT) / (1.0 + MAX_CLOCK_DRIFT))
     }
 
+    /// How often a member without a leader tells every other member it is alive: a third of
+    /// the peer timeout, at least a heartbeat (333 ms with the defaults).
+    pub fn alive_period(&self) -> Duration {
+        self.heartbeat.max(self.peer_timeout / 3)
+    }
+
     /// Votes needed to win an election when `known` members (self included) are known.
     pub fn quorum(&self, known: usize) -> usize {
         self.expected_size.unwrap_or(known).max(1) / 2 + 1

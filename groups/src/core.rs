@@ -592,15 +592,21 @@ impl GroupCore {
         if now >= self.next_heartbeat {
             // Liveness traffic grows linearly with the group: the leader broadcasts its
             // heartbeat and each follower acknowledges it to the leader alone (see `handle`).
-            // Only members without a leader tell everyone they are alive.
-            if self.role == Role::Leader {
+            // Only members without a leader tell everyone they are alive, and only three times
+            // a peer timeout (enough to stay known): that traffic is quadratic, and a group
+            // forming or electing must not drown in it.
+            let period = if self.role == Role::Leader {
                 self.assert_leadership(now, &mut out);
-            } else if self.leader.is_none() {
-                out.push(Output::Broadcast(GroupMessage::Alive { term: self.term }));
-            }
-            self.next_heartbeat += self.config.heartbeat;
+                self.config.heartbeat
+            } else {
+                if self.leader.is_none() {
+                    out.push(Output::Broadcast(GroupMessage::Alive { term: self.term }));
+                }
+                self.config.alive_period()
+            };
+            self.next_heartbeat += period;
             if self.next_heartbeat <= now {
-                self.next_heartbeat = now + self.config.heartbeat;
+                self.next_heartbeat = now + period;
             }
         }
         if self.role != Role::Leader && now >= self.election_deadline {

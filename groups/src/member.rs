@@ -415,8 +415,10 @@ impl GroupMember {
         self.core_now
     }
 
-    /// Reads the mesh: data frames become [`GroupEvent::Message`]s (no log line per message:
-    /// the ports count them), CBOR envelopes go to the core.
+    /// Reads the mesh: data frames (and CBOR `Data` envelopes, their earlier form) from other
+    /// members become [`GroupEvent::Message`]s, with no log line per message (the ports count
+    /// them); control envelopes go to the core. Frames from this member itself, and control
+    /// messages that do not belong on the mesh, are rejected.
     fn read_mesh(&mut self, now: Instant) {
         for _ in 0..BATCH {
             let value = match self.gsub.recv_mixed::<Envelope<'static>, _>(read_data) {
@@ -432,6 +434,7 @@ impl GroupMember {
                     self.events.push_back(GroupEvent::Message { from, payload });
                     continue;
                 }
+                // Claims to come from this member: rejected below, as the envelope it stands for.
                 Mixed::Raw((from, payload)) => {
                     Envelope { from, body: Body::Data(Cow::Owned(payload.as_bytes().to_vec())) }
                 }
