@@ -63,8 +63,7 @@ impl Lease {
         let candidate = if others == 0 {
             self.sent.back().map(|(_, at)| *at)
         } else {
-            let mut times: Vec<Duration> =
-                self.acked.iter().filter(|(id, _)| counts(id)).map(|(_, at)| *at).collect();
+            let mut times: Vec<Duration> = self.acked.iter().filter(|(id, _)| counts(id)).map(|(_, at)| *at).collect();
             times.sort_unstable_by(|a, b| b.cmp(a));
             times.get(others - 1).copied()
         };

@@ -144,5 +144,8 @@ fn a_follower_that_hears_its_leader_ignores_a_candidates_newer_term() {
     // Once the leader has been silent for the shortest election timeout, it may vote.
     let later = now + config.election_min + ms(1);
     let out = core.handle(later, id(2), GroupMessage::RequestVote { term: 2 });
-    assert!(out.contains(&Output::Broadcast(GroupMessage::Vote { term: 2, candidate: id(2), granted: true })), "{out:?}");
+    assert!(
+        out.contains(&Output::Broadcast(GroupMessage::Vote { term: 2, candidate: id(2), granted: true })),
+        "{out:?}"
+    );
 }

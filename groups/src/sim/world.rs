@@ -400,7 +400,8 @@ impl World<'_> {
             }
             4 if self.config.pauses && !up.is_empty() => {
                 // Half the time the leader (if there is one): pausing it tests leases hardest.
-                let leader = up.iter().copied().find(|&i| self.members[i].as_ref().is_some_and(|c| c.role() == Role::Leader));
+                let leader =
+                    up.iter().copied().find(|&i| self.members[i].as_ref().is_some_and(|c| c.role() == Role::Leader));
                 let victim = match leader {
                     Some(leader) if self.rng.chance(0.5) => leader,
                     _ => up[usize::try_from(self.rng.below(up.len() as u64)).unwrap_or(0)],
