@@ -41,25 +41,30 @@ fn leader_message(term: Term, seq: u64) -> GroupMessage {
     GroupMessage::Leader { term, endpoint: "tcp://127.0.0.1:1".into(), seq, members: vec![id(1), id(2), id(3)] }
 }
 
-/// Member 1 of a declared group of 3, elected leader in term 1 at 1 s (member 2 votes).
-fn elected() -> (GroupCore, Duration) {
-    let (mut core, _) = GroupCore::new(id(1), declared(3), "tcp://m1:1", 1, Duration::ZERO);
+/// Member 1 of a group of declared size `size`, elected leader in term 1 by `voters`; and when.
+fn elected(size: usize, voters: &[u8]) -> (GroupCore, Duration) {
+    let (mut core, _) = GroupCore::new(id(1), declared(size), "tcp://m1:1", 1, Duration::ZERO);
     let mut now = Duration::ZERO;
     while core.role() != Role::Candidate {
         now += ms(10);
         let out = core.tick(now);
         if out.iter().any(|o| matches!(o, Output::Broadcast(GroupMessage::PreVote { .. }))) {
-            core.handle(now, id(2), GroupMessage::PreVoteReply { term: 1, candidate: id(1), granted: true });
+            for voter in voters {
+                let granted = GroupMessage::PreVoteReply { term: 1, candidate: id(1), granted: true };
+                core.handle(now, id(*voter), granted);
+            }
         }
     }
-    core.handle(now, id(2), GroupMessage::Vote { term: 1, candidate: id(1), granted: true });
+    for voter in voters {
+        core.handle(now, id(*voter), GroupMessage::Vote { term: 1, candidate: id(1), granted: true });
+    }
     assert_eq!(core.role(), Role::Leader);
     (core, now)
 }
 
 #[test]
 fn a_leader_holds_a_lease_only_from_a_quorum_acknowledged_heartbeat() {
-    let (mut core, elected_at) = elected();
+    let (mut core, elected_at) = elected(3, &[2]);
     assert_eq!(core.lease_until(), None, "elected, but nobody acknowledged a heartbeat yet");
     let now = elected_at + ms(100);
     let out = core.tick(now);
@@ -77,19 +82,7 @@ fn a_leader_holds_a_lease_only_from_a_quorum_acknowledged_heartbeat() {
 #[test]
 fn a_single_acknowledgement_of_two_needed_gives_no_lease() {
     let config = declared(5);
-    let (mut core, _) = GroupCore::new(id(1), config, "tcp://m1:1", 1, Duration::ZERO);
-    let mut now = Duration::ZERO;
-    while core.role() != Role::Candidate {
-        now += ms(10);
-        let out = core.tick(now);
-        if out.iter().any(|o| matches!(o, Output::Broadcast(GroupMessage::PreVote { .. }))) {
-            core.handle(now, id(2), GroupMessage::PreVoteReply { term: 1, candidate: id(1), granted: true });
-            core.handle(now, id(3), GroupMessage::PreVoteReply { term: 1, candidate: id(1), granted: true });
-        }
-    }
-    core.handle(now, id(2), GroupMessage::Vote { term: 1, candidate: id(1), granted: true });
-    core.handle(now, id(3), GroupMessage::Vote { term: 1, candidate: id(1), granted: true });
-    assert_eq!(core.role(), Role::Leader);
+    let (mut core, mut now) = elected(5, &[2, 3]);
     now += ms(100);
     let (term, seq) = heartbeat(&core.tick(now)).unwrap();
     core.handle(now, id(2), GroupMessage::Ack { term, seq });

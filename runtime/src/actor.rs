@@ -123,14 +123,19 @@ pub fn run_actor(
     config.security = settings.discovery.clone();
     let mut disco = DiscoveryClient::connect(&ctx, config, log.clone())
         .map_err(|e| ActorError::Setup(format!("cannot register with discovery: {e}")))?;
-    let group_factory = PortFactory::with_context(
-        ctx.clone(),
-        addressing.clone(),
-        settings.options.clone(),
-        settings.security.clone(),
-        log.clone(),
-    )
-    .map_err(|e| ActorError::Setup(e.to_string()))?;
+    // One factory per component, and one for the group coordination thread: all on the actor's
+    // context.
+    let make_factory = || {
+        PortFactory::with_context(
+            ctx.clone(),
+            addressing.clone(),
+            settings.options.clone(),
+            settings.security.clone(),
+            log.clone(),
+        )
+        .map_err(|e| ActorError::Setup(e.to_string()))
+    };
+    let group_factory = make_factory()?;
     // Started before the components, stopped after them (also when this returns early).
     let mut coordinator =
         Coordinator::start(group_factory, actor, &log).map_err(|e| ActorError::Setup(e.to_string()))?;
@@ -162,14 +167,7 @@ pub fn run_actor(
                 break;
             }
         }
-        let factory = PortFactory::with_context(
-            ctx.clone(),
-            addressing.clone(),
-            settings.options.clone(),
-            settings.security.clone(),
-            log.clone(),
-        )
-        .map_err(|e| ActorError::Setup(e.to_string()))?;
+        let factory = make_factory()?;
         let component_log = log.new(o!("component" => format!("{actor}.{name}")));
         let (ours, theirs) = control::pair(&ctx, &format!("{actor}/{name}"), &component_log)
             .map_err(|e| ActorError::Setup(format!("cannot make a control channel: {e}")))?;

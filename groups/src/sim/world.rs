@@ -150,23 +150,28 @@ impl World<'_> {
         self.held[index].clear();
         // Its requests are nobody's business any more (invariant 7 is about requesters that
         // stay up).
+        for orphan in self.open_requests_of(index) {
+            self.ledger.open.remove(&orphan);
+            self.outcome.votes_unfinished += 1;
+        }
+        self.outcome.crashes += 1;
+        self.observer.on_lifecycle(self.now, index, false);
+        note!(self, "{:?} m{index} crashes", self.now);
+    }
+
+    /// The open requests (bound, vote) that member `index`, in its current incarnation, asked
+    /// for.
+    fn open_requests_of(&self, index: usize) -> Vec<(Duration, VoteId)> {
         let incarnation = self.incarnation[index];
-        let ledger = &mut self.ledger;
-        let orphans: Vec<(Duration, VoteId)> = ledger
+        let ledger = &self.ledger;
+        ledger
             .open
             .iter()
             .filter(|(_, vote)| {
                 ledger.requests.get(vote).is_some_and(|r| r.index == index && r.incarnation == incarnation)
             })
             .copied()
-            .collect();
-        for orphan in orphans {
-            ledger.open.remove(&orphan);
-            self.outcome.votes_unfinished += 1;
-        }
-        self.outcome.crashes += 1;
-        self.observer.on_lifecycle(self.now, index, false);
-        note!(self, "{:?} m{index} crashes", self.now);
+            .collect()
     }
 
     fn send(&mut self, from: usize, to: usize, message: GroupMessage) {
@@ -335,19 +340,9 @@ impl World<'_> {
     fn pause(&mut self, index: usize, length: Duration) {
         self.paused_until[index] = self.now + length;
         self.outcome.pauses += 1;
-        let incarnation = self.incarnation[index];
-        let ledger = &mut self.ledger;
-        let mine: Vec<(Duration, VoteId)> = ledger
-            .open
-            .iter()
-            .filter(|(_, vote)| {
-                ledger.requests.get(vote).is_some_and(|r| r.index == index && r.incarnation == incarnation)
-            })
-            .copied()
-            .collect();
-        for (bound, vote) in mine {
-            ledger.open.remove(&(bound, vote));
-            ledger.open.insert((bound + length, vote));
+        for (bound, vote) in self.open_requests_of(index) {
+            self.ledger.open.remove(&(bound, vote));
+            self.ledger.open.insert((bound + length, vote));
         }
         note!(self, "{:?} m{index} pauses for {length:?}", self.now);
     }
