@@ -394,7 +394,7 @@ impl GroupCore {
     /// ignored (RIAPS delivers group messages back to their sender).
     ///
     /// Votes: a member grants one vote per term, none in a term whose leader it knows, and none
-    /// while bound by the promise of an acknowledgement (see [`crate::lease`]). Terms, votes and
+    /// while bound by the promise of an acknowledgement (see [`GroupCore::lease_until`]). Terms, votes and
     /// promises are not persisted, so a member that restarts has forgotten them; it grants no
     /// vote and acknowledges no leader until it has been up for the shortest election timeout,
     /// which outlasts any promise it made before. A follower that heard its leader within that

@@ -9,7 +9,8 @@
 //! | leader | ROUTER, bound (tcp) | member → leader messages while this member leads; its endpoint goes in the core's `Leader` announcements |
 //! | member | DEALER, routing id = the member id | this member's channel to the current leader (reconnected when the leader changes) |
 //!
-//! Frames are described in [`crate::envelope`]. The owner (a component thread) polls
+//! Frames are described in [`crate::envelope`]. The owner (in the runtime, the actor's group
+//! coordination thread) polls
 //! [`GroupMember::sockets`] and calls [`GroupMember::poll`] when one is readable or
 //! [`GroupMember::next_deadline`] has come; commands (`send`, `request_vote`, …) send at once,
 //! and the events they cause locally come out of the next `poll`.
