@@ -243,9 +243,10 @@ impl GroupCore {
         all
     }
 
-    /// (Leader.) Until when this member's leader lease holds, in core time: it has heard from a
-    /// majority recently enough that no other member can be elected before then. `None` when
-    /// it does not lead or holds no lease. Compare with the current time at the moment of use.
+    /// (Leader.) Until when this member's leader lease holds, in core time: a quorum
+    /// acknowledged one of its heartbeats recently enough that no other member can hold a lease
+    /// before then (each acknowledgement is a promise; see `docs/groups.md`). `None` when it
+    /// does not lead or holds no lease. Compare with the current time at the moment of use.
     pub fn lease_until(&self) -> Option<Duration> {
         if self.role == Role::Leader {
             self.lease.start().map(|start| start + self.config.lease())

@@ -221,7 +221,8 @@ impl GroupMember {
     }
 
     /// Until when this member's leader lease holds: while `Instant::now()` is before it, no
-    /// other member can have been elected. `None` when it does not lead (or holds no lease).
+    /// other member holds one (with a declared group size). `None` when it does not lead (or
+    /// holds no lease).
     pub fn leader_lease(&self) -> Option<Instant> {
         self.core.lease_until().and_then(|until| self.base.checked_add(until))
     }
