@@ -8,7 +8,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
+use cohort_discovery::DaemonThread;
 use cohort_model::ast;
 use cohort_ports::{Interface, Received, Response};
 use cohort_runtime::{
@@ -16,6 +16,10 @@ use cohort_runtime::{
     Handlers, Message, Tick,
 };
 use serde::{Deserialize, Serialize};
+
+#[path = "support/daemon.rs"]
+mod support;
+use support::start_daemon;
 
 const MODEL: &str = r#"
 app Pipe {
@@ -162,15 +166,6 @@ fn app(model: &str) -> ast::App {
 
 fn all() -> Components {
     Components::new().with::<Sensor>().with::<Display>().with::<Server>().with::<Client>()
-}
-
-/// A daemon on its own thread, stopped when dropped.
-fn start_daemon() -> DaemonThread {
-    let ctx = zmq::Context::new();
-    let log = slog::Logger::root(slog::Discard, slog::o!());
-    let daemon =
-        Daemon::bind(&ctx, "tcp://127.0.0.1:*", RegistryConfig::new("h"), Box::new(MemoryBackend), log).unwrap();
-    daemon.spawn(ctx).unwrap()
 }
 
 fn settings(daemon: &DaemonThread) -> ActorSettings {

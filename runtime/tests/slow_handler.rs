@@ -13,13 +13,16 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
 use cohort_model::ast;
 use cohort_ports::Interface;
 use cohort_runtime::{
     run_actor, uuid_text, ActorSettings, Component, ComponentArgs, Components, Context, GroupEvent, GroupName,
     HandlerError, HandlerResult, Handlers, JoinOptions, MemberId, Tick,
 };
+
+#[path = "support/daemon.rs"]
+mod support;
+use support::start_daemon;
 
 /// Heartbeat 50 ms: Cohort's timing scaled to it gives elections of 150–250 ms and a peer
 /// timeout of 500 ms.
@@ -262,15 +265,6 @@ fn app() -> ast::App {
     let compiled = cohort_model::compile_app_model(MODEL);
     assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
     compiled.value.unwrap().apps.into_iter().next().unwrap()
-}
-
-/// A daemon on its own thread, stopped when dropped.
-fn start_daemon() -> DaemonThread {
-    let ctx = zmq::Context::new();
-    let log = slog::Logger::root(slog::Discard, slog::o!());
-    let daemon =
-        Daemon::bind(&ctx, "tcp://127.0.0.1:*", RegistryConfig::new("h"), Box::new(MemoryBackend), log).unwrap();
-    daemon.spawn(ctx).unwrap()
 }
 
 /// Logs to standard error when `COHORT_TEST_LOG` is set (to debug the test).
