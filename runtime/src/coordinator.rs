@@ -502,7 +502,12 @@ impl Coordination {
                 // A member that left since: the message goes nowhere, as it would have.
                 if let Some(joined) = self.members.get_mut(&member) {
                     if let Err(e) = joined.member.send(&payload) {
-                        warn!(self.log, "a group message was not sent"; "group" => %joined.group, "error" => %e);
+                        // Counted by the member; logged thinly, so a failing socket cannot flood the log.
+                        let failed = joined.member.stats().send_errors;
+                        if failed.is_power_of_two() {
+                            warn!(self.log, "a group message was not sent";
+                                "group" => %joined.group, "error" => %e, "failed_sends" => failed);
+                        }
                     }
                 }
             }
