@@ -316,9 +316,17 @@ fn a_client_the_daemon_dropped_as_silent_registers_again_when_it_next_asks() {
     let second = fa.publisher(&PortSpec::new("p", "out2", PortKind::Pub, Scope::Local, "Temp")).unwrap();
     provider.provide("p.out2", PortKind::Pub, "Temp", Scope::Local, second.endpoint()).unwrap();
     assert_eq!(provider.sessions(), 2);
+    // Both come back, in one update or two.
     let mut found = Vec::new();
+    let give_up = Instant::now() + WAIT;
     while found.len() < 2 {
-        found.extend(next_update(&mut consumer).added);
+        for update in consumer.poll().unwrap() {
+            assert_eq!(update.removed, Vec::new(), "{update:?}");
+            found.extend(update.added);
+        }
+        assert!(Instant::now() < give_up, "found only {found:?} within {WAIT:?}");
+        let mut items = [consumer.socket().as_poll_item(zmq::POLLIN)];
+        zmq::poll(&mut items, 20).unwrap();
     }
     found.sort();
     let mut expected = vec![first.endpoint().clone(), second.endpoint().clone()];
