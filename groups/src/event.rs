@@ -5,7 +5,10 @@
 //! The core's [`Event`] is the core's own output, for its driver; the member turns each into a
 //! [`GroupEvent`] here, once, and adds the events only it knows of (group messages, due actions).
 
+use std::fmt;
 use std::time::{Duration, SystemTime};
+
+use cohort_ports::ReceivedBytes;
 
 use serde::de::DeserializeOwned;
 
@@ -13,9 +16,41 @@ use crate::core::Event;
 use crate::wire::{MemberId, Outcome, Subject, VoteId, VoteKind};
 
 /// The bytes of a message from the group (CBOR, as the runtime encodes values), decoded on
-/// demand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Payload(Vec<u8>);
+/// demand. A group message's payload stays in the ZeroMQ message it arrived in (no copy on the
+/// way in); cloning one copies its bytes.
+#[derive(Clone)]
+pub struct Payload(Bytes);
+
+/// Where a [`Payload`]'s bytes live.
+enum Bytes {
+    /// In memory of their own (control messages, decoded from CBOR; clones).
+    Owned(Vec<u8>),
+    /// In the received ZeroMQ message (group messages).
+    Received(ReceivedBytes),
+}
+
+impl Clone for Bytes {
+    fn clone(&self) -> Bytes {
+        match self {
+            Bytes::Owned(bytes) => Bytes::Owned(bytes.clone()),
+            Bytes::Received(bytes) => Bytes::Owned(bytes.to_vec()),
+        }
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Payload {}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Payload").field(&self.as_bytes()).finish()
+    }
+}
 
 /// A payload that is not the type it was decoded as.
 #[derive(Debug, thiserror::Error)]
@@ -30,18 +65,26 @@ pub struct DecodeError {
 impl Payload {
     /// The payload of the bytes a member received.
     pub(crate) fn new(bytes: Vec<u8>) -> Payload {
-        Payload(bytes)
+        Payload(Bytes::Owned(bytes))
+    }
+
+    /// The payload of a group message, left where it arrived.
+    pub(crate) fn received(bytes: ReceivedBytes) -> Payload {
+        Payload(Bytes::Received(bytes))
     }
 
     /// Decodes the payload as `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        minicbor_serde::from_slice(&self.0)
+        minicbor_serde::from_slice(self.as_bytes())
             .map_err(|e| DecodeError { wanted: std::any::type_name::<T>(), why: e.to_string() })
     }
 
     /// The raw bytes (CBOR when the sender is a runtime component).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            Bytes::Owned(bytes) => bytes,
+            Bytes::Received(bytes) => bytes,
+        }
     }
 }
 
@@ -63,9 +106,9 @@ impl VoteSubject {
     /// The subject as the wire carries it (an action's time in microseconds since the epoch).
     fn from_wire(subject: Subject) -> VoteSubject {
         match subject {
-            Subject::Value(bytes) => VoteSubject::Value(Payload(bytes)),
+            Subject::Value(bytes) => VoteSubject::Value(Payload::new(bytes)),
             Subject::Action { action, at_us } => VoteSubject::Action {
-                action: Payload(action),
+                action: Payload::new(action),
                 at: SystemTime::UNIX_EPOCH + Duration::from_micros(at_us),
             },
         }
@@ -154,9 +197,11 @@ impl GroupEvent {
             Event::MemberLeft(id) => GroupEvent::MemberLeft(id),
             Event::LeaderElected(id) => GroupEvent::LeaderElected(id),
             Event::LeaderExited(id) => GroupEvent::LeaderExited(id),
-            Event::MessageToLeader { from, payload } => GroupEvent::MessageToLeader { from, payload: Payload(payload) },
+            Event::MessageToLeader { from, payload } => {
+                GroupEvent::MessageToLeader { from, payload: Payload::new(payload) }
+            }
             Event::MessageFromLeader { leader, payload } => {
-                GroupEvent::MessageFromLeader { leader, payload: Payload(payload) }
+                GroupEvent::MessageFromLeader { leader, payload: Payload::new(payload) }
             }
             Event::VoteCalled { vote, subject, kind } => {
                 GroupEvent::VoteRequested { vote, subject: VoteSubject::from_wire(subject), kind }
@@ -193,14 +238,14 @@ mod tests {
             GroupEvent::from_core(called),
             GroupEvent::VoteRequested {
                 vote,
-                subject: VoteSubject::Value(Payload(vec![9])),
+                subject: VoteSubject::Value(Payload::new(vec![9])),
                 kind: VoteKind::Consensus
             }
         );
         let to_leader = Event::MessageToLeader { from: id, payload: vec![4] };
         assert_eq!(
             GroupEvent::from_core(to_leader),
-            GroupEvent::MessageToLeader { from: id, payload: Payload(vec![4]) }
+            GroupEvent::MessageToLeader { from: id, payload: Payload::new(vec![4]) }
         );
     }
 

@@ -16,7 +16,6 @@
 //! and the events they cause locally come out of the next `poll`.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 use cohort_ports::{
@@ -28,7 +27,7 @@ use slog::{debug, info, o, warn};
 use crate::actions::{micros_since_epoch, Schedule};
 use crate::config::{ConfigError, GroupConfig};
 use crate::core::{CommandError, Event, GroupCore, Output};
-use crate::envelope::{Body, Channel, DataFrame, Envelope, FRAME_TYPE};
+use crate::envelope::{Body, Channel, DataFrame, Envelope, DATA_HEADER_LEN, FRAME_TYPE};
 use crate::event::{GroupEvent, Payload};
 use crate::wire::{GroupMessage, MemberId, Outcome, Subject, VoteId, VoteKind};
 
@@ -118,7 +117,10 @@ pub struct GroupMember {
     /// The leader the DEALER is connected to.
     following: Option<MemberId>,
     /// Events for the next poll, in order.
-    events: VecDeque<GroupEvent>,
+    events: Vec<GroupEvent>,
+    /// The last poll stopped reading a socket after a whole batch: more may be waiting, so
+    /// the next poll is due at once.
+    backlog: bool,
     actions: Schedule,
     stats: MemberStats,
     /// This member was elected, and its `LeaderElected` waits for its lease (see
@@ -132,14 +134,12 @@ fn text(id: &MemberId) -> String {
     uuid::Uuid::from_bytes(*id).to_string()
 }
 
-/// Reads a raw payload from the mesh as a data frame: its sender and the application's bytes,
-/// copied into the [`Payload`] the event will carry (the one copy on the way in). A payload
-/// that is not a data frame is refused by the port, with the reason.
-fn read_data(bytes: &[u8]) -> Result<(MemberId, Payload), String> {
-    match DataFrame::decode(bytes) {
-        Ok(frame) => Ok((frame.from, Payload::new(frame.payload.to_vec()))),
-        Err(e) => Err(e.to_string()),
-    }
+/// Whom a data frame read on the mesh comes from.
+enum DataFrameFrom {
+    /// Another member: its message is queued as an event.
+    Other,
+    /// This member itself, which never gets its own messages: rejected.
+    ThisMember,
 }
 
 /// A fresh random member id (UUID v4 bytes) and the same bytes as the DEALER's routing id:
@@ -194,7 +194,8 @@ impl GroupMember {
             hub,
             spoke,
             following: None,
-            events: VecDeque::new(),
+            events: Vec::new(),
+            backlog: false,
             actions: Schedule::default(),
             stats: MemberStats::default(),
             elected_unannounced: false,
@@ -282,14 +283,15 @@ impl GroupMember {
     }
 
     /// The sockets to poll for input (gsub, leader ROUTER, member DEALER).
-    pub fn sockets(&self) -> Vec<&zmq::Socket> {
-        vec![self.gsub.socket(), self.hub.socket(), self.spoke.socket()]
+    pub fn sockets(&self) -> [&zmq::Socket; 3] {
+        [self.gsub.socket(), self.hub.socket(), self.spoke.socket()]
     }
 
     /// When [`GroupMember::poll`] must run next even if no socket is readable: the core's
-    /// deadline, the next action's time, or now when events are waiting to be returned.
+    /// deadline, the next action's time, or now when events are waiting to be returned or the
+    /// last poll left messages unread (it reads a bounded batch from each socket).
     pub fn next_deadline(&self) -> Instant {
-        if !self.events.is_empty() {
+        if !self.events.is_empty() || self.backlog {
             return Instant::now();
         }
         let core = self.base.checked_add(self.core.next_deadline()).unwrap_or_else(Instant::now);
@@ -304,6 +306,19 @@ impl GroupMember {
     /// [`GroupMember::is_leader`] turns true (usually a round trip after the election); if it
     /// steps down before that, neither that event nor its `LeaderExited` comes.
     pub fn poll(&mut self, now: Instant) -> Vec<GroupEvent> {
+        let mut events = Vec::new();
+        self.poll_into(now, &mut events);
+        events
+    }
+
+    /// [`GroupMember::poll`], appending the events to `events`: an owner that keeps one buffer
+    /// for every poll allocates nothing per poll.
+    pub fn poll_into(&mut self, now: Instant, events: &mut Vec<GroupEvent>) {
+        // During the poll, events go straight into the owner's buffer (after the ones waiting
+        // since the last poll): each is moved once on its way out.
+        events.append(&mut self.events);
+        std::mem::swap(&mut self.events, events);
+        self.backlog = false;
         // The leader's own messages first: one it sent before a Leave that arrives on the mesh
         // in the same poll still counts.
         self.read_spoke(now);
@@ -317,13 +332,13 @@ impl GroupMember {
         for due in self.actions.take_due(now, SystemTime::now()) {
             info!(self.log, "agreed action due";
                 "vote" => vote_text(&due.vote), "late_us" => u64::try_from(due.late.as_micros()).unwrap_or(u64::MAX));
-            self.events.push_back(GroupEvent::ActionDue {
+            self.events.push(GroupEvent::ActionDue {
                 vote: due.vote,
                 action: Payload::new(due.action),
                 late: due.late,
             });
         }
-        self.events.drain(..).collect()
+        std::mem::swap(&mut self.events, events);
     }
 
     /// Sends a group (pub/sub) message to all other members, as a data frame
@@ -423,39 +438,47 @@ impl GroupMember {
     /// messages that do not belong on the mesh, are rejected.
     fn read_mesh(&mut self, now: Instant) {
         for _ in 0..BATCH {
-            let value = match self.gsub.recv_mixed::<Envelope<'static>, _>(read_data) {
-                Ok(Some(received)) => received.value,
+            // A data frame becomes its event right where it is read (the event is built once,
+            // in place, and the payload stays in the message it arrived in); control envelopes
+            // are boxed, so what comes back is small either way.
+            let (own, events) = (self.id, &mut self.events);
+            let received = self.gsub.recv_mixed::<Box<Envelope<'static>>, _>(|bytes| {
+                let from = DataFrame::decode(&bytes).map_err(|e| e.to_string())?.from;
+                if from == own {
+                    return Ok(DataFrameFrom::ThisMember);
+                }
+                events.push(GroupEvent::Message { from, payload: Payload::received(bytes.skip(DATA_HEADER_LEN)) });
+                Ok(DataFrameFrom::Other)
+            });
+            let envelope = match received {
+                Ok(Some(received)) => match received.value {
+                    Mixed::Raw(DataFrameFrom::Other) => continue,
+                    Mixed::Raw(DataFrameFrom::ThisMember) => {
+                        self.reject("mesh", &own);
+                        continue;
+                    }
+                    Mixed::Typed(envelope) => envelope,
+                },
                 Ok(None) => return,
                 Err(e) => {
                     warn!(self.log, "receiving on gsub failed"; "error" => %e);
                     return;
                 }
             };
-            let envelope = match value {
-                Mixed::Raw((from, payload)) if from != self.id => {
-                    self.events.push_back(GroupEvent::Message { from, payload });
-                    continue;
-                }
-                // Claims to come from this member: rejected below, as the envelope it stands for.
-                Mixed::Raw((from, payload)) => {
-                    Envelope { from, body: Body::Data(Cow::Owned(payload.as_bytes().to_vec())) }
-                }
-                Mixed::Typed(envelope) => envelope,
-            };
             if envelope.from == self.id || !envelope.body.allowed_on(Channel::Mesh) {
-                self.reject("mesh", &envelope);
+                self.reject("mesh", &envelope.from);
                 continue;
             }
             match envelope.body {
                 Body::Data(payload) => {
-                    self.events.push_back(GroupEvent::Message {
-                        from: envelope.from,
-                        payload: Payload::new(payload.into_owned()),
-                    });
+                    self.events
+                        .push(GroupEvent::Message { from: envelope.from, payload: Payload::new(payload.into_owned()) });
                 }
                 Body::Control(message) => self.handle(now, envelope.from, message.into_owned()),
             }
         }
+        // A whole batch was read: more may be waiting.
+        self.backlog = true;
     }
 
     fn read_hub(&mut self, now: Instant) {
@@ -469,7 +492,7 @@ impl GroupMember {
                 }
             };
             if peer.as_bytes() != envelope.from.as_slice() || !envelope.body.allowed_on(Channel::ToLeader) {
-                self.reject("leader ROUTER", &envelope);
+                self.reject("leader ROUTER", &envelope.from);
                 continue;
             }
             if let Body::Control(message) = envelope.body {
@@ -477,6 +500,8 @@ impl GroupMember {
                 self.handle(now, envelope.from, message.into_owned());
             }
         }
+        // A whole batch was read: more may be waiting.
+        self.backlog = true;
     }
 
     fn read_spoke(&mut self, now: Instant) {
@@ -490,7 +515,7 @@ impl GroupMember {
                 }
             };
             if self.following != Some(envelope.from) || !envelope.body.allowed_on(Channel::FromLeader) {
-                self.reject("member DEALER", &envelope);
+                self.reject("member DEALER", &envelope.from);
                 continue;
             }
             if let Body::Control(message) = envelope.body {
@@ -498,13 +523,15 @@ impl GroupMember {
                 self.handle(now, envelope.from, message.into_owned());
             }
         }
+        // A whole batch was read: more may be waiting.
+        self.backlog = true;
     }
 
-    fn reject(&mut self, socket: &'static str, envelope: &Envelope<'_>) {
+    fn reject(&mut self, socket: &'static str, from: &MemberId) {
         self.stats.rejected += 1;
         if self.stats.rejected.is_power_of_two() {
             warn!(self.log, "dropped a group frame that does not belong on its socket";
-                "socket" => socket, "from" => text(&envelope.from), "rejected" => self.stats.rejected);
+                "socket" => socket, "from" => text(from), "rejected" => self.stats.rejected);
         }
     }
 
@@ -591,7 +618,7 @@ impl GroupMember {
         if self.elected_unannounced && self.core.lease_until().is_some() {
             self.elected_unannounced = false;
             info!(self.log, "leading with a lease"; "term" => self.core.term());
-            self.events.push_back(GroupEvent::LeaderElected(self.id));
+            self.events.push(GroupEvent::LeaderElected(self.id));
         }
         failed
     }
@@ -674,7 +701,7 @@ impl GroupMember {
                 debug!(self.log, "message from the leader"; "leader" => text(leader), "bytes" => payload.len())
             }
         }
-        self.events.push_back(GroupEvent::from_core(event));
+        self.events.push(GroupEvent::from_core(event));
     }
 }
 

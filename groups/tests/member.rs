@@ -487,6 +487,19 @@ fn garbage_is_dropped_and_the_members_keep_working() {
         assert!(!g.has(i, |e| matches!(e, GroupEvent::Message { .. })), "member {i} surfaced junk");
     }
 
+    // A data frame claiming to come from the leader: the leader rejects it (a member never
+    // gets its own messages); the followers take it, in place.
+    let forged = frame(FRAME_TYPE, Flags::RAW, &DataFrame { from: lid, payload: b"forged" }.encode());
+    let before = g.m(l).stats().rejected;
+    g.run_until("the leader's own data frame rejected", |g| {
+        publisher.send(&forged[..], 0).unwrap();
+        g.members[l].as_ref().unwrap().stats().rejected > before
+    });
+    g.run_until("the followers took it", |g| {
+        g.has(x, |e| is_message(e, lid, b"forged")) && g.has(y, |e| is_message(e, lid, b"forged"))
+    });
+    assert!(!g.has(l, |e| matches!(e, GroupEvent::Message { .. })), "the leader got its own message");
+
     // Everything still works.
     g.m(x).send(b"still here").unwrap();
     g.m(y).send_to_leader(b"and here").unwrap();

@@ -212,6 +212,12 @@ impl Inbox {
         &self.body
     }
 
+    /// Takes the whole frame of the last message received, leaving an empty message in its place.
+    #[inline]
+    pub(crate) fn take_body(&mut self) -> zmq::Message {
+        std::mem::replace(&mut self.body, zmq::Message::new())
+    }
+
     /// The payload of the last arrival.
     pub(crate) fn payload(&self, arrival: &Arrival) -> &[u8] {
         &self.body[arrival.offset..]

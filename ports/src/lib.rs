@@ -19,6 +19,7 @@
 //! [`keyfile`] and [`zap`] are CURVE security, app key files and client authentication
 //! (`docs/security.md`).
 
+mod bytes;
 mod codec;
 pub mod endpoint;
 pub mod error;
@@ -39,6 +40,7 @@ pub mod stats;
 pub mod wire;
 pub mod zap;
 
+pub use bytes::ReceivedBytes;
 pub use endpoint::{Endpoint, Transport};
 pub use error::{CallError, PortError};
 pub use factory::{Port, PortFactory};

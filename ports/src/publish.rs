@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::bytes::ReceivedBytes;
 use crate::codec;
 use crate::endpoint::Endpoint;
 use crate::error::PortError;
@@ -151,12 +152,12 @@ impl SubPort {
 
     /// The next message, CBOR or raw, or `None` when none is waiting. Never blocks. For ports
     /// whose publishers send both: a CBOR payload is decoded as `T`, a raw payload is handed to
-    /// `raw`, which reads it into an `R` or says why it cannot. A payload that does not decode,
-    /// or that `raw` turns down, is refused like any bad frame (counted as `undecodable`, logged
-    /// thinly) and the next message is tried.
+    /// `raw` in place, as [`ReceivedBytes`] (no copy), and `raw` reads it into an `R` or says
+    /// why it cannot. A payload that does not decode, or that `raw` turns down, is refused like
+    /// any bad frame (counted as `undecodable`, logged thinly) and the next message is tried.
     pub fn recv_mixed<T: DeserializeOwned, R>(
         &mut self,
-        mut raw: impl FnMut(&[u8]) -> Result<R, String>,
+        mut raw: impl FnMut(ReceivedBytes) -> Result<R, String>,
     ) -> Result<Option<Received<Mixed<T, R>>>, PortError> {
         loop {
             let Some(recv_time) = self.inbox.next_single(&self.socket)? else {
@@ -164,20 +165,21 @@ impl SubPort {
             };
             // The frame is looked up once, for the checks and the payload: this is the data
             // path of groups, one call per message.
-            let frame = self.inbox.body();
-            let value = check(frame, &self.message, Want::Bytes).and_then(|(header, offset)| {
-                let payload = &frame[offset..];
-                let value = if header.flags.contains(Flags::RAW) {
-                    Mixed::Raw(raw(payload).map_err(FrameError::Payload)?)
-                } else {
-                    Mixed::Typed(codec::decode(payload)?)
-                };
-                Ok(Received { value, seq: header.seq, send_time: header.send_time, recv_time })
-            });
+            let value = match check(self.inbox.body(), &self.message, Want::Bytes) {
+                Ok((header, offset)) if header.flags.contains(Flags::RAW) => {
+                    raw(ReceivedBytes::new(self.inbox.take_body(), offset))
+                        .map(|value| (header, Mixed::Raw(value)))
+                        .map_err(FrameError::Payload)
+                }
+                Ok((header, offset)) => {
+                    codec::decode(&self.inbox.body()[offset..]).map(|value| (header, Mixed::Typed(value)))
+                }
+                Err(e) => Err(e),
+            };
             match value {
-                Ok(received) => {
+                Ok((header, value)) => {
                     self.inbox.stats().received();
-                    return Ok(Some(received));
+                    return Ok(Some(Received { value, seq: header.seq, send_time: header.send_time, recv_time }));
                 }
                 Err(e) => self.inbox.refuse(&e),
             }

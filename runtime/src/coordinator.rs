@@ -338,6 +338,7 @@ impl Coordinator {
             actor_wake: thread_end,
             components: BTreeMap::new(),
             members: BTreeMap::new(),
+            events: Vec::new(),
             log: log.clone(),
         };
         let thread = std::thread::Builder::new().name(format!("{actor}.groups")).spawn(move || coordination.run())?;
@@ -425,6 +426,9 @@ struct Coordination {
     actor_wake: zmq::Socket,
     components: BTreeMap<ComponentId, Attached>,
     members: BTreeMap<MemberId, Membership>,
+    /// The events of one member's poll, on their way to its component (one buffer for every
+    /// poll).
+    events: Vec<GroupEvent>,
     log: slog::Logger,
 }
 
@@ -588,13 +592,17 @@ impl Coordination {
         let mut woken = BTreeSet::new();
         let mut gone = BTreeSet::new();
         for (id, joined) in &mut self.members {
-            let events = joined.member.poll(now);
+            joined.member.poll_into(now, &mut self.events);
             joined.view.refresh(&joined.member);
-            if events.is_empty() || gone.contains(&joined.owner) {
+            if self.events.is_empty() {
                 continue;
             }
-            let Some(component) = self.components.get(&joined.owner) else { continue };
-            for event in events {
+            let component = self.components.get(&joined.owner).filter(|_| !gone.contains(&joined.owner));
+            let Some(component) = component else {
+                self.events.clear();
+                continue;
+            };
+            for event in self.events.drain(..) {
                 let delivery = Delivery { member: *id, group: joined.group.clone(), event };
                 if component.events.send(delivery).is_err() {
                     gone.insert(joined.owner);

@@ -1133,7 +1133,7 @@ fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<Ru
 }
 
 /// A receiving member, used as an app uses one: poll the member's sockets until one is readable
-/// or its deadline comes, then take the events of `GroupMember::poll`.
+/// or its deadline comes, then take the events of `GroupMember::poll_into` (one buffer for all).
 fn group_receiver(
     dir: &Path,
     instance: &str,
@@ -1150,10 +1150,12 @@ fn group_receiver(
     }
     let give_up = Instant::now() + GIVE_UP;
     let mut count = 0;
+    let mut events = Vec::new();
     loop {
-        for event in member.poll(Instant::now()) {
+        member.poll_into(Instant::now(), &mut events);
+        for event in &events {
             match event {
-                GroupEvent::MemberJoined(m) if m == sender => reports.send((i, Report::Ready))?,
+                GroupEvent::MemberJoined(m) if *m == sender => reports.send((i, Report::Ready))?,
                 GroupEvent::Message { payload, .. } => match payload.as_bytes().first() {
                     Some(&DATA) => count += 1,
                     Some(&END) => {
@@ -1165,10 +1167,14 @@ fn group_receiver(
                 _ => {}
             }
         }
+        events.clear();
         ensure!(Instant::now() < give_up, "no end marker within {GIVE_UP:?} ({count} messages)");
         let wait = member.next_deadline().saturating_duration_since(Instant::now()).as_micros().div_ceil(1000);
-        let sockets = member.sockets();
-        let mut items: Vec<zmq::PollItem<'_>> = sockets.iter().map(|s| s.as_poll_item(zmq::POLLIN)).collect();
+        if wait == 0 {
+            // Due now (more messages waiting than one poll reads): no need to ask the sockets.
+            continue;
+        }
+        let mut items = member.sockets().map(|s| s.as_poll_item(zmq::POLLIN));
         match zmq::poll(&mut items, i64::try_from(wait).unwrap_or(100)) {
             Ok(_) | Err(zmq::Error::EINTR) => {}
             Err(e) => return Err(e.into()),
