@@ -480,16 +480,32 @@ impl GroupCore {
                 // leader at about the same time, and if all of them stood, the votes would split
                 // round after round. So a member grants one candidate's pre-vote for a term at a
                 // time, and, having granted one, holds back its own candidacy for an election
-                // timeout: usually the first candidate to ask wins.
+                // timeout: usually the first candidate to ask wins. When messages are slow (a
+                // large group on a loaded machine), many members ask before they hear each other
+                // and the first-come grants split: so a grant moves to a candidate with a higher
+                // id, and a member that grants another candidate drops its own pre-vote for that
+                // term. Grants then gather on the highest id among the candidates, which wins
+                // even when dozens ask at once. (Pre-votes bind nothing: votes, leases and
+                // promises, which safety rests on, are unchanged.)
                 let leader_silent = self.leader.is_none() || now >= self.leader_heard + self.config.election_min;
-                let free = self.prevote_granted.is_none_or(|(t, c, until)| t != term || c == from || now >= until);
+                let free = self
+                    .prevote_granted
+                    .is_none_or(|(t, c, until)| t != term || c == from || from > c || now >= until);
                 let granted = term > self.term && self.role != Role::Leader && leader_silent && free;
+                // Only a grant is answered: the candidate counts grants alone, and replies go to
+                // every member (there is no direct path to a candidate), so answering every
+                // pre-vote of every candidate would cost n² deliveries per pre-vote, n³ per round
+                // of a large leaderless group — enough to saturate a small machine at 100
+                // members, where the rounds then never end.
                 if granted {
                     self.prevote_granted = Some((term, from, now + self.config.election_min));
                     let deferred = now + self.election_timeout();
                     self.election_deadline = self.election_deadline.max(deferred);
+                    if self.prevote.as_ref().is_some_and(|(asked, _)| *asked == term) {
+                        self.prevote = None;
+                    }
+                    out.push(Output::Broadcast(GroupMessage::PreVoteReply { term, candidate: from, granted }));
                 }
-                out.push(Output::Broadcast(GroupMessage::PreVoteReply { term, candidate: from, granted }));
             }
             GroupMessage::PreVoteReply { term, candidate, granted } => {
                 if granted && candidate == self.me && self.role != Role::Leader {

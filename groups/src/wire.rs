@@ -71,7 +71,8 @@ pub enum GroupMessage {
         /// The term the member would stand in.
         term: Term,
     },
-    /// An answer to a [`GroupMessage::PreVote`], sent to every member.
+    /// An answer to a [`GroupMessage::PreVote`], sent to every member. Members send grants
+    /// only (a refusal is silence); `granted: false` is still understood, and ignored.
     PreVoteReply {
         /// The term asked about.
         term: Term,
