@@ -152,6 +152,9 @@ pub struct GroupCore {
     leader: Option<MemberId>,
     leader_endpoint: Option<String>,
     peers: BTreeMap<MemberId, Duration>,
+    /// How many members (this one included) the driver knows of from discovery, heard from or
+    /// not (see [`GroupCore::set_discovered`]).
+    discovered: usize,
     next_heartbeat: Duration,
     election_deadline: Duration,
     rng: u64,
@@ -194,6 +197,7 @@ impl GroupCore {
             leader: None,
             leader_endpoint: None,
             peers: BTreeMap::new(),
+            discovered: 0,
             next_heartbeat: now + config.heartbeat,
             election_deadline: now,
             rng: mix | 1,
@@ -296,8 +300,20 @@ impl GroupCore {
         min + Duration::from_micros(jitter)
     }
 
+    /// A majority of the declared size, or else of the members known: heard from, or
+    /// reported by discovery.
     fn quorum(&self) -> usize {
-        self.config.quorum(self.peers.len() + 1)
+        self.config.quorum((self.peers.len() + 1).max(self.discovered))
+    }
+
+    /// Tells the core how many members of its group (this one included) discovery reports,
+    /// whether or not they have been heard from yet. Without a declared size, the quorum is a
+    /// majority of the members known, and these count: a member just started, which has heard
+    /// from only a few others, then cannot elect a leader with those few while the rest of a
+    /// large group is still connecting. Members discovery has lost (and that are silent) no
+    /// longer count once the driver reports the lower number.
+    pub fn set_discovered(&mut self, members: usize) {
+        self.discovered = members;
     }
 
     fn lose_leader(&mut self, out: &mut Vec<Output>) {
@@ -488,9 +504,8 @@ impl GroupCore {
                 // even when dozens ask at once. (Pre-votes bind nothing: votes, leases and
                 // promises, which safety rests on, are unchanged.)
                 let leader_silent = self.leader.is_none() || now >= self.leader_heard + self.config.election_min;
-                let free = self
-                    .prevote_granted
-                    .is_none_or(|(t, c, until)| t != term || c == from || from > c || now >= until);
+                let free =
+                    self.prevote_granted.is_none_or(|(t, c, until)| t != term || c == from || from > c || now >= until);
                 let granted = term > self.term && self.role != Role::Leader && leader_silent && free;
                 // Only a grant is answered: the candidate counts grants alone, and replies go to
                 // every member (there is no direct path to a candidate), so answering every
@@ -635,9 +650,16 @@ impl GroupCore {
             // (`Term::MAX`, announced by a damaged or hostile frame): then it cannot stand, and
             // stays without a leader rather than wrap to term 0, which everyone would fence off.
             if let Some(next) = self.term.checked_add(1) {
-                self.prevote = Some((next, BTreeSet::from([self.me])));
+                // Asking again for the same term keeps the grants already counted: when messages
+                // take longer than an election timeout (a large group on a loaded machine),
+                // starting over each round would never gather a quorum. A grant since moved to
+                // another candidate may be counted still; pre-votes bind nothing, and the vote
+                // itself decides.
+                if self.prevote.as_ref().is_none_or(|(asked, _)| *asked != next) {
+                    self.prevote = Some((next, BTreeSet::from([self.me])));
+                }
                 out.push(Output::Broadcast(GroupMessage::PreVote { term: next }));
-                if self.quorum() <= 1 {
+                if self.prevote.as_ref().is_some_and(|(_, grants)| grants.len() >= self.quorum()) {
                     self.stand_for_election(now, &mut out);
                 }
             }

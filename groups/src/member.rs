@@ -8,6 +8,14 @@
 //! | gsub | SUB, connected to every other member's gpub | the broadcasts of the others |
 //! | leader | ROUTER, bound (tcp) | member → leader messages while this member leads; its endpoint goes in the core's `Leader` announcements |
 //! | member | DEALER, routing id = the member id | this member's channel to the current leader (reconnected when the leader changes) |
+//! | member monitor | PAIR (inproc) | the member DEALER's socket monitor: its connection to the leader closed or came back |
+//!
+//! The member learns within milliseconds that its connection to the leader closed (the
+//! leader's process died, or it closed its ROUTER): it logs it, counts it
+//! ([`MemberStats::leader_disconnects`]) and shows it in [`GroupMember::leader_link`]. That
+//! changes no election timing: a leader is still replaced after the election timeout, and a
+//! vote this member asked for still ends ([`GroupEvent::VoteResult`] or
+//! [`GroupEvent::VoteLost`]) when it did before.
 //!
 //! Frames are described in [`crate::envelope`]. The owner (in the runtime, the actor's group
 //! coordination thread) polls
@@ -19,8 +27,8 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant, SystemTime};
 
 use cohort_ports::{
-    Endpoint, Hub, Mixed, PeerId, PortError, PortFactory, PortKind, PortSpec, PubPort, Scope, SocketOptions, Spoke,
-    SubPort,
+    Endpoint, Hub, LinkEvent, LinkState, Mixed, PeerId, PortError, PortFactory, PortKind, PortSpec, PubPort, Scope,
+    SocketOptions, Spoke, SubPort,
 };
 use slog::{debug, info, o, warn};
 
@@ -92,6 +100,9 @@ pub struct MemberStats {
     /// Times the member DEALER could not follow the known leader (an endpoint that does not
     /// parse, a failed connect).
     pub leader_unreachable: u64,
+    /// Times the member DEALER's connection to the leader it follows closed, as its socket
+    /// monitor reported (the leader died, or closed its ROUTER; ZeroMQ reconnects by itself).
+    pub leader_disconnects: u64,
 }
 
 /// Messages read from one socket in one [`GroupMember::poll`] at most, so a flood on one socket
@@ -249,6 +260,13 @@ impl GroupMember {
         self.following
     }
 
+    /// The state of the member DEALER's connection to the leader it follows, as of the last
+    /// [`GroupMember::poll`]: [`LinkState::Down`] within milliseconds of the leader's process
+    /// dying, [`LinkState::Up`] again once it reconnects. `None` when it follows no leader.
+    pub fn leader_link(&self) -> Option<LinkState> {
+        self.spoke.link()
+    }
+
     /// What this member dropped so far.
     pub fn stats(&self) -> MemberStats {
         let refused = [self.gsub.stats(), self.hub.stats(), self.spoke.stats()]
@@ -258,8 +276,9 @@ impl GroupMember {
         MemberStats { refused, ..self.stats }
     }
 
-    /// Discovery found a member's gpub: connect the gsub to it. This member's own endpoint is
-    /// ignored.
+    /// Discovery found a member's gpub: connect the gsub to it. Without a declared size, the
+    /// members discovery reports count toward the quorum even before they are heard from (see
+    /// [`GroupCore::set_discovered`]). This member's own endpoint is ignored.
     pub fn add_peer(&mut self, endpoint: &Endpoint) -> Result<(), GroupError> {
         if endpoint == self.gpub.endpoint() {
             return Ok(());
@@ -267,11 +286,12 @@ impl GroupMember {
         if self.gsub.add_endpoint(endpoint)? {
             debug!(self.log, "connected to a member's publisher"; "endpoint" => %endpoint);
         }
+        self.core.set_discovered(self.gsub.endpoints().count() + 1);
         Ok(())
     }
 
-    /// Discovery lost a member's gpub: disconnect the gsub from it. This member's own endpoint
-    /// is ignored.
+    /// Discovery lost a member's gpub: disconnect the gsub from it (it no longer counts toward
+    /// the quorum unless heard from). This member's own endpoint is ignored.
     pub fn remove_peer(&mut self, endpoint: &Endpoint) -> Result<(), GroupError> {
         if endpoint == self.gpub.endpoint() {
             return Ok(());
@@ -279,12 +299,16 @@ impl GroupMember {
         if self.gsub.remove_endpoint(endpoint)? {
             debug!(self.log, "disconnected from a member's publisher"; "endpoint" => %endpoint);
         }
+        self.core.set_discovered(self.gsub.endpoints().count() + 1);
         Ok(())
     }
 
-    /// The sockets to poll for input (gsub, leader ROUTER, member DEALER).
-    pub fn sockets(&self) -> [&zmq::Socket; 3] {
-        [self.gsub.socket(), self.hub.socket(), self.spoke.socket()]
+    /// The sockets to poll for input (gsub, leader ROUTER, member DEALER, and the member
+    /// DEALER's socket monitor).
+    pub fn sockets(&self) -> [&zmq::Socket; 4] {
+        // The DEALER is tcp, so it has a monitor; polling the DEALER twice would do no harm.
+        let monitor = self.spoke.monitor_socket().unwrap_or(self.spoke.socket());
+        [self.gsub.socket(), self.hub.socket(), self.spoke.socket(), monitor]
     }
 
     /// When [`GroupMember::poll`] must run next even if no socket is readable: the core's
@@ -504,7 +528,31 @@ impl GroupMember {
         self.backlog = true;
     }
 
+    /// Reads the member DEALER's socket monitor: logs and counts a closed connection to the
+    /// leader, and its return.
+    fn watch_leader_link(&mut self) {
+        let events = match self.spoke.link_events() {
+            Ok(events) => events,
+            Err(e) => {
+                warn!(self.log, "reading the member DEALER's socket monitor failed"; "error" => %e);
+                return;
+            }
+        };
+        let leader = self.following.as_ref().map(text);
+        for event in events {
+            match event {
+                LinkEvent::Disconnected => {
+                    self.stats.leader_disconnects += 1;
+                    info!(self.log, "the connection to the leader closed";
+                        "leader" => &leader, "times" => self.stats.leader_disconnects);
+                }
+                LinkEvent::Connected => debug!(self.log, "connected to the leader"; "leader" => &leader),
+            }
+        }
+    }
+
     fn read_spoke(&mut self, now: Instant) {
+        self.watch_leader_link();
         for _ in 0..BATCH {
             let envelope = match self.spoke.recv::<Envelope<'static>>() {
                 Ok(Some(received)) => received.value,

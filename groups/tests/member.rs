@@ -546,9 +546,41 @@ fn a_leader_with_an_unusable_endpoint_is_not_followed_and_the_member_recovers() 
     let before = g.m(0).stats().undelivered;
     g.m(0).send_to_leader(b"lost").unwrap();
     assert_eq!(g.m(0).stats().undelivered, before + 1, "dropped: no connection to that leader");
-    // The fake leader says nothing more: it times out and the member leads again.
+    // The fake leader says nothing more: it times out, and once discovery no longer lists the
+    // stray publisher (which counted toward the quorum) the member leads again.
+    g.m(0).remove_peer(&stray).unwrap();
     g.run_until("the member leading again", |g| {
         g.agreed_leader() == Some(0) && g.members[0].as_ref().unwrap().core().term() > 1000
     });
     assert!(g.has(0, |e| *e == GroupEvent::MemberLeft(fake)));
+}
+
+#[test]
+fn members_discovery_reports_count_toward_the_quorum_before_they_are_heard() {
+    // Without a declared size the quorum is a majority of the members known. A member that
+    // discovery says has two more, silent so far (a large group still connecting), does not
+    // elect itself alone; once discovery drops them, it does.
+    let ctx = zmq::Context::new();
+    let silent: Vec<zmq::Socket> = (0..2)
+        .map(|_| {
+            let publisher = ctx.socket(zmq::PUB).unwrap();
+            publisher.bind("tcp://127.0.0.1:*").unwrap();
+            publisher
+        })
+        .collect();
+    let endpoints: Vec<Endpoint> =
+        silent.iter().map(|p| Endpoint::parse(&p.get_last_endpoint().unwrap().unwrap()).unwrap()).collect();
+    let mut g = Group::new("discovered", 1, config());
+    for e in &endpoints {
+        g.m(0).add_peer(e).unwrap();
+    }
+    let until = Instant::now() + config().election_max * 4;
+    while Instant::now() < until {
+        g.step(until.saturating_duration_since(Instant::now()));
+        assert_ne!(g.m(0).core().role(), Role::Leader, "elected alone while discovery reports 3 members");
+    }
+    for e in &endpoints {
+        g.m(0).remove_peer(e).unwrap();
+    }
+    assert_eq!(g.elect(), 0, "alone again, it elects itself");
 }

@@ -44,7 +44,8 @@ pub enum PortError {
         /// Why.
         source: std::io::Error,
     },
-    /// A request was made while no provider is known.
+    /// A request was made while no provider is known, or while the connection to every known
+    /// provider is down.
     #[error("no provider is connected")]
     NoProvider,
     /// A send did not complete within the send timeout (the peer is slow or its queue is full).
@@ -81,8 +82,10 @@ pub enum CallError {
     /// Its deadline passed.
     #[error("no reply within the deadline of {0:?}")]
     TimedOut(Duration),
-    /// Discovery removed the provider it was sent to.
-    #[error("the provider was removed before it replied")]
+    /// The connection to the provider it was sent to closed (the provider died or dropped the
+    /// connection), or discovery removed that provider, before it replied. The provider may
+    /// or may not have carried the request out; a late reply is dropped.
+    #[error("the provider was removed or its connection closed before it replied")]
     ProviderGone,
     /// The reply arrived but does not decode as the expected type (it was counted and dropped).
     #[error("the reply does not decode as the expected message")]

@@ -2,7 +2,10 @@
 //!
 //! An inside port (`ins`) is a hub on inproc and the component's worker threads hold its spokes
 //! ([`Hub::plug`]); a group leader's channel is a hub and each member's channel to its leader a
-//! spoke that follows the current leader ([`Spoke::connect_to`]).
+//! spoke that follows the current leader ([`Spoke::connect_to`]). A spoke over tcp or ipc
+//! watches its connection with a socket monitor ([`crate::monitor`]): [`Spoke::link`] says
+//! whether it is up, and [`Spoke::link_events`] reports each change, within milliseconds of a
+//! hub's process dying.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,12 +17,13 @@ use crate::endpoint::{Endpoint, Transport};
 use crate::error::PortError;
 use crate::frames::{send_part, Inbox, Outbox, Received, Want};
 use crate::kind::PortKind;
+use crate::monitor::{LinkEvent, LinkState, Watched};
 use crate::options::SocketOptions;
 use crate::publish::disconnect;
 use crate::respond::route;
 use crate::security::Security;
 use crate::socket::make_socket;
-use crate::stats::PortStats;
+use crate::stats::{worth_logging, PortStats};
 use crate::wire::{Flags, MessageType};
 
 /// The identity of a spoke, as its hub sees it: unique across processes and hosts (a UUID),
@@ -166,7 +170,10 @@ impl Hub {
 /// The spoke side: one DEALER with a fixed [`PeerId`], connected to at most one hub at a time.
 pub struct Spoke {
     pub(crate) kind: PortKind,
-    pub(crate) socket: zmq::Socket,
+    /// The DEALER, with its monitor (none on inproc).
+    pub(crate) link: Watched,
+    /// Monitor messages that were not well-formed events.
+    pub(crate) malformed_events: u64,
     pub(crate) id: PeerId,
     pub(crate) hub: Option<Endpoint>,
     pub(crate) message: MessageType,
@@ -194,7 +201,8 @@ pub(crate) fn new_spoke(
     socket.set_identity(id.as_bytes()).map_err(|e| PortError::zmq("setting ZMQ_ROUTING_ID", e))?;
     Ok(Spoke {
         kind,
-        socket,
+        link: Watched::new(ctx, socket, transport)?,
+        malformed_events: 0,
         id,
         hub: None,
         message,
@@ -226,21 +234,64 @@ impl Spoke {
         self.inbox.stats()
     }
 
-    /// The socket, for polling.
+    /// The DEALER, for polling: readable means a message may be waiting.
     pub fn socket(&self) -> &zmq::Socket {
-        &self.socket
+        self.link.socket()
     }
 
-    /// Connects to `hub` instead of the current one (a new leader), or to none.
+    /// The socket monitor, for polling (none over inproc): readable means the connection closed
+    /// or came back; call [`Spoke::link_events`] or a receive.
+    pub fn monitor_socket(&self) -> Option<&zmq::Socket> {
+        self.link.monitor()
+    }
+
+    /// The sockets to poll: the DEALER, then the socket monitor (none over inproc).
+    pub fn sockets(&self) -> impl Iterator<Item = &zmq::Socket> {
+        std::iter::once(self.link.socket()).chain(self.link.monitor())
+    }
+
+    /// The state of the connection to the hub, as of the last call that read the monitor
+    /// ([`Spoke::link_events`], a receive that found nothing, [`Spoke::connect_to`]); `None`
+    /// when connected to no hub. Over inproc it stays [`LinkState::Connecting`].
+    pub fn link(&self) -> Option<LinkState> {
+        self.hub.as_ref().map(|_| self.link.state())
+    }
+
+    /// Reads the socket monitor without blocking: the changes of the connection to the hub
+    /// since the last read, in order. A receive that finds nothing also reads the monitor (so
+    /// that a poller that only receives never finds it readable again), dropping what it
+    /// reads: call this first to see every change.
+    pub fn link_events(&mut self) -> Result<Vec<LinkEvent>, PortError> {
+        let malformed = self.malformed_events;
+        let events = self.link.read_events(&mut self.malformed_events);
+        if self.malformed_events != malformed && worth_logging(self.malformed_events) {
+            slog::warn!(self.inbox.log(), "dropped a socket monitor message that is not an event";
+                "malformed" => self.malformed_events);
+        }
+        events
+    }
+
+    /// Reads the monitor for a receive: keeps [`Spoke::link`] current, drops the events.
+    fn watch_link(&mut self) {
+        if let Err(e) = self.link_events() {
+            slog::warn!(self.inbox.log(), "reading the socket monitor failed"; "error" => %e);
+        }
+    }
+
+    /// Connects to `hub` instead of the current one (a new leader), or to none. The events of
+    /// the old connection not read yet are dropped, and [`Spoke::link`] starts again at
+    /// [`LinkState::Connecting`].
     pub fn connect_to(&mut self, hub: Option<&Endpoint>) -> Result<(), PortError> {
         if self.hub.as_ref() == hub {
             return Ok(());
         }
+        self.watch_link();
         if let Some(old) = self.hub.take() {
-            disconnect(&self.socket, &old)?;
+            disconnect(self.link.socket(), &old)?;
         }
+        self.link.restart();
         if let Some(new) = hub {
-            self.socket.connect(new.as_str()).map_err(|e| PortError::zmq(format!("connecting to {new}"), e))?;
+            self.link.socket().connect(new.as_str()).map_err(|e| PortError::zmq(format!("connecting to {new}"), e))?;
             self.hub = Some(new.clone());
         }
         Ok(())
@@ -253,7 +304,7 @@ impl Spoke {
         }
         self.seq += 1;
         let frame = self.outbox.typed(&self.message, self.seq, Flags::empty(), value)?;
-        send_part(&self.socket, frame, false, &self.options)?;
+        send_part(self.link.socket(), frame, false, &self.options)?;
         self.inbox.stats().sent();
         Ok(())
     }
@@ -265,15 +316,17 @@ impl Spoke {
         }
         self.seq += 1;
         let frame = self.outbox.raw(&self.message, self.seq, Flags::empty(), bytes);
-        send_part(&self.socket, frame, false, &self.options)?;
+        send_part(self.link.socket(), frame, false, &self.options)?;
         self.inbox.stats().sent();
         Ok(())
     }
 
-    /// The next message from the hub, or `None`. Never blocks.
+    /// The next message from the hub, or `None`. Never blocks. Before it returns `None` it
+    /// reads the monitor (see [`Spoke::link_events`]).
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<Received<T>>, PortError> {
         loop {
-            let Some(arrival) = self.inbox.next(&self.socket, false, &self.message, Want::Typed)? else {
+            let Some(arrival) = self.inbox.next(self.link.socket(), false, &self.message, Want::Typed)? else {
+                self.watch_link();
                 return Ok(None);
             };
             if let Some(value) = self.inbox.decode(&arrival) {
@@ -283,9 +336,11 @@ impl Spoke {
         }
     }
 
-    /// The next message's payload bytes, or `None`. Never blocks.
+    /// The next message's payload bytes, or `None`. Never blocks. Before it returns `None` it
+    /// reads the monitor (see [`Spoke::link_events`]).
     pub fn recv_bytes(&mut self) -> Result<Option<Received<&[u8]>>, PortError> {
-        let Some(arrival) = self.inbox.next(&self.socket, false, &self.message, Want::Bytes)? else {
+        let Some(arrival) = self.inbox.next(self.link.socket(), false, &self.message, Want::Bytes)? else {
+            self.watch_link();
             return Ok(None);
         };
         self.inbox.stats().received();
@@ -305,7 +360,7 @@ impl Spoke {
                 return Ok(None);
             }
             let wait = i64::try_from((deadline - now).as_millis() + 1).unwrap_or(i64::MAX);
-            let mut items = [self.socket.as_poll_item(zmq::POLLIN)];
+            let mut items: Vec<zmq::PollItem<'_>> = self.sockets().map(|s| s.as_poll_item(zmq::POLLIN)).collect();
             match zmq::poll(&mut items, wait) {
                 Ok(_) | Err(zmq::Error::EINTR) => {}
                 Err(e) => return Err(PortError::zmq("poll", e)),

@@ -14,6 +14,9 @@
 //! | `ins` | ROUTER on inproc | bind | worker threads plug DEALERs in |
 //! | group member / leader | DEALER / ROUTER | connect / bind | member follows the leader |
 //!
+//! Connect-side DEALERs (request ports, group members) carry a socket monitor ([`monitor`]), so
+//! a closed connection is noticed at once rather than at discovery's liveness timeout.
+//!
 //! Scopes pick the transport ([`scope`]); [`wire`] describes the frame format; the factory is
 //! [`PortFactory`]. `docs/ports.md` has the defaults and the security build; [`security`],
 //! [`keyfile`] and [`zap`] are CURVE security, app key files and client authentication
@@ -28,6 +31,7 @@ mod frames;
 mod hub;
 pub mod keyfile;
 pub mod kind;
+pub mod monitor;
 pub mod options;
 mod publish;
 mod request;
@@ -48,6 +52,7 @@ pub use frames::Received;
 pub use hub::{FromPeer, Hub, InsPlug, InsPort, LeaderPort, MemberPort, PeerId, Spoke};
 pub use keyfile::{KeyFile, KeyFileError};
 pub use kind::{PortKind, Side};
+pub use monitor::{LinkEvent, LinkState};
 pub use options::SocketOptions;
 pub use publish::{Mixed, PubPort, SubPort};
 pub use request::{CltPort, QryPort, ReqPort, RequestId, Response};

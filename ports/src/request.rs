@@ -2,9 +2,19 @@
 //!
 //! A request port keeps one DEALER socket per provider that discovery reports, and sends each
 //! request to one provider, in turn. Because it knows where each request went, it can end
-//! exactly the requests of a provider that discovery removes, and a removal is a real
-//! disconnect (the socket is closed). Every request ends: in a reply, or in a [`CallError`] when
-//! its deadline passes or its provider goes.
+//! exactly the requests of a provider that goes, and a removal by discovery is a real
+//! disconnect (the socket is closed). Every request ends exactly once: in a reply, or in a
+//! [`CallError`] when its deadline passes or its provider goes.
+//!
+//! A provider that dies is noticed in milliseconds, not at discovery's liveness timeout: each
+//! DEALER has a socket monitor ([`crate::monitor`]), and when its connection closes the port
+//! ends the requests sent to that provider before then with [`CallError::ProviderGone`] and
+//! sends new requests to the other providers until the connection is back (ZeroMQ reconnects
+//! by itself, so a provider restarted on the same endpoint is used again). Replies that
+//! arrived before the connection closed are still delivered first. A reply that comes later
+//! for a request that has ended (a restarted provider may still get a request that was queued
+//! for it) is dropped and counted as stale, never delivered twice. Discovery's removal of the
+//! dead provider then only closes the socket.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -13,12 +23,13 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use slog::{debug, warn};
+use slog::{debug, info, warn};
 
 use crate::endpoint::{Endpoint, Transport};
 use crate::error::{CallError, PortError};
 use crate::frames::{send_frame, send_part, Arrival, Inbox, Outbox, Received, Want};
 use crate::kind::PortKind;
+use crate::monitor::{LinkEvent, LinkState, Watched};
 use crate::options::SocketOptions;
 use crate::security::Security;
 use crate::socket::make_socket;
@@ -71,11 +82,15 @@ struct Provider {
     /// Names the provider in [`Pending`] (cheaper to copy per request than the endpoint).
     id: u64,
     endpoint: Endpoint,
-    socket: zmq::Socket,
+    /// The DEALER connected to it, with its monitor.
+    link: Watched,
 }
 
 struct Pending {
     provider: u64,
+    /// How many times the provider's connection had gone down when the request was sent: once
+    /// it has gone down again, the request is lost with that connection.
+    downs: u64,
     deadline: Instant,
     timeout: Duration,
     replies: u32,
@@ -97,6 +112,10 @@ pub(crate) struct Requester {
     pending: HashMap<u64, Pending>,
     deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
     ended: VecDeque<(u64, CallError, u32)>,
+    /// Since when requests lost with a closed connection wait to be ended ([`Requester::sweep`]).
+    sweep_from: Option<Instant>,
+    /// Monitor messages that were not well-formed events.
+    malformed_events: u64,
     seq: u64,
     outbox: Outbox,
     inbox: Inbox,
@@ -137,6 +156,8 @@ impl Requester {
             pending: HashMap::new(),
             deadlines: BinaryHeap::new(),
             ended: VecDeque::new(),
+            sweep_from: None,
+            malformed_events: 0,
             seq: 0,
             outbox: Outbox::new(timed),
             inbox: Inbox::new(stats, log, timed),
@@ -156,10 +177,12 @@ impl Requester {
             return Ok(false);
         }
         let socket = make_socket(&self.ctx, self.kind, self.transport, &self.options, &self.security)?;
-        socket.connect(endpoint.as_str()).map_err(|e| PortError::zmq(format!("connecting to {endpoint}"), e))?;
+        // The monitor starts before the connection, so it sees every event of it.
+        let link = Watched::new(&self.ctx, socket, endpoint.transport())?;
+        link.socket().connect(endpoint.as_str()).map_err(|e| PortError::zmq(format!("connecting to {endpoint}"), e))?;
         debug!(self.log(), "provider added"; "endpoint" => %endpoint);
         self.next_provider_id += 1;
-        self.providers.push(Provider { id: self.next_provider_id, endpoint: endpoint.clone(), socket });
+        self.providers.push(Provider { id: self.next_provider_id, endpoint: endpoint.clone(), link });
         Ok(true)
     }
 
@@ -170,7 +193,7 @@ impl Requester {
         let provider = self.providers.remove(index);
         let id = provider.id;
         // Requests still queued for it are dropped with the socket.
-        provider.socket.set_linger(0).map_err(|e| PortError::zmq("setting ZMQ_LINGER", e))?;
+        provider.link.socket().set_linger(0).map_err(|e| PortError::zmq("setting ZMQ_LINGER", e))?;
         drop(provider);
         let mut gone: Vec<u64> = self.pending.iter().filter(|(_, p)| p.provider == id).map(|(seq, _)| *seq).collect();
         gone.sort_unstable();
@@ -188,40 +211,112 @@ impl Requester {
         self.providers.iter().map(|p| &p.endpoint)
     }
 
+    pub(crate) fn links(&self) -> impl Iterator<Item = (&Endpoint, LinkState)> {
+        self.providers.iter().map(|p| (&p.endpoint, p.link.state()))
+    }
+
+    /// The DEALERs, in provider order, then the monitors (none on inproc).
     pub(crate) fn sockets(&self) -> impl Iterator<Item = &zmq::Socket> {
-        self.providers.iter().map(|p| &p.socket)
+        let dealers = self.providers.iter().map(|p| p.link.socket());
+        dealers.chain(self.providers.iter().filter_map(|p| p.link.monitor()))
+    }
+
+    /// Reads every monitor event waiting (never blocks). A provider whose connection closed
+    /// takes no new request until it is back, and the requests sent to it before are due to end
+    /// ([`Requester::sweep`]).
+    fn watch_links(&mut self) {
+        for i in 0..self.providers.len() {
+            let malformed = self.malformed_events;
+            let read = self.providers[i].link.read_events(&mut self.malformed_events);
+            if self.malformed_events != malformed && worth_logging(self.malformed_events) {
+                warn!(self.log(), "dropped a socket monitor message that is not an event";
+                    "malformed" => self.malformed_events);
+            }
+            let events = match read {
+                Ok(events) => events,
+                Err(e) => {
+                    warn!(self.log(), "reading a provider's socket monitor failed"; "error" => %e);
+                    continue;
+                }
+            };
+            let provider = &self.providers[i];
+            for event in events {
+                match event {
+                    LinkEvent::Disconnected => {
+                        self.sweep_from.get_or_insert_with(Instant::now);
+                        let outstanding = self.pending.values().filter(|p| p.provider == provider.id).count();
+                        info!(self.inbox.log(), "the connection to a provider closed; its outstanding requests end";
+                            "endpoint" => %provider.endpoint, "outstanding" => outstanding);
+                    }
+                    LinkEvent::Connected if provider.link.downs() > 0 => {
+                        info!(self.inbox.log(), "reconnected to a provider"; "endpoint" => %provider.endpoint);
+                    }
+                    LinkEvent::Connected => {
+                        debug!(self.inbox.log(), "connected to a provider"; "endpoint" => %provider.endpoint);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends, with [`CallError::ProviderGone`], every request sent to a provider before its
+    /// connection last closed (those still outstanding: a reply that arrived first has been
+    /// delivered). Call it when no reply is waiting.
+    fn sweep(&mut self) {
+        if self.sweep_from.take().is_none() {
+            return;
+        }
+        let providers = &self.providers;
+        let lost_with = |p: &Pending| providers.iter().any(|q| q.id == p.provider && q.link.downs() > p.downs);
+        let mut lost: Vec<u64> = self.pending.iter().filter(|(_, p)| lost_with(p)).map(|(seq, _)| *seq).collect();
+        lost.sort_unstable();
+        for seq in lost {
+            if let Some(p) = self.pending.remove(&seq) {
+                self.stats().provider_gone();
+                self.ended.push_back((seq, CallError::ProviderGone, p.replies));
+            }
+        }
+    }
+
+    /// The next provider in turn whose connection is not down.
+    fn pick(&mut self) -> Option<usize> {
+        let count = self.providers.len();
+        let index = (0..count)
+            .map(|k| (self.next_provider + k) % count)
+            .find(|&i| self.providers[i].link.state() != LinkState::Down)?;
+        self.next_provider = index + 1;
+        Some(index)
     }
 
     pub(crate) fn outstanding(&self) -> usize {
         self.pending.len()
     }
 
-    /// Sends a request to the next provider; returns its id and the provider's index.
+    /// Sends a request to the next provider whose connection is not down; returns its id and
+    /// the provider's index. [`PortError::NoProvider`] when there is none.
     fn send<T: Serialize + ?Sized>(
         &mut self,
         body: Body<'_, T>,
         timeout: Duration,
     ) -> Result<(RequestId, usize), PortError> {
-        if self.providers.is_empty() {
-            return Err(PortError::NoProvider);
-        }
-        let index = self.next_provider % self.providers.len();
-        self.next_provider = index + 1;
+        self.watch_links();
+        let index = self.pick().ok_or(PortError::NoProvider)?;
         self.seq += 1;
         let seq = self.seq;
         let provider = &mut self.providers[index];
         match body {
             Body::Typed(value) => {
                 let frame = self.outbox.typed(&self.request_type, seq, Flags::empty(), value)?;
-                send_part(&provider.socket, frame, false, &self.options)?;
+                send_part(provider.link.socket(), frame, false, &self.options)?;
             }
             Body::Raw(bytes) => {
                 let frame = self.outbox.raw_frame(&self.request_type, seq, Flags::empty(), bytes);
-                send_frame(&mut provider.socket, &frame, false, &self.options)?;
+                send_frame(provider.link.socket_mut(), &frame, false, &self.options)?;
             }
         }
         let deadline = Instant::now() + timeout;
-        self.pending.insert(seq, Pending { provider: provider.id, deadline, timeout, replies: 0 });
+        let downs = provider.link.downs();
+        self.pending.insert(seq, Pending { provider: provider.id, downs, deadline, timeout, replies: 0 });
         if self.kind != PortKind::Clt {
             // A call waits for its own deadline; only asynchronous requests need the heap.
             self.deadlines.push(Reverse((deadline, seq)));
@@ -242,15 +337,18 @@ impl Requester {
         self.send::<[u8]>(Body::Raw(bytes), timeout).map(|(id, _)| id)
     }
 
-    /// The earliest deadline of an outstanding request, for the caller's poll timeout.
+    /// The earliest deadline of an outstanding request, for the caller's poll timeout; reads
+    /// the monitors first, and is already past when requests lost with a closed connection
+    /// wait to be ended by the next receive.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        self.watch_links();
         while let Some(Reverse((deadline, seq))) = self.deadlines.peek().copied() {
             if self.pending.get(&seq).is_some_and(|p| p.deadline == deadline) {
-                return Some(deadline);
+                return Some(self.sweep_from.map_or(deadline, |from| from.min(deadline)));
             }
             self.deadlines.pop();
         }
-        None
+        self.sweep_from
     }
 
     /// Ends every request whose deadline is at or before `now`.
@@ -282,7 +380,7 @@ impl Requester {
             let i = (first + k) % count;
             loop {
                 let provider = &self.providers[i];
-                let Some(arrival) = self.inbox.next(&provider.socket, false, &self.reply_type, want)? else {
+                let Some(arrival) = self.inbox.next(provider.link.socket(), false, &self.reply_type, want)? else {
                     break;
                 };
                 // A reply counts only from the provider its request went to.
@@ -316,14 +414,31 @@ impl Requester {
         self.kind != PortKind::Qry || arrival.header.flags.contains(Flags::FINAL)
     }
 
-    /// The next response: ended requests first, then replies.
+    /// The first request that has ended without a reply, if any.
+    fn next_ended<T>(&mut self) -> Option<Response<T>> {
+        let (seq, error, replies) = self.ended.pop_front()?;
+        Some(Response::Failed { id: RequestId(seq), error, replies })
+    }
+
+    /// Reads the monitors and ends the requests lost with a closed connection: what a receive
+    /// does once no reply is waiting (so that a reply which arrived before the close still
+    /// counts). Reading the monitors only here costs nothing per reply, and changes nothing a
+    /// caller sees: lost requests end only once no reply is waiting anyway.
+    fn next_lost<T>(&mut self) -> Option<Response<T>> {
+        self.watch_links();
+        self.sweep();
+        self.next_ended()
+    }
+
+    /// The next response: ended requests first, then replies, then the requests lost with a
+    /// closed connection.
     pub(crate) fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<Response<T>>, PortError> {
         self.expire(Instant::now());
-        if let Some((seq, error, replies)) = self.ended.pop_front() {
-            return Ok(Some(Response::Failed { id: RequestId(seq), error, replies }));
+        if let Some(ended) = self.next_ended() {
+            return Ok(Some(ended));
         }
         let Some(arrival) = self.next_reply(Want::Typed, None)? else {
-            return Ok(None);
+            return Ok(self.next_lost());
         };
         let seq = arrival.header.seq;
         let last = self.ends_with(&arrival);
@@ -343,11 +458,11 @@ impl Requester {
     /// Like [`Requester::recv`], with the reply's payload bytes.
     pub(crate) fn recv_bytes(&mut self) -> Result<Option<Response<&[u8]>>, PortError> {
         self.expire(Instant::now());
-        if let Some((seq, error, replies)) = self.ended.pop_front() {
-            return Ok(Some(Response::Failed { id: RequestId(seq), error, replies }));
+        if let Some(ended) = self.next_ended() {
+            return Ok(Some(ended));
         }
         let Some(arrival) = self.next_reply(Want::Bytes, None)? else {
-            return Ok(None);
+            return Ok(self.next_lost());
         };
         let seq = arrival.header.seq;
         let last = self.ends_with(&arrival);
@@ -356,13 +471,17 @@ impl Requester {
         Ok(Some(Response::Reply { id: RequestId(seq), message: arrival.received(self.inbox.payload(&arrival)), last }))
     }
 
-    /// Sends one request and waits for its reply, up to `timeout`.
+    /// Sends one request and waits for its reply, up to `timeout`, or until the connection to
+    /// its provider closes ([`CallError::ProviderGone`]).
     fn call_arrival<T: Serialize + ?Sized>(
         &mut self,
         body: Body<'_, T>,
         timeout: Duration,
         want: Want,
     ) -> Result<Arrival, PortError> {
+        // A `clt` port has no receive: calls end here, and nothing else takes ended requests.
+        self.sweep_from = None;
+        self.ended.clear();
         let (id, index) = self.send(body, timeout)?;
         let deadline = Instant::now() + timeout;
         loop {
@@ -376,6 +495,14 @@ impl Requester {
                 self.pending.remove(&arrival.header.seq);
                 self.stats().stale();
             }
+            // No reply yet: did the connection it went over close?
+            self.watch_links();
+            let downs = self.providers[index].link.downs();
+            if self.pending.get(&id.0).is_some_and(|p| downs > p.downs) {
+                self.pending.remove(&id.0);
+                self.stats().provider_gone();
+                return Err(CallError::ProviderGone.into());
+            }
             let now = Instant::now();
             if now >= deadline {
                 self.pending.remove(&id.0);
@@ -383,7 +510,9 @@ impl Requester {
                 return Err(CallError::TimedOut(timeout).into());
             }
             let wait = i64::try_from((deadline - now).as_millis() + 1).unwrap_or(i64::MAX);
-            let mut items = [self.providers[index].socket.as_poll_item(zmq::POLLIN)];
+            let link = &self.providers[index].link;
+            let mut items: Vec<zmq::PollItem<'_>> =
+                std::iter::once(link.socket()).chain(link.monitor()).map(|s| s.as_poll_item(zmq::POLLIN)).collect();
             match zmq::poll(&mut items, wait) {
                 Ok(_) | Err(zmq::Error::EINTR) => {}
                 Err(e) => return Err(PortError::zmq("poll", e)),
@@ -439,7 +568,17 @@ macro_rules! requester_common {
                 self.core.endpoints()
             }
 
-            /// The sockets to poll (one per provider): readable means a reply may be waiting.
+            /// The providers with the state of each one's connection, as of the last call that
+            /// read the socket monitors (a request, a call, `next_deadline`, or a receive that
+            /// found no reply). New requests skip providers whose connection is
+            /// [`LinkState::Down`].
+            pub fn links(&self) -> impl Iterator<Item = (&Endpoint, LinkState)> {
+                self.core.links()
+            }
+
+            /// The sockets to poll: first one DEALER per provider (readable: a reply may be
+            /// waiting), then one socket monitor per provider, except over inproc (readable: its
+            /// connection closed or came back). Either way, call the port's receive.
             pub fn sockets(&self) -> impl Iterator<Item = &zmq::Socket> {
                 self.core.sockets()
             }
@@ -483,7 +622,9 @@ impl ReqPort {
     }
 
     /// The next reply or ended request, or `None`. Never blocks; call it when a socket is
-    /// readable or [`ReqPort::next_deadline`] has passed.
+    /// readable or [`ReqPort::next_deadline`] has passed. Reads the socket monitors (before it
+    /// returns `None`): the requests sent to a provider whose connection closed end with
+    /// [`CallError::ProviderGone`], after any reply that had already arrived.
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<Response<T>>, PortError> {
         self.core.recv()
     }
@@ -493,7 +634,8 @@ impl ReqPort {
         self.core.recv_bytes()
     }
 
-    /// When the earliest outstanding request times out.
+    /// When the earliest outstanding request times out; already past when requests lost with
+    /// a closed connection wait to be ended by [`ReqPort::recv`].
     pub fn next_deadline(&mut self) -> Option<Instant> {
         self.core.next_deadline()
     }
@@ -540,14 +682,17 @@ impl QryPort {
         self.core.recv_bytes()
     }
 
-    /// When the earliest outstanding query times out.
+    /// When the earliest outstanding query times out; already past when queries lost with a
+    /// closed connection wait to be ended by [`QryPort::recv`].
     pub fn next_deadline(&mut self) -> Option<Instant> {
         self.core.next_deadline()
     }
 }
 
 /// A synchronous client (`clt`): [`CltPort::call`] sends a request and waits for its reply, up
-/// to a timeout. A reply that comes after its call timed out is dropped.
+/// to a timeout, or until the connection to its provider closes ([`CallError::ProviderGone`]).
+/// A reply that comes after its call ended is dropped. The port is not polled between calls:
+/// each call reads the connection changes that happened since the last one first.
 pub struct CltPort {
     pub(crate) core: Requester,
 }

@@ -378,7 +378,9 @@ impl<P: PortSet> Executor<P> {
     }
 }
 
-/// The sockets of a port that carry its input.
+/// The sockets of a port that carry its input, with the socket monitors of its connect-side
+/// DEALERs (a closed connection ends a request port's requests at once). A `clt` port is not
+/// polled: each call reads its monitors first.
 fn sockets(port: &Port) -> Vec<&zmq::Socket> {
     match port {
         Port::Sub(p) => vec![p.socket()],
@@ -386,7 +388,7 @@ fn sockets(port: &Port) -> Vec<&zmq::Socket> {
         Port::Hub(p) => vec![p.socket()],
         Port::Req(p) => p.sockets().collect(),
         Port::Qry(p) => p.sockets().collect(),
-        Port::Spoke(p) => vec![p.socket()],
+        Port::Spoke(p) => p.sockets().collect(),
         Port::Pub(_) | Port::Clt(_) => Vec::new(),
     }
 }
