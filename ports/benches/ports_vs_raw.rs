@@ -2,36 +2,63 @@
 //!
 //! Cases, each over tcp (127.0.0.1), ipc and inproc:
 //!
-//! - `pubsub 64B` and `pubsub 1KiB`: throughput of a `pub` port into a `sub` port (raw bytes
-//!   API) against a raw PUB into a raw SUB. Both publishers have `ZMQ_XPUB_NODROP` and the same
-//!   high-water marks, so nothing is lost (the count is checked). msg/s is counted at the
-//!   receiver from the first data message to an end marker, after a warm-up that lasts until
-//!   the subscriber has seen a message. Target: Cohort ≥ 0.95× raw.
+//! - `pubsub 64B` and `pubsub 1KiB`: a `pub` port into a `sub` port (raw bytes API) against a
+//!   raw PUB into a raw SUB. Nothing may be lost (the count is checked). Two numbers per run:
+//!   - **throughput**, msg/s counted at the receiver from the first data message to an end
+//!     marker, after a warm-up that lasts until the subscriber has seen a message;
+//!   - **CPU per message**: the process's user+sys time (`getrusage(RUSAGE_SELF)`) from just
+//!     before the first data message is sent until the receiver takes the end marker, divided
+//!     by the message count. It covers the whole process: sender, receiver and the ZeroMQ I/O
+//!     threads, which are all threads of this process (nothing else runs meanwhile).
 //! - `reqrep`: round trips of 64 B from a `req` port to a `rep` port that echoes them, against
 //!   a raw REQ→REP echo. `qryans`: a `qry` port to an `ans` port (final answer), against a raw
-//!   DEALER→ROUTER echo. 1,000 warm-up plus 20,000 timed round trips, each timed with
-//!   `Instant`; median and p99 in µs. Target: Cohort median ≤ 1.1× raw median + 5 µs.
-//! - Lines marked `info` send a small struct as CBOR through the typed API (`send`/`recv`,
-//!   `request`/`recv`); they show the codec's cost and have no target.
+//!   DEALER→ROUTER echo. Warm-up round trips (1/20 of the timed ones), then the timed ones, each
+//!   timed with `Instant`: the run's median (and p99) in µs, and the CPU per round trip as
+//!   above, from just before the first timed request to the last timed reply.
+//! - `cbor` lines go with `pubsub 64B tcp` and `reqrep tcp`: Cohort's typed API (`send`/`recv`,
+//!   `request`/`recv`) sends a struct whose CBOR encoding is 64 bytes (printed in the header),
+//!   so it compares with raw ZeroMQ's 64 B.
 //!
-//! The method is that of the raw baseline in `dependencies.md` §3: sender and receiver are two
-//! threads of this process; for tcp and ipc each side has its own ZeroMQ context (on the Cohort
-//! side its own `PortFactory`), as separate processes would; inproc shares one context (one
-//! factory). Raw and Cohort runs of a case alternate (raw, cohort, cohort, raw, raw, cohort, …)
-//! so that drift on a shared machine hits both alike, and each line reports the median over the
-//! rounds (of the msg/s, or of each run's median and p99). The Cohort side waits the way an
-//! application of ports does: `zmq::poll` on the port's socket, then the non-blocking receive
-//! until it returns `None`; the raw side blocks in `recv`.
+//! Both sides wait the same way, the fastest libzmq allows: `zmq::poll` until the socket is
+//! readable, then non-blocking receives (`ZMQ_DONTWAIT`; a port's `recv`) until nothing is
+//! waiting (`EAGAIN`; `None`), then poll again. This holds for the subscribers, the echo servers
+//! and the clients waiting for their reply. Senders send blocking, with the same send timeout.
+//! Raw sockets get the same options as Cohort's (`socket_options`: high-water marks of 1000
+//! both ways, `ZMQ_XPUB_NODROP` on publishers, send timeout, heartbeats on tcp and ipc, linger,
+//! reconnect interval, maximum message size; `ZMQ_ROUTER_MANDATORY` and `ZMQ_ROUTER_HANDOVER`
+//! on ROUTERs). Sender and receiver are two threads of this process; for tcp and ipc each side
+//! has its own ZeroMQ context (on the Cohort side its own `PortFactory`), as separate processes
+//! would; inproc shares one context (one factory).
 //!
-//! Run: `cargo bench -p cohort-ports --bench ports_vs_raw` (about 1.5 minutes on 2 cores). Words
+//! Each case runs in pairs: raw then Cohort, then Cohort then raw, and so on (the `cbor` side,
+//! where there is one, runs after Cohort and before it in the reversed order), so that drift on
+//! a shared machine hits both sides alike. Each pair gives a ratio (Cohort's number over raw's);
+//! a line reports the median of the pairs' ratios and their spread `[min–max]`, next to the
+//! median of each side's numbers. Targets, each judged on the median over the pairs:
+//!
+//! | line | target |
+//! |---|---|
+//! | pubsub 64B/1KiB × tcp/ipc/inproc, `msg/s` | throughput ratio ≥ 0.95 |
+//! | pubsub 64B/1KiB × tcp/ipc/inproc, `cpu/msg` | CPU-per-message ratio ≤ 1.10 |
+//! | reqrep, qryans × tcp/ipc/inproc, `p50/p99` | Cohort median ≤ 1.1 × raw median + 5 µs |
+//! | pubsub 64B tcp cbor, `msg/s` | typed throughput ≥ 0.8 × raw (bytes) throughput |
+//! | reqrep tcp cbor, `p50/p99` | typed median ≤ raw median + 8 µs |
+//!
+//! For a round-trip line the per-pair quantity judged is the slack, Cohort's median minus the
+//! allowed one; the target is met when the median slack is ≤ 0. The line also shows the
+//! per-pair extra µs (Cohort's median minus raw's). CPU per round trip and the `cbor` CPU lines
+//! have no target. The report ends with how many targets were met (`N of M targets met`) and
+//! the names of the missed ones.
+//!
+//! Run: `cargo bench -p cohort-ports --bench ports_vs_raw` (2 to 3 minutes on 2 cores). Words
 //! after `--` pick the cases whose name contains all of them (`-- reqrep tcp`). Environment:
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `COHORT_BENCH_QUICK=1` | off | 100,000 messages, 2,000 round trips, 1 round: a smoke run, numbers are rough |
-//! | `COHORT_BENCH_MESSAGES` | 1000000 | messages per throughput run |
-//! | `COHORT_BENCH_ROUND_TRIPS` | 20000 | timed round trips per latency run (warm-up: 1/20 of it) |
-//! | `COHORT_BENCH_ROUNDS` | 5 | runs of each side per case |
+//! | `COHORT_BENCH_QUICK=1` | off | 3 pairs, 20,000 messages, 1,000 round trips: a smoke run, numbers are rough |
+//! | `COHORT_BENCH_MESSAGES` | 400000 | messages per throughput run |
+//! | `COHORT_BENCH_ROUND_TRIPS` | 5000 | timed round trips per latency run (warm-up: 1/20 of it) |
+//! | `COHORT_BENCH_PAIRS` | 10 | raw/Cohort pairs per case |
 //! | `COHORT_BENCH_VERBOSE=1` | off | print every run on stderr |
 //! | `COHORT_BENCH_ONLY` | both | `raw` or `cohort`: run one side only (for profiling; no lines) |
 //!
@@ -39,6 +66,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -95,7 +123,7 @@ struct Config {
     messages: u64,
     warmup: usize,
     round_trips: usize,
-    rounds: usize,
+    pairs: usize,
     filters: Vec<String>,
     verbose: bool,
     only: Option<String>,
@@ -117,17 +145,17 @@ fn env_flag(name: &str) -> bool {
 impl Config {
     fn from_env() -> Config {
         let quick = env_flag("COHORT_BENCH_QUICK");
-        let messages = env_number("COHORT_BENCH_MESSAGES").unwrap_or(if quick { 100_000 } else { 1_000_000 });
+        let messages = env_number("COHORT_BENCH_MESSAGES").unwrap_or(if quick { 20_000 } else { 400_000 });
         let round_trips =
-            env_number("COHORT_BENCH_ROUND_TRIPS").map_or(if quick { 2_000 } else { 20_000 }, |n| n as usize);
-        let rounds = env_number("COHORT_BENCH_ROUNDS").map_or(if quick { 1 } else { 5 }, |n| n as usize);
+            env_number("COHORT_BENCH_ROUND_TRIPS").map_or(if quick { 1_000 } else { 5_000 }, |n| n as usize);
+        let pairs = env_number("COHORT_BENCH_PAIRS").map_or(if quick { 3 } else { 10 }, |n| n as usize);
         // cargo bench passes `--bench`; every other word is a filter.
         let filters = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
         Config {
             messages,
             warmup: (round_trips / 20).max(1),
             round_trips,
-            rounds,
+            pairs,
             filters,
             verbose: env_flag("COHORT_BENCH_VERBOSE"),
             only: std::env::var("COHORT_BENCH_ONLY").ok().filter(|s| !s.is_empty()).inspect(|s| {
@@ -146,6 +174,32 @@ impl Config {
 fn unique() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// User plus system CPU time this process has used so far, all threads together.
+fn process_cpu() -> Duration {
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes the struct it is given, which lives until the call returns.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    assert_eq!(rc, 0, "getrusage: {}", std::io::Error::last_os_error());
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap()) + Duration::from_micros(u64::try_from(t.tv_usec).unwrap())
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// The socket options of both sides: Cohort's factories get them, and raw sockets get the same
+/// through [`raw_socket`].
+fn socket_options() -> SocketOptions {
+    SocketOptions {
+        publish_no_drop: true,
+        send_hwm: HWM,
+        recv_hwm: HWM,
+        // A blocked (no-drop) publisher waits for the subscriber rather than failing.
+        send_timeout: Duration::from_millis(STALL_MS as u64),
+        ..SocketOptions::default()
+    }
 }
 
 /// Waits until `socket` is readable.
@@ -184,6 +238,8 @@ struct Counter {
     count: u64,
     first: Option<Instant>,
     end: Option<Instant>,
+    /// The process's CPU time when the end marker was taken.
+    cpu_at_end: Duration,
 }
 
 impl Counter {
@@ -203,18 +259,39 @@ impl Counter {
             }
             Some(END) => {
                 self.end = Some(Instant::now());
+                self.cpu_at_end = process_cpu();
                 true
             }
             other => panic!("unexpected message {other:?}"),
         }
     }
 
-    /// Messages per second; panics if any was lost.
-    fn rate(&self, expected: u64) -> f64 {
+    /// The run, given the CPU time just before the first data message was sent; panics if any
+    /// message was lost.
+    fn stream(&self, expected: u64, cpu_at_start: Duration) -> Stream {
         assert_eq!(self.count, expected, "messages were lost");
         let span = self.end.unwrap() - self.first.unwrap();
-        self.count as f64 / span.as_secs_f64().max(1e-9)
+        let cpu = self.cpu_at_end.saturating_sub(cpu_at_start);
+        Stream {
+            rate: self.count as f64 / span.as_secs_f64().max(1e-9),
+            cpu: cpu.as_secs_f64() * 1e6 / self.count as f64,
+        }
     }
+}
+
+/// One throughput run.
+#[derive(Debug, Clone, Copy)]
+struct Stream {
+    /// Messages per second at the receiver.
+    rate: f64,
+    /// Process CPU µs per message.
+    cpu: f64,
+}
+
+/// One latency run: the timed round trips and the CPU time they took.
+struct Trips {
+    times: Vec<Duration>,
+    cpu: Duration,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,6 +305,37 @@ fn raw_contexts(t: Transport) -> (zmq::Context, zmq::Context) {
     } else {
         (zmq::Context::new(), zmq::Context::new())
     }
+}
+
+fn millis(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap()
+}
+
+/// A raw socket of `kind` for `t`, with the options a Cohort port's socket gets.
+fn raw_socket(ctx: &zmq::Context, kind: zmq::SocketType, t: Transport) -> zmq::Socket {
+    let o = socket_options();
+    let mut socket = ctx.socket(kind).unwrap();
+    socket.set_sndtimeo(millis(o.send_timeout)).unwrap();
+    socket.set_sndhwm(o.send_hwm).unwrap();
+    socket.set_rcvhwm(o.recv_hwm).unwrap();
+    socket.set_maxmsgsize(o.max_message_size).unwrap();
+    socket.set_linger(millis(o.linger)).unwrap();
+    socket.set_reconnect_ivl(millis(o.reconnect_interval)).unwrap();
+    if t != Transport::Inproc && !o.heartbeat_interval.is_zero() {
+        socket.set_heartbeat_ivl(millis(o.heartbeat_interval)).unwrap();
+        socket.set_heartbeat_timeout(millis(o.heartbeat_timeout)).unwrap();
+        socket.set_heartbeat_ttl(millis(o.heartbeat_ttl) / 100 * 100).unwrap();
+    }
+    match kind {
+        zmq::ROUTER => {
+            socket.set_router_mandatory(true).unwrap();
+            socket.set_router_handover(true).unwrap();
+        }
+        zmq::SUB => socket.set_subscribe(b"").unwrap(),
+        zmq::PUB if o.publish_no_drop => set_xpub_nodrop(&mut socket),
+        _ => {}
+    }
+    socket
 }
 
 /// Binds `socket` on a fresh endpoint of `t` and returns the endpoint to connect to.
@@ -256,15 +364,24 @@ fn set_xpub_nodrop(socket: &mut zmq::Socket) {
     assert_eq!(rc, 0, "setting ZMQ_XPUB_NODROP");
 }
 
-fn raw_pubsub(cfg: &Config, t: Transport, size: usize) -> f64 {
+/// Receives the next message into `msg` without blocking (`ZMQ_DONTWAIT`); false when none
+/// is waiting (`EAGAIN`).
+fn raw_try_recv(socket: &zmq::Socket, msg: &mut zmq::Message) -> bool {
+    loop {
+        match socket.recv(msg, zmq::DONTWAIT) {
+            Ok(()) => return true,
+            Err(zmq::Error::EAGAIN) => return false,
+            Err(zmq::Error::EINTR) => {}
+            Err(e) => panic!("recv: {e}"),
+        }
+    }
+}
+
+fn raw_pubsub(cfg: &Config, t: Transport, size: usize) -> Stream {
     let (pub_ctx, sub_ctx) = raw_contexts(t);
-    let mut publisher = pub_ctx.socket(zmq::PUB).unwrap();
-    publisher.set_sndhwm(HWM).unwrap();
-    set_xpub_nodrop(&mut publisher);
+    let publisher = raw_socket(&pub_ctx, zmq::PUB, t);
     let endpoint = raw_bind(cfg, t, &publisher);
-    let subscriber = sub_ctx.socket(zmq::SUB).unwrap();
-    subscriber.set_rcvhwm(HWM).unwrap();
-    subscriber.set_subscribe(b"").unwrap();
+    let subscriber = raw_socket(&sub_ctx, zmq::SUB, t);
     subscriber.connect(&endpoint).unwrap();
 
     let seen = Arc::new(AtomicBool::new(false));
@@ -274,100 +391,109 @@ fn raw_pubsub(cfg: &Config, t: Transport, size: usize) -> f64 {
             let mut msg = zmq::Message::new();
             let mut counter = Counter::default();
             loop {
-                subscriber.recv(&mut msg, 0).unwrap();
-                if counter.take(msg.first().copied(), &seen) {
-                    return counter;
+                wait(&subscriber);
+                while raw_try_recv(&subscriber, &mut msg) {
+                    if counter.take(msg.first().copied(), &seen) {
+                        return counter;
+                    }
                 }
             }
         })
     };
     warm_up(&seen, || publisher.send(&[WARM][..], 0).unwrap());
     let data = payload(size);
+    let cpu_at_start = process_cpu();
     for _ in 0..cfg.messages {
         publisher.send(&data[..], 0).unwrap();
     }
     publisher.send(&[END][..], 0).unwrap();
-    receiver.join().unwrap().rate(cfg.messages)
+    receiver.join().unwrap().stream(cfg.messages, cpu_at_start)
 }
 
-/// Raw echo: REQ→REP, or DEALER→ROUTER when `routed`. Returns the timed round trips.
-fn raw_echo(cfg: &Config, t: Transport, routed: bool) -> Vec<Duration> {
+/// Raw echo: REQ→REP, or DEALER→ROUTER when `routed`.
+fn raw_echo(cfg: &Config, t: Transport, routed: bool) -> Trips {
     let (client_ctx, server_ctx) = raw_contexts(t);
-    let server = server_ctx.socket(if routed { zmq::ROUTER } else { zmq::REP }).unwrap();
+    let server = raw_socket(&server_ctx, if routed { zmq::ROUTER } else { zmq::REP }, t);
     let endpoint = raw_bind(cfg, t, &server);
-    let client = client_ctx.socket(if routed { zmq::DEALER } else { zmq::REQ }).unwrap();
+    let client = raw_socket(&client_ctx, if routed { zmq::DEALER } else { zmq::REQ }, t);
     client.connect(&endpoint).unwrap();
 
     let total = cfg.warmup + cfg.round_trips;
     let echo = thread::spawn(move || {
         let mut identity = zmq::Message::new();
         let mut msg = zmq::Message::new();
-        for _ in 0..total {
-            if routed {
-                server.recv(&mut identity, 0).unwrap();
-                server.recv(&mut msg, 0).unwrap();
-                server.send(&identity[..], zmq::SNDMORE).unwrap();
-            } else {
-                server.recv(&mut msg, 0).unwrap();
+        let mut served = 0;
+        while served < total {
+            wait(&server);
+            loop {
+                if routed {
+                    if !raw_try_recv(&server, &mut identity) {
+                        break;
+                    }
+                    // The parts of a message arrive together: the body is there.
+                    assert!(raw_try_recv(&server, &mut msg), "a request without a body");
+                    server.send(&identity[..], zmq::SNDMORE).unwrap();
+                } else if !raw_try_recv(&server, &mut msg) {
+                    break;
+                }
+                server.send(&msg[..], 0).unwrap();
+                served += 1;
             }
-            server.send(&msg[..], 0).unwrap();
         }
         server
     });
     let data = payload(ROUND_TRIP_BYTES);
     let mut reply = zmq::Message::new();
     let mut times = Vec::with_capacity(cfg.round_trips);
+    let mut cpu_at_start = Duration::ZERO;
     for i in 0..total {
+        if i == cfg.warmup {
+            cpu_at_start = process_cpu();
+        }
         let start = Instant::now();
         client.send(&data[..], 0).unwrap();
-        client.recv(&mut reply, 0).unwrap();
+        loop {
+            wait(&client);
+            if raw_try_recv(&client, &mut reply) {
+                break;
+            }
+        }
         let took = start.elapsed();
         assert_eq!(reply.len(), ROUND_TRIP_BYTES);
         if i >= cfg.warmup {
             times.push(took);
         }
     }
+    let cpu = process_cpu().saturating_sub(cpu_at_start);
     drop(echo.join().unwrap());
-    times
+    Trips { times, cpu }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Cohort ports.
 
-/// A small struct for the typed (CBOR) lines.
+/// The struct of the `cbor` lines; its CBOR encoding is 64 bytes (a map with five text keys:
+/// 1 + 6 + 9 + 15 + 23 + 10), like the raw lines' 64-byte payload.
 #[derive(Debug, Serialize, Deserialize)]
-struct Sample {
+struct Reading {
     kind: u8,
     seq: u64,
     value: f64,
     sensor: String,
-    values: [f32; 4],
+    unit: String,
 }
 
-impl Sample {
-    fn new(kind: u8) -> Sample {
-        Sample {
-            kind,
-            seq: 12_345_678,
-            value: 21.5,
-            sensor: "bench-sensor-01".to_owned(),
-            values: [1.0, 2.0, 3.0, 4.0],
-        }
+impl Reading {
+    fn new(kind: u8) -> Reading {
+        Reading { kind, seq: 12_345_678, value: 21.5, sensor: "bench-sensor-01".to_owned(), unit: "degC".to_owned() }
     }
 }
 
 fn factory(cfg: &Config, actor: &str) -> PortFactory {
     let addressing =
         Addressing::with_runtime_dir(&Interface::Address(IpAddr::V4(Ipv4Addr::LOCALHOST)), &cfg.dir, actor).unwrap();
-    let options = SocketOptions {
-        publish_no_drop: true,
-        send_hwm: HWM,
-        recv_hwm: HWM,
-        // A blocked (no-drop) publisher waits for the subscriber rather than failing.
-        send_timeout: Duration::from_millis(STALL_MS as u64),
-        ..SocketOptions::default()
-    };
-    PortFactory::new(addressing, options, Security::None, slog::Logger::root(slog::Discard, slog::o!())).unwrap()
+    PortFactory::new(addressing, socket_options(), Security::None, slog::Logger::root(slog::Discard, slog::o!()))
+        .unwrap()
 }
 
 /// The factories of the two sides: one each for tcp and ipc (like two actor processes), one
@@ -393,7 +519,7 @@ impl Sides {
     }
 }
 
-fn cohort_pubsub(cfg: &Config, t: Transport, size: usize, typed: bool) -> f64 {
+fn cohort_pubsub(cfg: &Config, t: Transport, size: usize, typed: bool) -> Stream {
     let sides = Sides::new(cfg, t);
     let n = unique();
     let mut publisher =
@@ -408,46 +534,49 @@ fn cohort_pubsub(cfg: &Config, t: Transport, size: usize, typed: bool) -> f64 {
         thread::spawn(move || {
             let mut counter = Counter::default();
             loop {
-                let mark = if typed {
-                    subscriber.recv::<Sample>().unwrap().map(|r| r.value.kind)
-                } else {
-                    subscriber.recv_bytes().unwrap().map(|r| r.value.first().copied().unwrap_or(u8::MAX))
-                };
-                match mark {
-                    Some(mark) => {
-                        if counter.take(Some(mark), &seen) {
-                            return counter;
-                        }
+                wait(subscriber.socket());
+                loop {
+                    let mark = if typed {
+                        subscriber.recv::<Reading>().unwrap().map(|r| r.value.kind)
+                    } else {
+                        subscriber.recv_bytes().unwrap().map(|r| r.value.first().copied().unwrap_or(u8::MAX))
+                    };
+                    let Some(mark) = mark else { break };
+                    if counter.take(Some(mark), &seen) {
+                        return counter;
                     }
-                    None => wait(subscriber.socket()),
                 }
             }
         })
     };
+    let cpu_at_start;
     if typed {
-        let warm = Sample::new(WARM);
+        let warm = Reading::new(WARM);
         warm_up(&seen, || publisher.send(&warm).unwrap());
-        let data = Sample::new(DATA);
+        let data = Reading::new(DATA);
+        cpu_at_start = process_cpu();
         for _ in 0..cfg.messages {
             publisher.send(&data).unwrap();
         }
-        publisher.send(&Sample::new(END)).unwrap();
+        publisher.send(&Reading::new(END)).unwrap();
     } else {
         warm_up(&seen, || publisher.send_bytes(&[WARM]).unwrap());
         let data = payload(size);
+        cpu_at_start = process_cpu();
         for _ in 0..cfg.messages {
             publisher.send_bytes(&data).unwrap();
         }
         publisher.send_bytes(&[END]).unwrap();
     }
-    receiver.join().unwrap().rate(cfg.messages)
+    receiver.join().unwrap().stream(cfg.messages, cpu_at_start)
 }
 
 /// What the latency loop needs of a `req` or `qry` port.
 trait Asker: Send {
     fn ask_bytes(&mut self, bytes: &[u8]) -> RequestId;
-    fn ask(&mut self, value: &Sample) -> RequestId;
-    /// The next reply: its request and whether it is the last; `None` if nothing is waiting.
+    fn ask(&mut self, value: &Reading) -> RequestId;
+    /// The next reply: its request, its length and whether it is the last; `None` if nothing
+    /// is waiting.
     fn reply_bytes(&mut self) -> Option<(RequestId, usize, bool)>;
     fn reply(&mut self) -> Option<(RequestId, usize, bool)>;
     fn socket(&self) -> &zmq::Socket;
@@ -464,14 +593,14 @@ impl Asker for ReqPort {
     fn ask_bytes(&mut self, bytes: &[u8]) -> RequestId {
         self.request_bytes(bytes).unwrap()
     }
-    fn ask(&mut self, value: &Sample) -> RequestId {
+    fn ask(&mut self, value: &Reading) -> RequestId {
         self.request(value).unwrap()
     }
     fn reply_bytes(&mut self) -> Option<(RequestId, usize, bool)> {
         reply_of(self.recv_bytes().unwrap(), |b| b.len())
     }
     fn reply(&mut self) -> Option<(RequestId, usize, bool)> {
-        reply_of(self.recv::<Sample>().unwrap(), |s| s.sensor.len())
+        reply_of(self.recv::<Reading>().unwrap(), |s| s.sensor.len())
     }
     fn socket(&self) -> &zmq::Socket {
         self.sockets().next().unwrap()
@@ -482,22 +611,22 @@ impl Asker for QryPort {
     fn ask_bytes(&mut self, bytes: &[u8]) -> RequestId {
         self.query_bytes(bytes).unwrap()
     }
-    fn ask(&mut self, value: &Sample) -> RequestId {
+    fn ask(&mut self, value: &Reading) -> RequestId {
         self.query(value).unwrap()
     }
     fn reply_bytes(&mut self) -> Option<(RequestId, usize, bool)> {
         reply_of(self.recv_bytes().unwrap(), |b| b.len())
     }
     fn reply(&mut self) -> Option<(RequestId, usize, bool)> {
-        reply_of(self.recv::<Sample>().unwrap(), |s| s.sensor.len())
+        reply_of(self.recv::<Reading>().unwrap(), |s| s.sensor.len())
     }
     fn socket(&self) -> &zmq::Socket {
         self.sockets().next().unwrap()
     }
 }
 
-/// Cohort echo: `req`→`rep`, or `qry`→`ans` when `query`. Returns the timed round trips.
-fn cohort_echo(cfg: &Config, t: Transport, query: bool, typed: bool) -> Vec<Duration> {
+/// Cohort echo: `req`→`rep`, or `qry`→`ans` when `query`.
+fn cohort_echo(cfg: &Config, t: Transport, query: bool, typed: bool) -> Trips {
     let sides = Sides::new(cfg, t);
     let n = unique();
     let (ask_kind, answer_kind) = if query { (PortKind::Qry, PortKind::Ans) } else { (PortKind::Req, PortKind::Rep) };
@@ -521,7 +650,7 @@ fn cohort_echo(cfg: &Config, t: Transport, query: bool, typed: bool) -> Vec<Dura
         while served < total {
             wait(server.socket());
             if typed {
-                while let Some(Request { token, message }) = server.recv::<Sample>().unwrap() {
+                while let Some(Request { token, message }) = server.recv::<Reading>().unwrap() {
                     server.reply(&token, &message.value).unwrap();
                     served += 1;
                 }
@@ -541,11 +670,15 @@ fn cohort_echo(cfg: &Config, t: Transport, query: bool, typed: bool) -> Vec<Dura
         server
     });
     let data = payload(ROUND_TRIP_BYTES);
-    let sample = Sample::new(DATA);
+    let reading = Reading::new(DATA);
     let mut times = Vec::with_capacity(cfg.round_trips);
+    let mut cpu_at_start = Duration::ZERO;
     for i in 0..total {
+        if i == cfg.warmup {
+            cpu_at_start = process_cpu();
+        }
         let start = Instant::now();
-        let id = if typed { client.ask(&sample) } else { client.ask_bytes(&data) };
+        let id = if typed { client.ask(&reading) } else { client.ask_bytes(&data) };
         let (got, len, last) = loop {
             wait(client.socket());
             let reply = if typed { client.reply() } else { client.reply_bytes() };
@@ -554,13 +687,14 @@ fn cohort_echo(cfg: &Config, t: Transport, query: bool, typed: bool) -> Vec<Dura
             }
         };
         let took = start.elapsed();
-        assert!(got == id && last && len == if typed { sample.sensor.len() } else { ROUND_TRIP_BYTES });
+        assert!(got == id && last && len == if typed { reading.sensor.len() } else { ROUND_TRIP_BYTES });
         if i >= cfg.warmup {
             times.push(took);
         }
     }
+    let cpu = process_cpu().saturating_sub(cpu_at_start);
     drop(echo.join().unwrap());
-    times
+    Trips { times, cpu }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,6 +708,16 @@ enum Side {
     Typed,
 }
 
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Raw => "raw",
+            Side::Cohort => "cohort",
+            Side::Typed => "cbor",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pattern {
     PubSub(usize),
@@ -585,52 +729,72 @@ struct Case {
     name: String,
     pattern: Pattern,
     transport: Transport,
-    /// Whether an informational typed line goes with it.
+    /// Whether a typed (`cbor`) side goes with it.
     typed: bool,
 }
 
-/// Median and p99 of one latency run, in µs.
-#[derive(Debug, Clone, Copy)]
-struct Latency {
+/// The numbers of one run: a throughput run fills `rate`, a latency run `p50` and `p99` (µs);
+/// `cpu` is the process's CPU µs per message or per round trip.
+#[derive(Debug, Clone, Copy, Default)]
+struct Outcome {
+    rate: f64,
     p50: f64,
     p99: f64,
+    cpu: f64,
 }
 
-impl Latency {
-    fn of(mut times: Vec<Duration>) -> Latency {
+impl Outcome {
+    fn of_stream(stream: Stream) -> Outcome {
+        Outcome { rate: stream.rate, cpu: stream.cpu, ..Outcome::default() }
+    }
+
+    fn of_trips(trips: Trips) -> Outcome {
+        let Trips { mut times, cpu } = trips;
         times.sort_unstable();
         let at = |q: f64| {
             let i = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1;
             times[i].as_secs_f64() * 1e6
         };
-        Latency { p50: at(0.5), p99: at(0.99) }
+        Outcome { p50: at(0.5), p99: at(0.99), cpu: cpu.as_secs_f64() * 1e6 / times.len() as f64, ..Outcome::default() }
     }
-}
-
-enum Outcome {
-    Rate(f64),
-    Latency(Latency),
 }
 
 fn run(cfg: &Config, case: &Case, side: Side) -> Outcome {
     let t = case.transport;
+    let typed = side == Side::Typed;
     match (case.pattern, side) {
-        (Pattern::PubSub(size), Side::Raw) => Outcome::Rate(raw_pubsub(cfg, t, size)),
-        (Pattern::PubSub(size), _) => Outcome::Rate(cohort_pubsub(cfg, t, size, side == Side::Typed)),
-        (Pattern::ReqRep, Side::Raw) => Outcome::Latency(Latency::of(raw_echo(cfg, t, false))),
-        (Pattern::QryAns, Side::Raw) => Outcome::Latency(Latency::of(raw_echo(cfg, t, true))),
-        (Pattern::ReqRep, _) => Outcome::Latency(Latency::of(cohort_echo(cfg, t, false, side == Side::Typed))),
-        (Pattern::QryAns, _) => Outcome::Latency(Latency::of(cohort_echo(cfg, t, true, side == Side::Typed))),
+        (Pattern::PubSub(size), Side::Raw) => Outcome::of_stream(raw_pubsub(cfg, t, size)),
+        (Pattern::PubSub(size), _) => Outcome::of_stream(cohort_pubsub(cfg, t, size, typed)),
+        (Pattern::ReqRep, Side::Raw) => Outcome::of_trips(raw_echo(cfg, t, false)),
+        (Pattern::QryAns, Side::Raw) => Outcome::of_trips(raw_echo(cfg, t, true)),
+        (Pattern::ReqRep, _) => Outcome::of_trips(cohort_echo(cfg, t, false, typed)),
+        (Pattern::QryAns, _) => Outcome::of_trips(cohort_echo(cfg, t, true, typed)),
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
+/// The median, the least and the greatest of some numbers.
+#[derive(Debug, Clone, Copy)]
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(values: impl IntoIterator<Item = f64>) -> Spread {
+        let mut values: Vec<f64> = values.into_iter().collect();
+        assert!(!values.is_empty(), "no runs");
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let median = if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 };
+        Spread { median, min: values[0], max: values[n - 1] }
+    }
+}
+
+/// A ratio spread: `median [min–max]`.
+impl fmt::Display for Spread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.2} [{:.2}–{:.2}]", self.median, self.min, self.max)
     }
 }
 
@@ -642,37 +806,53 @@ fn rate_text(rate: f64) -> String {
     }
 }
 
-/// Results of one side over the rounds.
-#[derive(Default)]
-struct Runs {
-    rates: Vec<f64>,
-    p50s: Vec<f64>,
-    p99s: Vec<f64>,
+/// One printed line: a quantity of `side` against raw, as the medians of both sides' runs and
+/// the median [min–max] of the per-pair ratios, then `extra`, the target and the verdict
+/// (`met` is `None` for a line without a target).
+struct Line<'a> {
+    label: &'a str,
+    what: &'a str,
+    side: Side,
+    raw: String,
+    ours: String,
+    ratio: Spread,
+    extra: String,
+    target: &'a str,
+    met: Option<bool>,
 }
 
-impl Runs {
-    fn add(&mut self, outcome: &Outcome) {
-        match outcome {
-            Outcome::Rate(r) => self.rates.push(*r),
-            Outcome::Latency(l) => {
-                self.p50s.push(l.p50);
-                self.p99s.push(l.p99);
-            }
-        }
+impl Line<'_> {
+    fn print(&self) {
+        let verdict = match self.met {
+            Some(true) => "ok",
+            Some(false) => "MISSED",
+            None => "(no target)",
+        };
+        println!(
+            "{:<20} {:<7}  raw {:>12}  {:<6} {:>12}  ratio {}  {}target {}  {verdict}",
+            self.label,
+            self.what,
+            self.raw,
+            self.side.name(),
+            self.ours,
+            self.ratio,
+            self.extra,
+            self.target,
+        );
     }
 }
 
-/// Runs `case` for every round, alternating the order of the sides; prints its lines and
-/// returns whether it met its target.
-fn measure(cfg: &Config, case: &Case) -> bool {
+/// Runs `case` in alternating pairs, prints its lines and returns each target's name and
+/// whether it was met.
+fn measure(cfg: &Config, case: &Case) -> Vec<(String, bool)> {
     let mut sides = vec![Side::Raw, Side::Cohort];
     if case.typed {
         sides.push(Side::Typed);
     }
-    let mut runs: Vec<Runs> = sides.iter().map(|_| Runs::default()).collect();
-    for round in 0..cfg.rounds {
+    let mut runs: Vec<Vec<Outcome>> = vec![Vec::new(); sides.len()];
+    for pair in 0..cfg.pairs {
         let mut order: Vec<usize> = (0..sides.len()).collect();
-        if round % 2 == 1 {
+        if pair % 2 == 1 {
             order.reverse();
         }
         for i in order {
@@ -681,66 +861,97 @@ fn measure(cfg: &Config, case: &Case) -> bool {
                     continue;
                 }
             }
-            let outcome = run(cfg, case, sides[i]);
+            let o = run(cfg, case, sides[i]);
             if cfg.verbose {
-                let text = match &outcome {
-                    Outcome::Rate(r) => format!("{} msg/s", rate_text(*r)),
-                    Outcome::Latency(l) => format!("p50 {:.1} p99 {:.1} µs", l.p50, l.p99),
+                let text = match case.pattern {
+                    Pattern::PubSub(_) => format!("{} msg/s, cpu {:.3} µs/msg", rate_text(o.rate), o.cpu),
+                    _ => format!("p50 {:.1} p99 {:.1} µs, cpu {:.2} µs/rt", o.p50, o.p99, o.cpu),
                 };
-                eprintln!("  {} round {} {:?}: {text}", case.name, round + 1, sides[i]);
+                eprintln!("  {} pair {} {}: {text}", case.name, pair + 1, sides[i].name());
             }
-            runs[i].add(&outcome);
+            runs[i].push(o);
         }
     }
     if cfg.only.is_some() {
-        return false;
+        return Vec::new();
     }
     let raw = &runs[0];
-    let mut met = false;
-    for (i, side) in sides.iter().enumerate().skip(1) {
+    let mut verdicts = Vec::new();
+    for (i, &side) in sides.iter().enumerate().skip(1) {
         let ours = &runs[i];
-        let label = if *side == Side::Typed { format!("{} cbor", case.name) } else { case.name.clone() };
-        let line = if case.pattern == Pattern::ReqRep || case.pattern == Pattern::QryAns {
-            let (raw_p50, raw_p99) = (median(raw.p50s.clone()), median(raw.p99s.clone()));
-            let (p50, p99) = (median(ours.p50s.clone()), median(ours.p99s.clone()));
-            let ok = p50 <= 1.1 * raw_p50 + 5.0;
-            let verdict = if *side == Side::Typed {
-                "info"
-            } else {
-                met = ok;
-                if ok {
-                    "ok"
-                } else {
-                    "MISSED"
-                }
-            };
-            format!(
-                "{label:<20} raw p50 {raw_p50:.1} p99 {raw_p99:.1} µs  cohort p50 {p50:.1} p99 {p99:.1} µs  \
-                 ratio {:.2}  target ≤1.1×raw+5µs  {verdict}",
-                p50 / raw_p50
-            )
+        let typed = side == Side::Typed;
+        let label = if typed { format!("{} cbor", case.name) } else { case.name.clone() };
+        let median = |runs: &[Outcome], f: fn(&Outcome) -> f64| Spread::of(runs.iter().map(f)).median;
+        let ratio = |f: fn(&Outcome) -> f64| Spread::of(raw.iter().zip(ours).map(|(r, o)| f(o) / f(r)));
+        let cpu = |o: &Outcome| o.cpu;
+        let mut lines = Vec::new();
+        if let Pattern::PubSub(_) = case.pattern {
+            let rate = |o: &Outcome| o.rate;
+            let (target, floor) = if typed { ("≥ 0.80×raw", 0.80) } else { ("≥ 0.95×raw", 0.95) };
+            let r = ratio(rate);
+            lines.push(Line {
+                label: &label,
+                what: "msg/s",
+                side,
+                raw: rate_text(median(raw, rate)),
+                ours: rate_text(median(ours, rate)),
+                ratio: r,
+                extra: String::new(),
+                target,
+                met: Some(r.median >= floor),
+            });
+            let r = ratio(cpu);
+            lines.push(Line {
+                label: &label,
+                what: "cpu/msg",
+                side,
+                raw: format!("{:.3} µs", median(raw, cpu)),
+                ours: format!("{:.3} µs", median(ours, cpu)),
+                ratio: r,
+                extra: String::new(),
+                target: if typed { "—" } else { "≤ 1.10×raw" },
+                met: (!typed).then_some(r.median <= 1.10),
+            });
         } else {
-            let (raw_rate, rate) = (median(raw.rates.clone()), median(ours.rates.clone()));
-            let ratio = rate / raw_rate;
-            let verdict = if *side == Side::Typed {
-                "info"
+            let (p50, p99) = (|o: &Outcome| o.p50, |o: &Outcome| o.p99);
+            // Per pair: how far over raw, and how far over the allowed median (≤ 0 is in).
+            let over = Spread::of(raw.iter().zip(ours).map(|(r, o)| o.p50 - r.p50));
+            let (target, slack) = if typed {
+                ("≤ raw+8µs", Spread::of(raw.iter().zip(ours).map(|(r, o)| o.p50 - r.p50 - 8.0)))
             } else {
-                met = ratio >= 0.95;
-                if met {
-                    "ok"
-                } else {
-                    "MISSED"
-                }
+                ("≤ 1.1×raw+5µs", Spread::of(raw.iter().zip(ours).map(|(r, o)| o.p50 - 1.1 * r.p50 - 5.0)))
             };
-            format!(
-                "{label:<20} raw {} msg/s  cohort {} msg/s  ratio {ratio:.2}  target ≥0.95  {verdict}",
-                rate_text(raw_rate),
-                rate_text(rate)
-            )
-        };
-        println!("{line}");
+            lines.push(Line {
+                label: &label,
+                what: "p50/p99",
+                side,
+                raw: format!("{:.1}/{:.1} µs", median(raw, p50), median(raw, p99)),
+                ours: format!("{:.1}/{:.1} µs", median(ours, p50), median(ours, p99)),
+                ratio: ratio(p50),
+                extra: format!("{:+.1} µs [{:+.1}–{:+.1}]  ", over.median, over.min, over.max),
+                target,
+                met: Some(slack.median <= 0.0),
+            });
+            lines.push(Line {
+                label: &label,
+                what: "cpu/rt",
+                side,
+                raw: format!("{:.2} µs", median(raw, cpu)),
+                ours: format!("{:.2} µs", median(ours, cpu)),
+                ratio: ratio(cpu),
+                extra: String::new(),
+                target: "—",
+                met: None,
+            });
+        }
+        for line in &lines {
+            line.print();
+            if let Some(met) = line.met {
+                verdicts.push((format!("{} {}", line.label, line.what), met));
+            }
+        }
     }
-    met
+    verdicts
 }
 
 fn cases() -> Vec<Case> {
@@ -775,7 +986,7 @@ fn warm_up_process(cfg: &Config) {
         messages: cfg.messages.min(50_000),
         warmup: 100,
         round_trips: cfg.round_trips.min(1_000),
-        rounds: 1,
+        pairs: 1,
         filters: Vec::new(),
         verbose: false,
         only: None,
@@ -793,26 +1004,36 @@ fn main() {
     let cfg = Config::from_env();
     std::fs::create_dir_all(&cfg.dir).unwrap();
     let (major, minor, patch) = zmq::version();
-    let typed_size = minicbor_serde::to_vec(Sample::new(DATA)).unwrap().len();
+    let typed_size = minicbor_serde::to_vec(Reading::new(DATA)).unwrap().len();
     println!(
-        "ports_vs_raw: libzmq {major}.{minor}.{patch}, {} rounds per side (alternating), {} messages per throughput \
-         run, {}+{} round trips of {ROUND_TRIP_BYTES} B per latency run; cbor lines send a {typed_size}-byte struct",
-        cfg.rounds, cfg.messages, cfg.warmup, cfg.round_trips
+        "ports_vs_raw: libzmq {major}.{minor}.{patch}, {} raw/cohort pairs per case (order alternating), {} messages \
+         per throughput run, {}+{} round trips of {ROUND_TRIP_BYTES} B per latency run; cbor lines send a \
+         {typed_size}-byte struct",
+        cfg.pairs, cfg.messages, cfg.warmup, cfg.round_trips
+    );
+    println!(
+        "columns: median of each side's runs; ratio = median [min–max] of the per-pair ratios (side/raw); cpu = \
+         process user+sys per message (msg) or round trip (rt)"
     );
     let started = Instant::now();
     warm_up_process(&cfg);
-    let mut total = 0;
-    let mut met = 0;
+    let mut verdicts = Vec::new();
+    let mut cases_run = 0;
     for case in cases().iter().filter(|c| cfg.wants(&c.name)) {
-        total += 1;
-        if measure(&cfg, case) {
-            met += 1;
-        }
+        cases_run += 1;
+        verdicts.extend(measure(&cfg, case));
     }
     let seconds = started.elapsed().as_secs_f64();
     match &cfg.only {
-        Some(only) => println!("{total} cases, {only} side only, no comparison ({seconds:.0} s)"),
-        None => println!("{met} of {total} cases meet their target ({seconds:.0} s)"),
+        Some(only) => println!("{cases_run} cases, {only} side only, no comparison ({seconds:.0} s)"),
+        None => {
+            let met = verdicts.iter().filter(|(_, met)| *met).count();
+            println!("{met} of {} targets met ({seconds:.0} s)", verdicts.len());
+            let missed: Vec<&str> = verdicts.iter().filter(|(_, met)| !met).map(|(name, _)| name.as_str()).collect();
+            if !missed.is_empty() {
+                println!("missed: {}", missed.join("; "));
+            }
+        }
     }
     let _ = std::fs::remove_dir_all(&cfg.dir);
 }
