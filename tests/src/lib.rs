@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
 use cohort_groups::sim::SimRng;
 use serde_json::Value;
 
@@ -28,6 +29,20 @@ pub fn unix_nanos() -> u128 {
 /// The timestamp that `cohort-probe --stamp` appends to each line (its last word).
 pub fn stamp_of(line: &str) -> Option<u128> {
     line.rsplit(' ').next()?.parse().ok()
+}
+
+/// An in-process discovery daemon (memory backend) on a free port of 127.0.0.1, for host
+/// `host`, asking its clients to heartbeat every `heartbeat` and dropping one silent for
+/// `liveness`. It stops when the returned thread handle is dropped.
+pub fn memory_daemon(host: &str, heartbeat: Duration, liveness: Duration) -> Result<DaemonThread, String> {
+    let ctx = zmq::Context::new();
+    let mut config = RegistryConfig::new(host);
+    config.heartbeat_interval = heartbeat;
+    config.liveness_timeout = liveness;
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+    let daemon = Daemon::bind(&ctx, "tcp://127.0.0.1:*", config, Box::new(MemoryBackend), log)
+        .map_err(|e| format!("binding a discovery daemon on 127.0.0.1: {e}"))?;
+    daemon.spawn(ctx).map_err(|e| format!("starting the discovery daemon's thread: {e}"))
 }
 
 /// Whether this process runs as root (and may create network namespaces).

@@ -32,9 +32,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
 use cohort_runtime::launcher::{Decision, RestartPolicy, RestartState};
-use cohort_tests::{exited, free_port, signal, unix_nanos, AppRun, Proc, Record, Rng, TempDir};
+use cohort_tests::{exited, free_port, memory_daemon, signal, unix_nanos, AppRun, Proc, Record, Rng, TempDir};
 
 const ESTIMATOR: &str = env!("CARGO_BIN_EXE_cohort-estimator");
 const MICROGRID: &str = env!("CARGO_BIN_EXE_cohort-microgrid");
@@ -110,17 +109,6 @@ fn note(line: &str) {
 fn assert_no_deaths(app: &AppRun) {
     let deaths: Vec<&Record> = app.records().iter().filter(|r| DEATHS.contains(&r.msg())).collect();
     assert!(deaths.is_empty(), "{}: {deaths:#?}", app.name());
-}
-
-/// An in-process discovery daemon on a free port of 127.0.0.1.
-fn daemon_thread(heartbeat: Duration, liveness: Duration) -> DaemonThread {
-    let ctx = zmq::Context::new();
-    let mut config = RegistryConfig::new("fault-host");
-    config.heartbeat_interval = heartbeat;
-    config.liveness_timeout = liveness;
-    let log = slog::Logger::root(slog::Discard, slog::o!());
-    let daemon = Daemon::bind(&ctx, "tcp://127.0.0.1:*", config, Box::new(MemoryBackend), log).unwrap();
-    daemon.spawn(ctx).unwrap()
 }
 
 /// A standalone discovery daemon (`cohort-probe disco`) at `endpoint`, ready.
@@ -687,7 +675,7 @@ fn lines_now(proc: &Proc, prefix: &str) -> Vec<String> {
 #[test]
 fn a_stopped_subscriber_neither_blocks_the_publisher_nor_starves_the_others() {
     let _serial = serial();
-    let daemon = daemon_thread(Duration::from_millis(100), Duration::from_secs(1));
+    let daemon = memory_daemon("fault-host", Duration::from_millis(100), Duration::from_secs(1)).unwrap();
     let ep = daemon.endpoint().to_owned();
     // 8 KiB every 250 µs: 32 MB/s, more than the stopped subscriber's queues and socket buffers
     // hold for long.
@@ -848,7 +836,7 @@ fn requests_to_a_stopped_or_restarted_replier_each_end_exactly_once() {
     let mut rng = Rng::from_env(SEED_VARIABLE, "replier_faults");
     // Heartbeat 100 ms, liveness 1 s: a replier stopped for less than that stays registered.
     let liveness = Duration::from_secs(1);
-    let daemon = daemon_thread(Duration::from_millis(100), liveness);
+    let daemon = memory_daemon("fault-host", Duration::from_millis(100), liveness).unwrap();
     let ep = daemon.endpoint().to_owned();
     let timeout = Duration::from_millis(300);
     let serve = |name: &str| {

@@ -21,8 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
-use cohort_tests::{signal, stamp_of, unix_nanos};
+use cohort_tests::{memory_daemon, signal, stamp_of, unix_nanos};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_cohort-probe");
 const MEMBERS: usize = 5;
@@ -44,18 +43,6 @@ fn note(line: &str) {
 
 fn ms(nanos: i128) -> f64 {
     nanos as f64 / 1e6
-}
-
-/// An in-process discovery daemon on a free port of 127.0.0.1. Its liveness timeout (5 s) is
-/// longer than the freeze: discovery keeps the frozen probe, only the group protocol acts.
-fn daemon_thread() -> DaemonThread {
-    let ctx = zmq::Context::new();
-    let mut config = RegistryConfig::new("lease-host");
-    config.heartbeat_interval = Duration::from_millis(200);
-    config.liveness_timeout = Duration::from_secs(5);
-    let log = slog::Logger::root(slog::Discard, slog::o!());
-    let daemon = Daemon::bind(&ctx, "tcp://127.0.0.1:*", config, Box::new(MemoryBackend), log).unwrap();
-    daemon.spawn(ctx).unwrap()
 }
 
 /// One stamped line of a probe: its first word, the words between, and its stamp.
@@ -201,7 +188,9 @@ impl Group {
 
 #[test]
 fn a_frozen_leader_loses_its_lease_before_another_member_leads() {
-    let daemon = daemon_thread();
+    // Discovery's liveness timeout (5 s) is longer than the freeze: discovery keeps the frozen
+    // probe, only the group protocol acts.
+    let daemon = memory_daemon("lease-host", Duration::from_millis(200), Duration::from_secs(5)).unwrap();
     let mut group = Group::start(daemon.endpoint(), &format!("frozen-{}", std::process::id()), MEMBERS);
     let all: Vec<usize> = (0..MEMBERS).collect();
     let old = group.until("all five agreeing on a leader", FORM, |g| g.agreed(&all));

@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
-use cohort_tests::{stamp_of, unix_nanos, Proc};
+use cohort_tests::{memory_daemon, stamp_of, unix_nanos, Proc};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_cohort-probe");
 /// How long the processes may take to start and show their first outcomes.
@@ -20,18 +19,6 @@ const START: Duration = Duration::from_secs(15);
 const NOTICED: Duration = Duration::from_millis(100);
 /// Far beyond anything this test waits for, so no request ends by its deadline.
 const TIMEOUT_MS: u64 = 20_000;
-
-/// An in-process discovery daemon on a free port of 127.0.0.1 that drops a silent client only
-/// after 30 s.
-fn daemon_thread() -> DaemonThread {
-    let ctx = zmq::Context::new();
-    let mut config = RegistryConfig::new("death-host");
-    config.heartbeat_interval = Duration::from_millis(100);
-    config.liveness_timeout = Duration::from_secs(30);
-    let log = slog::Logger::root(slog::Discard, slog::o!());
-    let daemon = Daemon::bind(&ctx, "tcp://127.0.0.1:*", config, Box::new(MemoryBackend), log).unwrap();
-    daemon.spawn(ctx).unwrap()
-}
 
 /// Each request `ask` sent (with its wall-clock stamp) and each outcome it printed.
 #[derive(Debug, Default)]
@@ -91,7 +78,8 @@ fn note(line: &str) {
 
 #[test]
 fn issue_14_a_killed_replier_ends_its_requests_at_once_and_the_other_answers() {
-    let daemon = daemon_thread();
+    // Discovery drops a silent client only after 30 s: it plays no part in what is measured.
+    let daemon = memory_daemon("death-host", Duration::from_millis(100), Duration::from_secs(30)).unwrap();
     let ep = daemon.endpoint().to_owned();
     let serve = |name: &str| {
         let p = Proc::spawn(name, PROBE, &["serve", &ep, "Death", name]).unwrap();
