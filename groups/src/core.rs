@@ -147,6 +147,8 @@ pub struct GroupCore {
     /// The pre-vote this member granted last: for which term, to whom, and until when it grants
     /// no other candidate one for that term.
     prevote_granted: Option<(Term, MemberId, Duration)>,
+    /// When this member asks again for the pre-vote it runs, if it still runs one.
+    prevote_retry: Duration,
     /// When this member last heard its leader assert its authority.
     leader_heard: Duration,
     leader: Option<MemberId>,
@@ -193,6 +195,7 @@ impl GroupCore {
             votes: BTreeSet::new(),
             prevote: None,
             prevote_granted: None,
+            prevote_retry: now,
             leader_heard: now,
             leader: None,
             leader_endpoint: None,
@@ -275,6 +278,9 @@ impl GroupCore {
             next = next.min(self.quorum_heard + self.config.peer_timeout);
         } else {
             next = next.min(self.election_deadline);
+            if self.prevote.is_some() {
+                next = next.min(self.prevote_retry);
+            }
         }
         if let Some(oldest) = self.peers.values().min() {
             next = next.min(*oldest + self.config.peer_timeout);
@@ -659,10 +665,19 @@ impl GroupCore {
                     self.prevote = Some((next, BTreeSet::from([self.me])));
                 }
                 out.push(Output::Broadcast(GroupMessage::PreVote { term: next }));
+                self.prevote_retry = now + self.config.heartbeat;
                 if self.prevote.as_ref().is_some_and(|(_, grants)| grants.len() >= self.quorum()) {
                     self.stand_for_election(now, &mut out);
                 }
             }
+        } else if let Some((term, _)) =
+            self.prevote.as_ref().filter(|_| self.role != Role::Leader && now >= self.prevote_retry)
+        {
+            // A pre-vote still short of a quorum is asked again every heartbeat, not only at the
+            // next election timeout: members that had heard the leader a few milliseconds later
+            // than this one were not yet free to grant it when it first asked.
+            out.push(Output::Broadcast(GroupMessage::PreVote { term: *term }));
+            self.prevote_retry = now + self.config.heartbeat;
         }
         out
     }
