@@ -11,6 +11,10 @@ use crate::lease::Lease;
 use crate::voting::{Called, Poll, VoteBook};
 use crate::wire::{GroupMessage, MemberId, Outcome, Subject, Term, VoteId, VoteKind};
 
+/// How many times a pre-vote short of a quorum is asked again, a heartbeat apart, before the
+/// next election timeout (see [`GroupCore::tick`]).
+const PREVOTE_RETRIES: u32 = 2;
+
 /// What a member is in the current term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -147,8 +151,11 @@ pub struct GroupCore {
     /// The pre-vote this member granted last: for which term, to whom, and until when it grants
     /// no other candidate one for that term.
     prevote_granted: Option<(Term, MemberId, Duration)>,
-    /// When this member asks again for the pre-vote it runs, if it still runs one.
+    /// When this member asks again for the pre-vote it runs, if it still runs one
+    /// (`Duration::MAX` once it has asked [`PREVOTE_RETRIES`] more times).
     prevote_retry: Duration,
+    /// How many times it has asked again in this election timeout.
+    prevote_retries: u32,
     /// When this member last heard its leader assert its authority.
     leader_heard: Duration,
     leader: Option<MemberId>,
@@ -196,6 +203,7 @@ impl GroupCore {
             prevote: None,
             prevote_granted: None,
             prevote_retry: now,
+            prevote_retries: 0,
             leader_heard: now,
             leader: None,
             leader_endpoint: None,
@@ -666,6 +674,7 @@ impl GroupCore {
                 }
                 out.push(Output::Broadcast(GroupMessage::PreVote { term: next }));
                 self.prevote_retry = now + self.config.heartbeat;
+                self.prevote_retries = 0;
                 if self.prevote.as_ref().is_some_and(|(_, grants)| grants.len() >= self.quorum()) {
                     self.stand_for_election(now, &mut out);
                 }
@@ -673,11 +682,14 @@ impl GroupCore {
         } else if let Some((term, _)) =
             self.prevote.as_ref().filter(|_| self.role != Role::Leader && now >= self.prevote_retry)
         {
-            // A pre-vote still short of a quorum is asked again every heartbeat, not only at the
-            // next election timeout: members that had heard the leader a few milliseconds later
-            // than this one were not yet free to grant it when it first asked.
+            // A pre-vote still short of a quorum is asked again a heartbeat later, twice at most,
+            // not only at the next election timeout: members that had heard the leader a few
+            // milliseconds later than this one were not yet free to grant it. (Twice: in a
+            // large leaderless group, asking every heartbeat would flood the mesh again.)
             out.push(Output::Broadcast(GroupMessage::PreVote { term: *term }));
-            self.prevote_retry = now + self.config.heartbeat;
+            self.prevote_retries += 1;
+            self.prevote_retry =
+                if self.prevote_retries < PREVOTE_RETRIES { now + self.config.heartbeat } else { Duration::MAX };
         }
         out
     }
