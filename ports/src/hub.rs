@@ -23,7 +23,7 @@ use crate::publish::disconnect;
 use crate::respond::route;
 use crate::security::Security;
 use crate::socket::make_socket;
-use crate::stats::{worth_logging, PortStats};
+use crate::stats::PortStats;
 use crate::wire::{Flags, MessageType};
 
 /// The identity of a spoke, as its hub sees it: unique across processes and hosts (a UUID),
@@ -172,8 +172,6 @@ pub struct Spoke {
     pub(crate) kind: PortKind,
     /// The DEALER, with its monitor (none on inproc).
     pub(crate) link: Watched,
-    /// Monitor messages that were not well-formed events.
-    pub(crate) malformed_events: u64,
     pub(crate) id: PeerId,
     pub(crate) hub: Option<Endpoint>,
     pub(crate) message: MessageType,
@@ -202,7 +200,6 @@ pub(crate) fn new_spoke(
     Ok(Spoke {
         kind,
         link: Watched::new(ctx, socket, transport)?,
-        malformed_events: 0,
         id,
         hub: None,
         message,
@@ -262,13 +259,7 @@ impl Spoke {
     /// that a poller that only receives never finds it readable again), dropping what it
     /// reads: call this first to see every change.
     pub fn link_events(&mut self) -> Result<Vec<LinkEvent>, PortError> {
-        let malformed = self.malformed_events;
-        let events = self.link.read_events(&mut self.malformed_events);
-        if self.malformed_events != malformed && worth_logging(self.malformed_events) {
-            slog::warn!(self.inbox.log(), "dropped a socket monitor message that is not an event";
-                "malformed" => self.malformed_events);
-        }
-        events
+        self.link.read_events(self.inbox.log())
     }
 
     /// Reads the monitor for a receive: keeps [`Spoke::link`] current, drops the events.

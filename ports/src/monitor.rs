@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::endpoint::Transport;
 use crate::error::PortError;
+use crate::stats::worth_logging;
 
 /// The state of a connect-side socket's connection, as its monitor last reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,12 +65,14 @@ pub(crate) struct Watched {
     /// How many times the connection went down: a request sent while this was `n` was lost
     /// with the connection if it is now above `n`.
     downs: u64,
+    /// Monitor messages that were not well-formed events (skipped, logged thinly).
+    malformed: u64,
 }
 
 impl Watched {
     /// Watches `socket`, which must not be connected yet; it will connect over `transport`.
     pub(crate) fn new(ctx: &zmq::Context, socket: zmq::Socket, transport: Transport) -> Result<Watched, PortError> {
-        let mut watched = Watched { socket, monitor: None, state: LinkState::Connecting, downs: 0 };
+        let mut watched = Watched { socket, monitor: None, state: LinkState::Connecting, downs: 0, malformed: 0 };
         if transport == Transport::Inproc {
             return Ok(watched);
         }
@@ -119,9 +122,15 @@ impl Watched {
         self.state = LinkState::Connecting;
     }
 
+    /// How many monitor messages were not well-formed events.
+    #[cfg(test)]
+    fn malformed(&self) -> u64 {
+        self.malformed
+    }
+
     /// Reads every event waiting, without blocking, and returns the changes in order. A
-    /// message that is not a well-formed event is skipped and counted in `malformed`.
-    pub(crate) fn read_events(&mut self, malformed: &mut u64) -> Result<Vec<LinkEvent>, PortError> {
+    /// message that is not a well-formed event is skipped, counted and logged (thinly) on `log`.
+    pub(crate) fn read_events(&mut self, log: &slog::Logger) -> Result<Vec<LinkEvent>, PortError> {
         let mut changes = Vec::new();
         let Some(monitor) = &self.monitor else {
             return Ok(changes);
@@ -133,7 +142,10 @@ impl Watched {
                 Err(e) => return Err(PortError::zmq("receiving a socket monitor event", e)),
             };
             let Some(event) = parse_event(&frames) else {
-                *malformed += 1;
+                self.malformed += 1;
+                if worth_logging(self.malformed) {
+                    slog::warn!(log, "dropped a socket monitor message that is not an event"; "malformed" => self.malformed);
+                }
                 continue;
             };
             if event == zmq::SocketEvent::HANDSHAKE_SUCCEEDED.to_raw() {
@@ -172,6 +184,10 @@ fn parse_event(frames: &[Vec<u8>]) -> Option<u16> {
 mod tests {
     use super::*;
 
+    fn discard() -> slog::Logger {
+        slog::Logger::root(slog::Discard, slog::o!())
+    }
+
     #[test]
     fn events_parse_from_their_two_frames() {
         let mut head = zmq::SocketEvent::DISCONNECTED.to_raw().to_ne_bytes().to_vec();
@@ -188,7 +204,7 @@ mod tests {
         let socket = ctx.socket(zmq::DEALER).unwrap();
         let mut watched = Watched::new(&ctx, socket, Transport::Inproc).unwrap();
         assert!(watched.monitor().is_none());
-        assert_eq!(watched.read_events(&mut 0).unwrap(), Vec::new());
+        assert_eq!(watched.read_events(&discard()).unwrap(), Vec::new());
         assert_eq!(watched.state(), LinkState::Connecting);
     }
 
@@ -201,11 +217,11 @@ mod tests {
         let endpoint = peer.get_last_endpoint().unwrap().unwrap();
         let mut watched = Watched::new(&ctx, ctx.socket(zmq::DEALER).unwrap(), Transport::Tcp).unwrap();
         watched.socket().connect(&endpoint).unwrap();
-        let mut malformed = 0;
-        let mut wait_for = |watched: &mut Watched, want: LinkEvent| {
+        let log = discard();
+        let wait_for = |watched: &mut Watched, want: LinkEvent| {
             let give_up = std::time::Instant::now() + std::time::Duration::from_secs(5);
             loop {
-                if watched.read_events(&mut malformed).unwrap().contains(&want) {
+                if watched.read_events(&log).unwrap().contains(&want) {
                     return;
                 }
                 assert!(std::time::Instant::now() < give_up, "no {want:?} within 5 s");
@@ -224,6 +240,6 @@ mod tests {
         let peer = peer_ctx.socket(zmq::ROUTER).unwrap();
         peer.bind(&endpoint).unwrap();
         wait_for(&mut watched, LinkEvent::Connected);
-        assert_eq!((watched.state(), watched.downs(), malformed), (LinkState::Up, 1, 0));
+        assert_eq!((watched.state(), watched.downs(), watched.malformed()), (LinkState::Up, 1, 0));
     }
 }

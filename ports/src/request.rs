@@ -114,8 +114,6 @@ pub(crate) struct Requester {
     ended: VecDeque<(u64, CallError, u32)>,
     /// Since when requests lost with a closed connection wait to be ended ([`Requester::sweep`]).
     sweep_from: Option<Instant>,
-    /// Monitor messages that were not well-formed events.
-    malformed_events: u64,
     seq: u64,
     outbox: Outbox,
     inbox: Inbox,
@@ -157,7 +155,6 @@ impl Requester {
             deadlines: BinaryHeap::new(),
             ended: VecDeque::new(),
             sweep_from: None,
-            malformed_events: 0,
             seq: 0,
             outbox: Outbox::new(timed),
             inbox: Inbox::new(stats, log, timed),
@@ -226,13 +223,7 @@ impl Requester {
     /// ([`Requester::sweep`]).
     fn watch_links(&mut self) {
         for i in 0..self.providers.len() {
-            let malformed = self.malformed_events;
-            let read = self.providers[i].link.read_events(&mut self.malformed_events);
-            if self.malformed_events != malformed && worth_logging(self.malformed_events) {
-                warn!(self.log(), "dropped a socket monitor message that is not an event";
-                    "malformed" => self.malformed_events);
-            }
-            let events = match read {
+            let events = match self.providers[i].link.read_events(self.inbox.log()) {
                 Ok(events) => events,
                 Err(e) => {
                     warn!(self.log(), "reading a provider's socket monitor failed"; "error" => %e);
