@@ -83,6 +83,14 @@ pub(crate) fn cargo(dir: &Path, args: &[&str]) -> Output {
         command.env_remove(var);
     }
     command.env("CARGO_TARGET_DIR", shared_target());
+    // The workspace's own debug-info settings (its Cargo.toml says why), for every crate built
+    // here, `cohort new`'s included: the same settings share one build of the dependencies.
+    command.args([
+        "--config",
+        "profile.dev.debug=\"line-tables-only\"",
+        "--config",
+        "profile.dev.package.\"*\".debug=false",
+    ]);
     if Path::new("/usr/include/zmq.h").exists() {
         if let Some(triple) = host_triple() {
             command.args(["--config", &format!("target.{triple}.zmq.rustc-link-lib=[\"zmq\"]")]);
