@@ -20,7 +20,9 @@ impl Disco {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let endpoint = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_cohort"))
+            // Not secured: the test's clients are plain (secured daemons: tests/security.rs).
             .args(["disco", "--endpoint", &endpoint, "--host", "test-host", "--log-level", "debug", "--log-json"])
+            .arg("--insecure")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -50,7 +52,7 @@ impl Drop for Disco {
 
 fn ls(endpoint: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cohort"))
-        .args(["ls", "--daemon", endpoint, "--timeout-ms", "300"])
+        .args(["ls", "--daemon", endpoint, "--timeout-ms", "300", "--insecure"])
         .args(extra)
         .output()
         .unwrap()

@@ -1,9 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `cohort keygen`, `cohort disco --keys-dir` and `cohort ls` with keys, as a user runs them.
 //!
-//! The vendored libzmq has no CURVE, so with it these tests check the refusal and print
-//! `SKIPPED`; `COHORT_REQUIRE_CURVE=1` makes them fail instead. `.ci/run` runs them in the
-//! security build.
+//! A libzmq without CURVE (not Cohort's `zmq-sys`) makes these tests check the refusal and print
+//! `SKIPPED`; `COHORT_REQUIRE_CURVE=1`, which `.ci/run` sets, makes them fail instead.
 
 #[path = "../../tests/support/curve.rs"]
 mod curve;

@@ -4,9 +4,9 @@
 //! another daemon key, or holding another app's key for this app registers nothing, and the
 //! daemon's listing shows nothing of it.
 //!
-//! The vendored libzmq has no CURVE, so with it these tests print `SKIPPED` (and check that a
-//! secured daemon is refused); `COHORT_REQUIRE_CURVE=1` makes them fail instead. `.ci/run` runs
-//! them in the security build.
+//! A libzmq without CURVE (not Cohort's `zmq-sys`) makes these tests print `SKIPPED` (and check
+//! that a secured daemon is refused); `COHORT_REQUIRE_CURVE=1`, which `.ci/run` sets, makes them
+//! fail instead.
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
@@ -39,8 +39,7 @@ fn curve_available(test: &str) -> bool {
         std::env::var_os("COHORT_REQUIRE_CURVE").is_none(),
         "COHORT_REQUIRE_CURVE is set but the linked libzmq has no CURVE"
     );
-    let line =
-        format!("SKIPPED {test}: linked libzmq has no CURVE (build with the system libzmq, see docs/ports.md)\n");
+    let line = format!("SKIPPED {test}: the linked libzmq has no CURVE (zmq-sys/README.md)\n");
     let _ = std::io::stderr().write_all(line.as_bytes());
     let dir = Keys::new(&format!("{test}-refused"));
     let ctx = zmq::Context::new();

@@ -15,8 +15,8 @@ pub enum PortError {
     },
     /// Security was asked for, but the linked libzmq has no CURVE.
     #[error(
-        "CURVE security was asked for, but the linked libzmq {version} has no CURVE; build against a libzmq \
-         with libsodium (see docs/ports.md, \"Security builds\") or turn security off"
+        "CURVE security was asked for, but the linked libzmq {version} has no CURVE; build with Cohort's \
+         zmq-sys (zmq-sys/README.md) or a libzmq with libsodium, or turn security off"
     )]
     CurveUnavailable {
         /// Version of the linked libzmq.

@@ -18,7 +18,7 @@
 //! a closed connection is noticed at once rather than at discovery's liveness timeout.
 //!
 //! Scopes pick the transport ([`scope`]); [`wire`] describes the frame format; the factory is
-//! [`PortFactory`]. `docs/ports.md` has the defaults and the security build; [`security`],
+//! [`PortFactory`]. `docs/ports.md` has the defaults and where libzmq comes from; [`security`],
 //! [`keyfile`] and [`zap`] are CURVE security, app key files and client authentication
 //! (`docs/security.md`).
 

@@ -14,7 +14,7 @@ pub struct SocketOptions {
     /// Incoming queue limit in messages, per peer (`ZMQ_RCVHWM`). Default 1000.
     pub recv_hwm: i32,
     /// Interval of ZMTP heartbeats (`ZMQ_HEARTBEAT_IVL`). Default 1 s; zero turns heartbeats off.
-    /// TCP keepalive is not used: the vendored libzmq compiles it out.
+    /// TCP keepalive is not used: the libzmq Cohort's zmq-sys builds has it compiled out.
     pub heartbeat_interval: Duration,
     /// How long to wait for a heartbeat reply before the peer counts as dead and its connection
     /// is dropped (`ZMQ_HEARTBEAT_TIMEOUT`). Default 3 s.

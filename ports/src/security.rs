@@ -10,8 +10,9 @@
 //! in its context ([`crate::zap`]) that completes a handshake only for a client presenting the
 //! app's own public key, which only a holder of the app's secret key can do.
 //!
-//! The vendored libzmq of `zmq` 0.10 has no CURVE; see `docs/ports.md` for the security build
-//! and `docs/security.md` for how apps get their keys.
+//! The libzmq that Cohort's `zmq-sys` builds has CURVE (`zmq-sys/README.md`); with a libzmq
+//! without it, [`Security::Curve`] fails with [`PortError::CurveUnavailable`]. See
+//! `docs/ports.md` for where libzmq comes from and `docs/security.md` for how apps get their keys.
 
 use crate::error::PortError;
 use crate::zap::{self, Served, ZapPolicy, ZapReply, ZapRequest};
@@ -132,7 +133,7 @@ fn decode_key(text: &str, which: &str) -> Result<[u8; 32], PortError> {
 /// Whether and how sockets are secured.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Security {
-    /// No security (the default, as the vendored libzmq has no CURVE).
+    /// No security (the `Default`): what the launcher's `--insecure` uses.
     #[default]
     None,
     /// CURVE with the app's keypair on every tcp and ipc socket.

@@ -2,9 +2,8 @@
 //! CURVE security: the app's keys open the way, another key or no security gets nothing; a
 //! libzmq without CURVE refuses to make a secured factory.
 //!
-//! The vendored libzmq has no CURVE, so with it these tests only check the refusal. To run them
-//! for real: `CARGO_TARGET_DIR=target/curve cargo test -p cohort-ports --config
-//! 'target.x86_64-unknown-linux-gnu.zmq.rustc-link-lib=["zmq"]'` with `libzmq3-dev` installed.
+//! With a libzmq without CURVE (not Cohort's `zmq-sys`) these tests only check the refusal;
+//! `.ci/run` runs them in the default build and again with the system's libzmq.
 
 mod common;
 
@@ -37,13 +36,12 @@ fn curve_available(test: &str) -> bool {
     if zmq::has("curve") == Some(true) {
         return true;
     }
-    // The security build in .ci/run sets this, so a libzmq without CURVE fails there instead of skipping.
+    // .ci/run sets this, so a libzmq without CURVE fails there instead of skipping.
     assert!(
         std::env::var_os("COHORT_REQUIRE_CURVE").is_none(),
         "COHORT_REQUIRE_CURVE is set but the linked libzmq has no CURVE"
     );
-    let line =
-        format!("SKIPPED {test}: linked libzmq has no CURVE (build with the system libzmq, see docs/ports.md)\n");
+    let line = format!("SKIPPED {test}: the linked libzmq has no CURVE (zmq-sys/README.md)\n");
     let _ = std::io::stderr().write_all(line.as_bytes());
     match Env::with(&format!("curve-refused-{test}"), SocketOptions::default(), Security::Curve(app_keys())) {
         Err(PortError::CurveUnavailable { version }) => assert!(version.starts_with("4."), "{version}"),

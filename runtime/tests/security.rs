@@ -4,9 +4,9 @@
 //! counted, whether they have no key, another key, or (raw sockets) the app's public key with a
 //! keypair of their own. (`cohort keygen`, `disco` and `ls` with keys: `cli/tests/security.rs`.)
 //!
-//! The vendored libzmq has no CURVE, so with it the CURVE tests print `SKIPPED` (and check that
-//! a secured factory is refused); `COHORT_REQUIRE_CURVE=1` makes them fail instead. `.ci/run`
-//! runs them in the security build.
+//! A libzmq without CURVE (not Cohort's `zmq-sys`) makes the CURVE tests print `SKIPPED` (and
+//! check that a secured factory is refused); `COHORT_REQUIRE_CURVE=1`, which `.ci/run` sets,
+//! makes them fail instead.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

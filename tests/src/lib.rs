@@ -414,6 +414,29 @@ impl Drop for TempDir {
     }
 }
 
+/// The key directories of the hosts of a secured app, as docs/security.md has a user set them
+/// up: the app's key file is made once (with a new keypair) in `<base>/keys-<first host>` and
+/// copied, mode 0600 kept, to `<base>/keys-<host>` of every other host. Each host's discovery
+/// daemon makes its own `daemon.key` in its directory. Returns the directories, in `hosts` order.
+pub fn host_key_dirs(base: &Path, app: &str, hosts: &[&str]) -> Result<Vec<PathBuf>, String> {
+    let dirs: Vec<PathBuf> = hosts.iter().map(|h| base.join(format!("keys-{h}"))).collect();
+    let Some(first) = dirs.first() else { return Ok(dirs) };
+    let made = first.join(format!("{app}.key"));
+    let keys = cohort_ports::AppKeys::generate().map_err(|e| e.to_string())?;
+    cohort_ports::KeyFile::for_app(app, keys)
+        .and_then(|file| file.write(&made, false))
+        .map_err(|e| format!("making {}: {e}", made.display()))?;
+    for dir in &dirs[1..] {
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let copy = dir.join(format!("{app}.key"));
+        // `std::fs::copy` keeps the permissions, as `scp -p` does.
+        std::fs::copy(&made, &copy).map_err(|e| format!("copying the key file to {}: {e}", copy.display()))?;
+    }
+    Ok(dirs)
+}
+
 /// One JSON log record of an app, with when the test read it.
 #[derive(Debug, Clone)]
 pub struct Record {

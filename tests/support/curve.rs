@@ -28,8 +28,7 @@ pub(crate) fn curve_available(test: &str) -> bool {
         std::env::var_os("COHORT_REQUIRE_CURVE").is_none(),
         "COHORT_REQUIRE_CURVE is set but the linked libzmq has no CURVE"
     );
-    let line =
-        format!("SKIPPED {test}: linked libzmq has no CURVE (build with the system libzmq, see docs/ports.md)\n");
+    let line = format!("SKIPPED {test}: the linked libzmq has no CURVE (zmq-sys/README.md)\n");
     let _ = std::io::stderr().write_all(line.as_bytes());
     let keys =
         AppKeys::from_z85("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6")

@@ -6,9 +6,10 @@
 //! Every such crate builds into one target directory of its own under the workspace's
 //! `target/tmp` (cargo holds the workspace's target directory while tests run), so the
 //! dependencies are built once for all of them. The workspace's `Cargo.lock` is copied in, so
-//! the same versions resolve offline. Where Debian's libzmq is installed, it is linked instead of
-//! compiling the bundled one (the same `links` override as the security build), which saves
-//! minutes on a fresh machine.
+//! the same versions resolve offline. Each has the workspace's `[patch.crates-io]` line for
+//! Cohort's `zmq-sys`. Where Debian's libzmq is installed, it is linked instead of compiling
+//! libzmq once more (the `links` override of zmq-sys/README.md), which saves minutes on a fresh
+//! machine.
 
 #![allow(dead_code)]
 
@@ -45,9 +46,11 @@ pub(crate) fn write_manifest(dir: &Path, name: &str, extra: &str) {
     let manifest = format!(
         "[package]\nname = {name:?}\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
          [dependencies]\n{}\n[build-dependencies]\n{}\n{extra}\n[workspace]\n\n\
+         [patch.crates-io]\nzmq-sys = {{ path = {:?} }}\n\n\
          [profile.dev.package.zmq-sys]\nopt-level = 3\n",
         cohort_dependencies(),
-        cohort_build_dependencies()
+        cohort_build_dependencies(),
+        checkout().join("zmq-sys")
     );
     std::fs::write(dir.join("Cargo.toml"), manifest).expect("Cargo.toml can be written");
     copy_lock(dir);

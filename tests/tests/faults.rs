@@ -33,7 +33,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cohort_runtime::launcher::{Decision, RestartPolicy, RestartState};
-use cohort_tests::{exited, free_port, memory_daemon, signal, unix_nanos, AppRun, Proc, Record, Rng, TempDir};
+use cohort_tests::{
+    exited, free_port, host_key_dirs, memory_daemon, signal, unix_nanos, AppRun, Proc, Record, Rng, TempDir,
+};
 
 const ESTIMATOR: &str = env!("CARGO_BIN_EXE_cohort-estimator");
 const MICROGRID: &str = env!("CARGO_BIN_EXE_cohort-microgrid");
@@ -152,21 +154,24 @@ impl Place {
         [("XDG_RUNTIME_DIR", self.runtime_dir().display().to_string())]
     }
 
-    /// `cohort-estimator run` with the fast model, both actors, discovery at `daemon`.
+    /// `cohort-estimator run` with the fast model, both actors, discovery at `daemon`; not
+    /// secured (`--insecure`), as the daemons of these tests are not (CURVE across hosts:
+    /// `the_estimator_across_a_partition_resumes_after_the_heal`).
     fn estimator(&self, daemon: &str, extra: &[&str]) -> AppRun {
         let model = self.model.display().to_string();
         let mut args = vec!["run", "--model", &model, "--deployment", ESTIMATOR_DEPLOYMENT, "--daemon", daemon];
-        args.extend(["--interface", "lo", "--log-format", "json"]);
+        args.extend(["--interface", "lo", "--log-format", "json", "--insecure"]);
         args.extend_from_slice(extra);
         let env = self.env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         AppRun::start("estimator", ESTIMATOR, &args, &env).unwrap()
     }
 
-    /// `cohort-microgrid run`: the five units, discovery at `daemon`.
+    /// `cohort-microgrid run`: the five units, discovery at `daemon`; not secured
+    /// (`--insecure`), as the daemons of these tests are not.
     fn microgrid(&self, daemon: &str, extra: &[&str]) -> Grid {
         let mut args = vec!["run", "--deployment", MICROGRID_DEPLOYMENT, "--daemon", daemon];
-        args.extend(["--interface", "lo", "--log-format", "json"]);
+        args.extend(["--interface", "lo", "--log-format", "json", "--insecure"]);
         args.extend_from_slice(extra);
         let env = self.env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -1159,10 +1164,15 @@ fn the_estimator_across_a_partition_resumes_after_the_heal() {
     let server = RedisServer::start(&hosts.bridge_address()).unwrap();
     let redis = server.url();
     let daemon = "tcp://127.0.0.1:9700";
+    // Secured with CURVE as docs/security.md sets up several hosts: one key file, copied to each
+    // host's key directory; each host's daemon makes its own key there.
+    let keys = host_key_dirs(place.dir.path(), "DistributedEstimator", &["a", "b"]).unwrap();
     let mut launchers = Vec::new();
-    for host in ["a", "b"] {
+    for (host, keys_dir) in ["a", "b"].into_iter().zip(&keys) {
         let (ns, name) = (hosts.ns(host), format!("host-{host}"));
-        let disco = Proc::in_ns(&format!("disco {host}"), &ns, PROBE, &["disco", daemon, &name, &redis]).unwrap();
+        let keys_dir = keys_dir.display().to_string();
+        let disco_args = ["disco", daemon, &name, &redis, "--keys-dir", &keys_dir];
+        let disco = Proc::in_ns(&format!("disco {host}"), &ns, PROBE, &disco_args).unwrap();
         disco.expect("READY");
         let interface = format!("{ns}i");
         let args = [
@@ -1183,6 +1193,8 @@ fn the_estimator_across_a_partition_resumes_after_the_heal() {
             &interface,
             "--log-format",
             "json",
+            "--keys-dir",
+            &keys_dir,
         ];
         let env = place.env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -1190,6 +1202,9 @@ fn the_estimator_across_a_partition_resumes_after_the_heal() {
     }
     let aggregator = &mut launchers[1].1;
     aggregate(aggregator, "an aggregate of estimates from the other host", START);
+    // Secured, so the estimates it aggregates came from host a over CURVE too.
+    let secured = aggregator.records().iter().any(|r| r.msg() == "traffic is encrypted and authenticated (CURVE)");
+    assert!(secured, "{} did not run secured", aggregator.name());
 
     // Cut host b off the bridge (its end of the link goes down; Redis is out of its reach too),
     // hold the partition, heal it.

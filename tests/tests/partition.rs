@@ -4,6 +4,9 @@
 //! exactly one leader known to its three units and side b (a minority of the declared size) with
 //! none; healing the link brings all five back under one leader.
 //!
+//! Secured with CURVE, as docs/security.md sets up several hosts: the app's key file is made
+//! once and copied to each host's key directory, and each host's daemon makes its own key there.
+//!
 //! Needs root (for `ip netns`), iproute2 and redis-server; without them it prints why it skips
 //! (and fails instead with `COHORT_REQUIRE_NETNS` or `COHORT_REQUIRE_REDIS` set).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,7 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use cohort_tests::{installed, ip, netns_unavailable, Hosts, Proc, RedisServer};
+use std::path::Path;
+
+use cohort_tests::{host_key_dirs, installed, ip, netns_unavailable, Hosts, Proc, RedisServer, TempDir};
 use serde_json::Value;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_cohort-probe");
@@ -112,8 +117,9 @@ impl Views {
 struct Launcher(Child);
 
 impl Launcher {
-    fn start(ns: &str, host: &str, tx: Sender<(Instant, Value)>) -> Launcher {
+    fn start(ns: &str, host: &str, keys_dir: &Path, tx: Sender<(Instant, Value)>) -> Launcher {
         let interface = format!("{ns}i");
+        let keys_dir = keys_dir.display().to_string();
         let args = [
             "netns",
             "exec",
@@ -130,6 +136,8 @@ impl Launcher {
             &interface,
             "--log-format",
             "json",
+            "--keys-dir",
+            &keys_dir,
         ];
         let mut child = Command::new("ip")
             .args(args)
@@ -188,15 +196,20 @@ fn a_partitioned_minority_has_no_leader_and_the_healed_group_has_one() {
     let server = RedisServer::start(&hosts.bridge_address()).unwrap();
     let redis = server.url();
     let (ns_a, ns_b) = (hosts.ns("a"), hosts.ns("b"));
-    let disco_a = Proc::in_ns("disco a", &ns_a, PROBE, &["disco", DAEMON, "host-a", &redis]).unwrap();
-    let disco_b = Proc::in_ns("disco b", &ns_b, PROBE, &["disco", DAEMON, "host-b", &redis]).unwrap();
+    let place = TempDir::new("partition").unwrap();
+    let keys = host_key_dirs(place.path(), "Microgrid", &["a", "b"]).unwrap();
+    let (keys_a, keys_b) = (keys[0].display().to_string(), keys[1].display().to_string());
+    let disco_a =
+        Proc::in_ns("disco a", &ns_a, PROBE, &["disco", DAEMON, "host-a", &redis, "--keys-dir", &keys_a]).unwrap();
+    let disco_b =
+        Proc::in_ns("disco b", &ns_b, PROBE, &["disco", DAEMON, "host-b", &redis, "--keys-dir", &keys_b]).unwrap();
     disco_a.expect("READY");
     disco_b.expect("READY");
 
     let (tx, records) = channel();
     let started = Instant::now();
-    let _a = Launcher::start(&ns_a, "host-a", tx.clone());
-    let _b = Launcher::start(&ns_b, "host-b", tx);
+    let _a = Launcher::start(&ns_a, "host-a", &keys[0], tx.clone());
+    let _b = Launcher::start(&ns_b, "host-b", &keys[1], tx);
     let mut views = Views { records, views: BTreeMap::new() };
     let (leader, at) = views.until("all five units agreeing on a leader", START, |v| v.agreed(&ALL, 5));
     eprintln!("partition: all 5 units follow {} after {:?}", views.unit_of(&leader), at - started);

@@ -259,6 +259,7 @@ mod tests {
         assert!(toml.contains("cohort-runtime = { path = \"/opt/co\\\"hort/runtime\" }\n"), "{toml}");
         assert!(toml.contains("cohort-build = { path = \"/opt/co\\\"hort/build\" }\n"), "{toml}");
         assert!(toml.contains("[profile.dev.package.zmq-sys]\nopt-level = 3\n"), "{toml}");
+        assert!(toml.contains("[patch.crates-io]\nzmq-sys = { path = \"/opt/co\\\"hort/zmq-sys\" }\n"), "{toml}");
         let version = files(Scaffold::new("a", CohortSource::Version("0.1.0".into())).model("a.riaps", model));
         let toml = file(&version, "Cargo.toml");
         assert!(toml.contains("cohort-runtime = \"0.1.0\"\n") && toml.contains("cohort-build = \"0.1.0\"\n"), "{toml}");

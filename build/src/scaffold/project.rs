@@ -29,11 +29,12 @@ fn toml_string(text: &str) -> String {
 /// `Cargo.toml`: the package, Cohort, serde and slog, cohort-build for `build.rs`, libzmq
 /// optimised, and a workspace of its own.
 pub(super) fn cargo_toml(name: &str, cohort: &CohortSource) -> String {
-    let (runtime, build, note) = match cohort {
+    let (runtime, build, note, zmq_sys) = match cohort {
         CohortSource::Path(root) => (
             format!("{{ path = {} }}", toml_string(&root.join("runtime").display().to_string())),
             format!("{{ path = {} }}", toml_string(&root.join("build").display().to_string())),
             "# Cohort, from the checkout `cohort new` was built from.\n".to_owned(),
+            format!("zmq-sys = {{ path = {} }}\n", toml_string(&root.join("zmq-sys").display().to_string())),
         ),
         CohortSource::Version(version) => (
             toml_string(version),
@@ -43,6 +44,7 @@ pub(super) fn cargo_toml(name: &str, cohort: &CohortSource) -> String {
                  # at it: cohort-runtime = {{ path = \"/path/to/cohort/runtime\" }}, and cohort-build (below)\n\
                  # = {{ path = \"/path/to/cohort/build\" }}.\n"
             ),
+            "# zmq-sys = { path = \"/path/to/cohort/zmq-sys\" }\n".to_owned(),
         ),
     };
     format!(
@@ -62,8 +64,14 @@ pub(super) fn cargo_toml(name: &str, cohort: &CohortSource) -> String {
          # Generates the app's typed layer from its model in build.rs.\n\
          cohort-build = {build}\n\
          \n\
-         # libzmq is compiled from source (by zmq-sys) in the first build, which takes a few minutes;\n\
-         # optimise it even in debug builds.\n\
+         # libzmq with CURVE: Cohort's zmq-sys, in place of the crates.io one under the zmq crate (which\n\
+         # builds libzmq without libsodium, hence without encryption). Without it, the app refuses to\n\
+         # start unless run with --insecure.\n\
+         [patch.crates-io]\n\
+         {zmq_sys}\
+         \n\
+         # libsodium and libzmq are compiled from source (by zmq-sys) in the first build, which takes a\n\
+         # few minutes; optimise libzmq even in debug builds.\n\
          [profile.dev.package.zmq-sys]\n\
          opt-level = 3\n\
          \n\

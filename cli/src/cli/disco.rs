@@ -32,22 +32,21 @@ pub(crate) fn run(args: &DiscoArgs) -> Result<(), Failure> {
             Box::new(RedisBackend::connect(redis, log.clone()).context("cannot use the Redis registry")?)
         }
     };
-    let security = if cohort_ports::libzmq_info().curve {
+    let security = if args.insecure {
+        warn!(log, "traffic is NOT encrypted or authenticated (--insecure): anyone who can reach the endpoint can register and read");
+        DaemonSecurity::None
+    } else if cohort_ports::libzmq_info().curve {
         let dir = match &args.keys_dir {
             Some(dir) => dir.clone(),
             None => default_keys_dir().context("give --keys-dir")?,
         };
         DaemonSecurity::keys_dir(dir)
     } else {
-        if let Some(dir) = &args.keys_dir {
-            return Err(anyhow!(
-                "--keys-dir {}: the linked libzmq has no CURVE, so the daemon cannot be secured; see docs/security.md",
-                dir.display()
-            )
-            .into());
-        }
-        warn!(log, "traffic is NOT encrypted: the linked libzmq has no CURVE; see docs/security.md");
-        DaemonSecurity::None
+        return Err(anyhow!(
+            "the linked libzmq has no CURVE, so the daemon cannot be secured: build with Cohort's zmq-sys \
+             (zmq-sys/README.md), or run with --insecure"
+        )
+        .into());
     };
     let ctx = zmq::Context::new();
     let mut daemon = Daemon::bind_with(&ctx, &args.endpoint, config, backend, &security, log.clone())

@@ -105,11 +105,12 @@ host's providers under keys that expire unless refreshed (--redis-ttl-ms), and l
 hosts' changes from Redis keyspace notifications, so a dead host's providers vanish within the TTL
 and every consumer is told.
 
-When the linked libzmq has CURVE, the daemon is secured with the key directory (--keys-dir):
-it admits only clients on this host that hold the key of an app with a key file there, and an
-actor may register only for the app of its key. The daemon makes its own keypair there
-(daemon.key) on first use; actors and `cohort ls` read its public key from it. Without CURVE
-the daemon warns that traffic is not encrypted. See docs/security.md.";
+The daemon is secured (CURVE) with the key directory (--keys-dir): it admits only clients on
+this host that hold the key of an app with a key file there, and an actor may register only for
+the app of its key. The daemon makes its own keypair there (daemon.key) on first use; actors and
+`cohort ls` read its public key from it. --insecure serves without CURVE, with a warning (the
+apps must then run with --insecure too); a libzmq without CURVE refuses to start without it. See
+docs/security.md.";
 
 const DISCO_AFTER_HELP: &str = "\
 Examples:
@@ -118,14 +119,14 @@ Examples:
   cohort disco --log-level debug --log-json      Log every request, as JSON lines
   cohort disco --registry redis --redis-url redis://10.0.0.1:6379/ --host node-1
   cohort disco --keys-dir /etc/cohort/keys       Admit the apps whose key files are there
+  cohort disco --insecure                        Serve unencrypted, to apps run with --insecure
 
 Exit status: 0 when stopped by a signal, 2 when the daemon cannot start (address in use, …).";
 
 const KEYGEN_LONG_ABOUT: &str = "\
 Make an app's CURVE keypair and write it to the app's key file.
 
-When the linked libzmq has CURVE, an app's ports and its discovery daemon admit only holders of
-the app's keys. The launcher (`APP run`) makes the key file on first run when there is none, so
+An app's ports and its discovery daemon admit only holders of the app's keys (CURVE). The launcher (`APP run`) makes the key file on first run when there is none, so
 one host needs no step; for several hosts, make the keys once and copy the file (keeping mode
 0600) to the same place on every host, or give its path with `APP run --keys FILE`. The file
 is written with mode 0600 and never replaced unless --force is given. See docs/security.md.";
@@ -306,6 +307,11 @@ pub(crate) struct DiscoArgs {
     /// [default: $XDG_CONFIG_HOME/cohort/keys, else ~/.config/cohort/keys].
     #[arg(long, value_name = "DIR")]
     pub(crate) keys_dir: Option<PathBuf>,
+    /// Serve without encryption or authentication (no CURVE): anyone who can reach the
+    /// endpoint can register and read. Warns at start-up. Without it, a libzmq without CURVE
+    /// refuses to start.
+    #[arg(long, conflicts_with = "keys_dir")]
+    pub(crate) insecure: bool,
 }
 
 /// Arguments of `cohort ls`.
@@ -324,6 +330,9 @@ pub(crate) struct LsArgs {
     /// [default: $XDG_CONFIG_HOME/cohort/keys, else ~/.config/cohort/keys].
     #[arg(long, value_name = "DIR")]
     pub(crate) keys_dir: Option<PathBuf>,
+    /// Ask a daemon that runs with --insecure (no CURVE), whatever the key directory holds.
+    #[arg(long, conflicts_with = "keys_dir")]
+    pub(crate) insecure: bool,
 }
 
 /// Arguments of `cohort check`.

@@ -38,7 +38,7 @@ use crate::logging::{logger, Level};
 #[derive(Debug, Parser)]
 #[command(
     about = "A Cohort app: runs this host's actors of the app and keeps them running",
-    after_help = "Examples:\n  APP run                                    Run every actor of the app on this host\n  APP run --deployment app.depl --host h1    Run the actors the deployment places on h1\n  APP run --duration 10 --log-format json    Stop after 10 s; JSON log lines\n  APP run --require-security                 Refuse to run unless traffic is encrypted (CURVE)\n\nSecurity: when the linked libzmq has CURVE, every port and the discovery daemon are encrypted\nand authenticated with the app's key file (--keys, else <key directory>/<APP>.key, made on\nfirst run; copy it to the app's other hosts). Without CURVE the launcher warns that traffic\nis not encrypted. See docs/security.md.\n\nExit status: 0 when stopped, 1 when the model, the deployment, an argument, the keys or a\ncomponent implementation is wrong (or an actor keeps crashing), 2 on a usage error."
+    after_help = "Examples:\n  APP run                                    Run every actor of the app on this host\n  APP run --deployment app.depl --host h1    Run the actors the deployment places on h1\n  APP run --duration 10 --log-format json    Stop after 10 s; JSON log lines\n  APP run --insecure                         Run unencrypted (warns; for a libzmq without CURVE)\n\nSecurity: every port and the discovery daemon are encrypted and authenticated (CURVE) with the\napp's key file (--keys, else <key directory>/<APP>.key, made on first run; copy it to the\napp's other hosts). --insecure turns this off, with a warning; a libzmq without CURVE refuses\nto start without it. See docs/security.md.\n\nExit status: 0 when stopped, 1 when the model, the deployment, an argument, the keys or a\ncomponent implementation is wrong (or an actor keeps crashing), 2 on a usage error."
 )]
 struct LaunchCli {
     #[command(subcommand)]
@@ -93,9 +93,11 @@ struct Common {
     /// [default: $XDG_CONFIG_HOME/cohort/keys, else ~/.config/cohort/keys].
     #[arg(long, value_name = "DIR")]
     keys_dir: Option<PathBuf>,
-    /// Refuse to start unless traffic is encrypted and authenticated (the linked libzmq has CURVE).
+    /// Run without encryption or authentication (no CURVE): anyone who can reach the app's
+    /// ports can read and send. Warns at start-up. Without it, a libzmq without CURVE refuses
+    /// to start.
     #[arg(long)]
-    require_security: bool,
+    insecure: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -113,7 +115,8 @@ impl Common {
     }
 
     fn settings(&self, app: &str) -> Result<ActorSettings, String> {
-        let (security, discovery) = security::for_actor(app, self.keys.as_deref(), self.keys_dir.as_deref())?;
+        let asked = security::Asked::now(self.insecure);
+        let (security, discovery) = security::for_actor(app, self.keys.as_deref(), self.keys_dir.as_deref(), asked)?;
         Ok(ActorSettings {
             daemon: self.daemon.clone(),
             interface: self.interface.clone().map_or(Interface::Auto, Interface::Named),
@@ -150,6 +153,9 @@ impl Common {
         }
         if let Some(d) = &self.keys_dir {
             push("--keys-dir", d.display().to_string());
+        }
+        if self.insecure {
+            args.push("--insecure".to_owned());
         }
         args
     }
@@ -205,7 +211,7 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
                 app,
                 common.keys.as_deref(),
                 common.keys_dir.as_deref(),
-                common.require_security,
+                security::Asked::now(common.insecure),
                 &log,
             ) {
                 Ok(s) => s,

@@ -1,7 +1,7 @@
-//! The launcher's security: when the linked libzmq has CURVE, every port and the discovery
-//! daemon use the app's key file (made on first run in the key directory); when it has none,
-//! the launcher says at start-up that traffic is not encrypted, and `--require-security`
-//! refuses to start.
+//! The launcher's security: secure unless told otherwise. Every port and the discovery daemon
+//! use the app's key file (made on first run in the key directory). `--insecure` runs
+//! without CURVE, after a warning at start-up; a libzmq without CURVE refuses to start
+//! unless given `--insecure`.
 
 use std::path::{Path, PathBuf};
 
@@ -10,8 +10,13 @@ use cohort_ports::keyfile::{app_key_path, default_keys_dir};
 use cohort_ports::{AppKeys, KeyFile, Security};
 use slog::{info, warn};
 
-/// The warning (and, with `--require-security`, the refusal) when libzmq has no CURVE.
-pub(crate) const UNENCRYPTED: &str = "traffic is NOT encrypted: the linked libzmq has no CURVE; see docs/security.md";
+/// The warning at the start of a run with `--insecure`.
+pub(crate) const INSECURE: &str =
+    "traffic is NOT encrypted or authenticated (--insecure): anyone who can reach this host's ports can read and send";
+
+/// The refusal, without `--insecure`, when the linked libzmq has no CURVE.
+pub(crate) const NO_CURVE: &str = "the linked libzmq has no CURVE, so traffic cannot be encrypted: build the app \
+     with Cohort's zmq-sys (its [patch.crates-io] line, zmq-sys/README.md), or run with --insecure";
 
 /// What the launcher logs when every port is secured.
 pub(crate) const ENCRYPTED: &str = "traffic is encrypted and authenticated (CURVE)";
@@ -44,25 +49,45 @@ fn read_app_keys(app: &str, path: &Path) -> Result<AppKeys, String> {
     }
 }
 
-/// For `run`, before anything starts: with CURVE, the app's keys (`keys`, else the key
-/// directory's `<app>.key`, made there when missing) and the embedded daemon's security;
-/// without CURVE, `None` after a warning, or an error when security is required or `keys` was
-/// given.
+/// How a run is asked to treat security, from the command line and the linked libzmq.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Asked {
+    /// `--insecure` was given.
+    pub(crate) insecure: bool,
+    /// The linked libzmq has CURVE.
+    pub(crate) curve: bool,
+}
+
+impl Asked {
+    /// `--insecure` as given, and this process's libzmq.
+    pub(crate) fn now(insecure: bool) -> Asked {
+        Asked { insecure, curve: cohort_ports::libzmq_info().curve }
+    }
+
+    /// Whether the run is secured: `Ok(false)` with `--insecure`, an error when it must be
+    /// secured and cannot be, or `--insecure` contradicts `keys`.
+    fn secured(self, keys: Option<&Path>) -> Result<bool, String> {
+        match (self.insecure, keys) {
+            (true, Some(path)) => Err(format!("--keys {} and --insecure contradict each other", path.display())),
+            (true, None) => Ok(false),
+            (false, _) if !self.curve => Err(NO_CURVE.to_owned()),
+            (false, _) => Ok(true),
+        }
+    }
+}
+
+/// For `run`, before anything starts: the app's keys (`keys`, else the key directory's
+/// `<app>.key`, made there when missing) and the embedded daemon's security; `None` after a
+/// warning with `--insecure`; an error when the run cannot be secured.
 pub(crate) fn for_launcher(
     app: &str,
     keys: Option<&Path>,
     dir: Option<&Path>,
-    require: bool,
+    asked: Asked,
     log: &slog::Logger,
 ) -> Result<Option<AppSecurity>, String> {
-    if !cohort_ports::libzmq_info().curve {
-        if require {
-            return Err(format!("--require-security: {UNENCRYPTED}"));
-        }
-        if let Some(path) = keys {
-            return Err(format!("--keys {}: {UNENCRYPTED} (leave out --keys to run unencrypted)", path.display()));
-        }
-        warn!(log, "{}", UNENCRYPTED);
+    if !asked.secured(keys)? {
+        warn!(log, "{}", INSECURE);
         return Ok(None);
     }
     let dir = keys_dir(dir)?;
@@ -96,8 +121,9 @@ pub(crate) fn for_actor(
     app: &str,
     keys: Option<&Path>,
     dir: Option<&Path>,
+    asked: Asked,
 ) -> Result<(Security, ClientSecurity), String> {
-    if !cohort_ports::libzmq_info().curve {
+    if !asked.secured(keys)? {
         return Ok((Security::None, ClientSecurity::None));
     }
     let dir = keys_dir(dir)?;
@@ -112,6 +138,23 @@ pub(crate) fn for_actor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secure_unless_told_otherwise() {
+        let key = Path::new("/k/App.key");
+        let with_curve = Asked { insecure: false, curve: true };
+        assert_eq!(with_curve.secured(None), Ok(true));
+        assert_eq!(with_curve.secured(Some(key)), Ok(true));
+        let without_curve = Asked { insecure: false, curve: false };
+        assert_eq!(without_curve.secured(None), Err(NO_CURVE.to_owned()));
+        assert_eq!(without_curve.secured(Some(key)), Err(NO_CURVE.to_owned()));
+        for curve in [true, false] {
+            let insecure = Asked { insecure: true, curve };
+            assert_eq!(insecure.secured(None), Ok(false));
+            let e = insecure.secured(Some(key)).unwrap_err();
+            assert!(e.contains("--keys /k/App.key and --insecure contradict"), "{e}");
+        }
+    }
 
     #[test]
     fn key_files_of_another_app_or_of_the_daemon_are_refused() {

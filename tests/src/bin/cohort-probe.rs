@@ -3,7 +3,8 @@
 //! ```text
 //! cohort-probe provide DAEMON APP ACTOR MESSAGE   publish a counter on a global pub port
 //! cohort-probe consume DAEMON APP ACTOR MESSAGE   subscribe through discovery and report
-//! cohort-probe disco ENDPOINT HOST [REDIS_URL]    run a discovery daemon (memory, or Redis with a 1 s TTL)
+//! cohort-probe disco ENDPOINT HOST [REDIS_URL]    run a discovery daemon (memory, or Redis with a 1 s TTL);
+//!                                                 secured with CURVE given `--keys-dir DIR`
 //! cohort-probe group DAEMON APP INSTANCE          join a group instance through discovery and report its leader
 //! cohort-probe blast DAEMON APP ACTOR MESSAGE     publish raw messages at a fixed rate and report the rate
 //! cohort-probe count DAEMON APP ACTOR MESSAGE     subscribe through discovery and count what arrives
@@ -77,14 +78,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _};
 use cohort_discovery::{
-    ClientConfig, Daemon, DiscoveryClient, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig,
+    ClientConfig, Daemon, DaemonSecurity, DiscoveryClient, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig,
 };
 use cohort_groups::{CommandError, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId, Role};
 use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, Response, Scope, Security, SocketOptions};
 
 /// What the options after the arguments ask for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Options {
+    /// `disco`: the key directory of a daemon secured with CURVE (`None`: not secured).
+    keys_dir: Option<std::path::PathBuf>,
     stamp: bool,
     /// `group --stamp`: leave out the lease reports.
     no_lease: bool,
@@ -104,6 +107,7 @@ impl Options {
     /// Splits `args` into positional arguments and options.
     fn parse(args: &[String]) -> anyhow::Result<(Vec<String>, Options)> {
         let mut options = Options {
+            keys_dir: None,
             stamp: false,
             no_lease: false,
             every: Duration::from_millis(10),
@@ -126,6 +130,7 @@ impl Options {
                 Ok(n)
             };
             match arg.as_str() {
+                "--keys-dir" => options.keys_dir = Some(it.next().context("--keys-dir needs a directory")?.into()),
                 "--stamp" => options.stamp = true,
                 "--no-lease" => options.no_lease = true,
                 "--every-ms" => options.every = Duration::from_millis(number()?),
@@ -259,8 +264,9 @@ fn disco(o: &Options, endpoint: &str, host: &str, redis: Option<&str>) -> anyhow
             Box::new(RedisBackend::connect(redis, log.clone())?)
         }
     };
+    let security = o.keys_dir.clone().map_or(DaemonSecurity::None, DaemonSecurity::keys_dir);
     let ctx = zmq::Context::new();
-    let mut daemon = Daemon::bind(&ctx, endpoint, config, backend, log)?;
+    let mut daemon = Daemon::bind_with(&ctx, endpoint, config, backend, &security, log)?;
     o.say(&format!("READY {}", daemon.endpoint()));
     let stop = AtomicBool::new(false);
     daemon.run(&stop)?;
