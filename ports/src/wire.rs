@@ -12,7 +12,8 @@
 //! | 6 | 8 | sequence number (per sending port; the request id on request ports) |
 //! | 14 | 8 | send time in nanoseconds since the Unix epoch, only when `TIMED` is set |
 //!
-//! The payload is CBOR (serde through `minicbor-serde`) unless `RAW` is set, in which case it is
+//! The payload is CBOR (serde; written by `minicbor-serde`, read by a decoder of our own that
+//! accepts what minicbor-serde's accepts, in `codec`) unless `RAW` is set, in which case it is
 //! the bytes the application gave.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

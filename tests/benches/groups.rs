@@ -1085,11 +1085,12 @@ fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<Ru
         let (ptx, prx) = channel::<Vec<Endpoint>>();
         peers_tx.push(ptx);
         let (tx, dir, instance) = (tx.clone(), dir.to_owned(), instance.clone());
-        threads.push(thread::spawn(move || {
+        // Named, so a profile tells the two kinds of receiver apart.
+        threads.push(thread::Builder::new().name(format!("group-recv-{i}")).spawn(move || {
             if let Err(e) = group_receiver(&dir, &instance, i, sender_id, &prx, &tx) {
                 let _ = tx.send((i, Report::Failed(format!("receiver {i}: {e:#}"))));
             }
-        }));
+        })?);
     }
     let result = (|| -> anyhow::Result<Run> {
         let mut endpoints = vec![sender.publisher_endpoint().clone()];
@@ -1209,11 +1210,11 @@ fn raw_pubsub(k: usize, n: u64) -> anyhow::Result<Run> {
     let mut threads = Vec::new();
     for i in 0..k {
         let (tx, endpoint) = (tx.clone(), endpoint.clone());
-        threads.push(thread::spawn(move || {
+        threads.push(thread::Builder::new().name(format!("raw-recv-{i}")).spawn(move || {
             if let Err(e) = raw_receiver(&endpoint, i, &tx) {
                 let _ = tx.send((i, Report::Failed(format!("raw receiver {i}: {e:#}"))));
             }
-        }));
+        })?);
     }
     let result = (|| -> anyhow::Result<Run> {
         let warm = payload(WARM);
