@@ -18,6 +18,10 @@
 //! - `cbor` lines go with `pubsub 64B tcp` and `reqrep tcp`: Cohort's typed API (`send`/`recv`,
 //!   `request`/`recv`) sends a struct whose CBOR encoding is 64 bytes (printed in the header),
 //!   so it compares with raw ZeroMQ's 64 B.
+//! - `curve` lines go with the tcp and ipc cases of `pubsub 64B`, `pubsub 1KiB` and `reqrep`:
+//!   the same Cohort bytes-API run with CURVE (both factories secured with one app keypair, as
+//!   an app's actors are), compared with Cohort without it: what encryption costs. They have no
+//!   target; docs/security.md quotes them.
 //!
 //! Both sides wait the same way, the fastest libzmq allows: `zmq::poll` until the socket is
 //! readable, then non-blocking receives (`ZMQ_DONTWAIT`; a port's `recv`) until nothing is
@@ -30,9 +34,10 @@
 //! has its own ZeroMQ context (on the Cohort side its own `PortFactory`), as separate processes
 //! would; inproc shares one context (one factory).
 //!
-//! Each case runs in pairs: raw then Cohort, then Cohort then raw, and so on (the `cbor` side,
-//! where there is one, runs after Cohort and before it in the reversed order), so that drift on
-//! a shared machine hits both sides alike. Each pair gives a ratio (Cohort's number over raw's);
+//! Each case runs in pairs: raw then Cohort, then Cohort then raw, and so on (the `cbor` and
+//! `curve` sides, where there are any, run after Cohort and before it in the reversed order), so
+//! that drift on a shared machine hits every side alike. Each pair gives a ratio (Cohort's
+//! number over raw's; a `curve` line's over plain Cohort's);
 //! a line reports the median of the pairs' ratios and their spread `[min–max]`, next to the
 //! median of each side's numbers. Targets, each judged on the median over the pairs:
 //!
@@ -60,7 +65,7 @@
 //! | `COHORT_BENCH_ROUND_TRIPS` | 5000 | timed round trips per latency run (warm-up: 1/20 of it) |
 //! | `COHORT_BENCH_PAIRS` | 10 | raw/Cohort pairs per case |
 //! | `COHORT_BENCH_VERBOSE=1` | off | print every run on stderr |
-//! | `COHORT_BENCH_ONLY` | both | `raw` or `cohort`: run one side only (for profiling; no lines) |
+//! | `COHORT_BENCH_ONLY` | all | `raw`, `cohort`, `cbor` or `curve`: run that side only (for profiling; no lines) |
 //!
 //! The exit status is 0 even when a target is missed: this is a report.
 
@@ -75,8 +80,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use cohort_ports::{
-    Addressing, Interface, PortFactory, PortKind, PortSpec, QryPort, ReqPort, Request, RequestId, Response, Scope,
-    Security, SocketOptions,
+    Addressing, AppKeys, Interface, PortFactory, PortKind, PortSpec, QryPort, ReqPort, Request, RequestId, Response,
+    Scope, Security, SocketOptions,
 };
 use serde::{Deserialize, Serialize};
 
@@ -128,6 +133,8 @@ struct Config {
     verbose: bool,
     only: Option<String>,
     dir: PathBuf,
+    /// The app keypair of the `curve` sides.
+    keys: AppKeys,
 }
 
 fn env_number(name: &str) -> Option<u64> {
@@ -159,9 +166,11 @@ impl Config {
             filters,
             verbose: env_flag("COHORT_BENCH_VERBOSE"),
             only: std::env::var("COHORT_BENCH_ONLY").ok().filter(|s| !s.is_empty()).inspect(|s| {
-                assert!(s == "raw" || s == "cohort", "COHORT_BENCH_ONLY={s:?}: expected raw or cohort");
+                let sides = ["raw", "cohort", "cbor", "curve"];
+                assert!(sides.contains(&s.as_str()), "COHORT_BENCH_ONLY={s:?}: expected one of {sides:?}");
             }),
             dir: std::env::temp_dir().join(format!("cohort-bench-{}", std::process::id())),
+            keys: AppKeys::generate().expect("the linked libzmq has CURVE (zmq-sys/README.md)"),
         }
     }
 
@@ -387,7 +396,7 @@ fn raw_pubsub(cfg: &Config, t: Transport, size: usize) -> Stream {
     let seen = Arc::new(AtomicBool::new(false));
     let receiver = {
         let seen = Arc::clone(&seen);
-        thread::spawn(move || {
+        thread::Builder::new().name("raw-receiver".to_owned()).spawn(move || {
             let mut msg = zmq::Message::new();
             let mut counter = Counter::default();
             loop {
@@ -407,7 +416,7 @@ fn raw_pubsub(cfg: &Config, t: Transport, size: usize) -> Stream {
         publisher.send(&data[..], 0).unwrap();
     }
     publisher.send(&[END][..], 0).unwrap();
-    receiver.join().unwrap().stream(cfg.messages, cpu_at_start)
+    receiver.unwrap().join().unwrap().stream(cfg.messages, cpu_at_start)
 }
 
 /// Raw echo: REQ→REP, or DEALER→ROUTER when `routed`.
@@ -419,7 +428,7 @@ fn raw_echo(cfg: &Config, t: Transport, routed: bool) -> Trips {
     client.connect(&endpoint).unwrap();
 
     let total = cfg.warmup + cfg.round_trips;
-    let echo = thread::spawn(move || {
+    let echo = thread::Builder::new().name("raw-echo".to_owned()).spawn(move || {
         let mut identity = zmq::Message::new();
         let mut msg = zmq::Message::new();
         let mut served = 0;
@@ -465,7 +474,7 @@ fn raw_echo(cfg: &Config, t: Transport, routed: bool) -> Trips {
         }
     }
     let cpu = process_cpu().saturating_sub(cpu_at_start);
-    drop(echo.join().unwrap());
+    drop(echo.unwrap().join().unwrap());
     Trips { times, cpu }
 }
 
@@ -489,10 +498,10 @@ impl Reading {
     }
 }
 
-fn factory(cfg: &Config, actor: &str) -> PortFactory {
+fn factory(cfg: &Config, actor: &str, security: &Security) -> PortFactory {
     let addressing =
         Addressing::with_runtime_dir(&Interface::Address(IpAddr::V4(Ipv4Addr::LOCALHOST)), &cfg.dir, actor).unwrap();
-    PortFactory::new(addressing, socket_options(), Security::None, slog::Logger::root(slog::Discard, slog::o!()))
+    PortFactory::new(addressing, socket_options(), security.clone(), slog::Logger::root(slog::Discard, slog::o!()))
         .unwrap()
 }
 
@@ -504,9 +513,11 @@ struct Sides {
 }
 
 impl Sides {
-    fn new(cfg: &Config, t: Transport) -> Sides {
-        let first = factory(cfg, "A");
-        let second = (t != Transport::Inproc).then(|| factory(cfg, "B"));
+    /// Plain, or secured with CURVE (`curve`: the app's keypair, on both sides).
+    fn new(cfg: &Config, t: Transport, curve: bool) -> Sides {
+        let security = if curve { Security::Curve(cfg.keys.clone()) } else { Security::None };
+        let first = factory(cfg, "A", &security);
+        let second = (t != Transport::Inproc).then(|| factory(cfg, "B", &security));
         Sides { first, second }
     }
 
@@ -519,8 +530,8 @@ impl Sides {
     }
 }
 
-fn cohort_pubsub(cfg: &Config, t: Transport, size: usize, typed: bool) -> Stream {
-    let sides = Sides::new(cfg, t);
+fn cohort_pubsub(cfg: &Config, t: Transport, size: usize, typed: bool, curve: bool) -> Stream {
+    let sides = Sides::new(cfg, t, curve);
     let n = unique();
     let mut publisher =
         sides.sender().publisher(&PortSpec::new("p", &format!("pub{n}"), PortKind::Pub, t.scope(), "Data")).unwrap();
@@ -531,7 +542,7 @@ fn cohort_pubsub(cfg: &Config, t: Transport, size: usize, typed: bool) -> Stream
     let seen = Arc::new(AtomicBool::new(false));
     let receiver = {
         let seen = Arc::clone(&seen);
-        thread::spawn(move || {
+        thread::Builder::new().name("cohort-receiver".to_owned()).spawn(move || {
             let mut counter = Counter::default();
             loop {
                 wait(subscriber.socket());
@@ -568,7 +579,7 @@ fn cohort_pubsub(cfg: &Config, t: Transport, size: usize, typed: bool) -> Stream
         }
         publisher.send_bytes(&[END]).unwrap();
     }
-    receiver.join().unwrap().stream(cfg.messages, cpu_at_start)
+    receiver.unwrap().join().unwrap().stream(cfg.messages, cpu_at_start)
 }
 
 /// What the latency loop needs of a `req` or `qry` port.
@@ -626,8 +637,8 @@ impl Asker for QryPort {
 }
 
 /// Cohort echo: `req`→`rep`, or `qry`→`ans` when `query`.
-fn cohort_echo(cfg: &Config, t: Transport, query: bool, typed: bool) -> Trips {
-    let sides = Sides::new(cfg, t);
+fn cohort_echo(cfg: &Config, t: Transport, query: bool, typed: bool, curve: bool) -> Trips {
+    let sides = Sides::new(cfg, t, curve);
     let n = unique();
     let (ask_kind, answer_kind) = if query { (PortKind::Qry, PortKind::Ans) } else { (PortKind::Req, PortKind::Rep) };
     let spec = |owner: &str, kind| PortSpec::new(owner, &format!("p{n}"), kind, t.scope(), "Ping").with_reply("Pong");
@@ -644,7 +655,7 @@ fn cohort_echo(cfg: &Config, t: Transport, query: bool, typed: bool) -> Trips {
     };
 
     let total = cfg.warmup + cfg.round_trips;
-    let echo = thread::spawn(move || {
+    let echo = thread::Builder::new().name("cohort-echo".to_owned()).spawn(move || {
         let mut copy = Vec::with_capacity(ROUND_TRIP_BYTES);
         let mut served = 0;
         while served < total {
@@ -693,7 +704,7 @@ fn cohort_echo(cfg: &Config, t: Transport, query: bool, typed: bool) -> Trips {
         }
     }
     let cpu = process_cpu().saturating_sub(cpu_at_start);
-    drop(echo.join().unwrap());
+    drop(echo.unwrap().join().unwrap());
     Trips { times, cpu }
 }
 
@@ -706,6 +717,8 @@ enum Side {
     Cohort,
     /// Cohort through the typed (CBOR) API.
     Typed,
+    /// Cohort's bytes API with CURVE, compared with `Cohort`.
+    Curve,
 }
 
 impl Side {
@@ -714,6 +727,7 @@ impl Side {
             Side::Raw => "raw",
             Side::Cohort => "cohort",
             Side::Typed => "cbor",
+            Side::Curve => "curve",
         }
     }
 }
@@ -731,6 +745,8 @@ struct Case {
     transport: Transport,
     /// Whether a typed (`cbor`) side goes with it.
     typed: bool,
+    /// Whether a `curve` side goes with it.
+    curve: bool,
 }
 
 /// The numbers of one run: a throughput run fills `rate`, a latency run `p50` and `p99` (µs);
@@ -761,14 +777,14 @@ impl Outcome {
 
 fn run(cfg: &Config, case: &Case, side: Side) -> Outcome {
     let t = case.transport;
-    let typed = side == Side::Typed;
+    let (typed, curve) = (side == Side::Typed, side == Side::Curve);
     match (case.pattern, side) {
         (Pattern::PubSub(size), Side::Raw) => Outcome::of_stream(raw_pubsub(cfg, t, size)),
-        (Pattern::PubSub(size), _) => Outcome::of_stream(cohort_pubsub(cfg, t, size, typed)),
+        (Pattern::PubSub(size), _) => Outcome::of_stream(cohort_pubsub(cfg, t, size, typed, curve)),
         (Pattern::ReqRep, Side::Raw) => Outcome::of_trips(raw_echo(cfg, t, false)),
         (Pattern::QryAns, Side::Raw) => Outcome::of_trips(raw_echo(cfg, t, true)),
-        (Pattern::ReqRep, _) => Outcome::of_trips(cohort_echo(cfg, t, false, typed)),
-        (Pattern::QryAns, _) => Outcome::of_trips(cohort_echo(cfg, t, true, typed)),
+        (Pattern::ReqRep, _) => Outcome::of_trips(cohort_echo(cfg, t, false, typed, curve)),
+        (Pattern::QryAns, _) => Outcome::of_trips(cohort_echo(cfg, t, true, typed, curve)),
     }
 }
 
@@ -806,13 +822,15 @@ fn rate_text(rate: f64) -> String {
     }
 }
 
-/// One printed line: a quantity of `side` against raw, as the medians of both sides' runs and
-/// the median [min–max] of the per-pair ratios, then `extra`, the target and the verdict
-/// (`met` is `None` for a line without a target).
+/// One printed line: a quantity of `side` against its base (raw; plain Cohort for `curve`), as
+/// the medians of both sides' runs and the median [min–max] of the per-pair ratios, then
+/// `extra`, the target and the verdict (`met` is `None` for a line without a target).
 struct Line<'a> {
     label: &'a str,
     what: &'a str,
     side: Side,
+    /// The base's name and its median.
+    base: &'a str,
     raw: String,
     ours: String,
     ratio: Spread,
@@ -829,9 +847,10 @@ impl Line<'_> {
             None => "(no target)",
         };
         println!(
-            "{:<20} {:<7}  raw {:>12}  {:<6} {:>12}  ratio {}  {}target {}  {verdict}",
+            "{:<20} {:<7}  {:<6} {:>12}  {:<6} {:>12}  ratio {}  {}target {}  {verdict}",
             self.label,
             self.what,
+            self.base,
             self.raw,
             self.side.name(),
             self.ours,
@@ -849,6 +868,9 @@ fn measure(cfg: &Config, case: &Case) -> Vec<(String, bool)> {
     if case.typed {
         sides.push(Side::Typed);
     }
+    if case.curve {
+        sides.push(Side::Curve);
+    }
     let mut runs: Vec<Vec<Outcome>> = vec![Vec::new(); sides.len()];
     for pair in 0..cfg.pairs {
         let mut order: Vec<usize> = (0..sides.len()).collect();
@@ -856,10 +878,8 @@ fn measure(cfg: &Config, case: &Case) -> Vec<(String, bool)> {
             order.reverse();
         }
         for i in order {
-            if let Some(only) = &cfg.only {
-                if (sides[i] == Side::Raw) != (only == "raw") {
-                    continue;
-                }
+            if cfg.only.as_ref().is_some_and(|only| only != sides[i].name()) {
+                continue;
             }
             let o = run(cfg, case, sides[i]);
             if cfg.verbose {
@@ -875,12 +895,17 @@ fn measure(cfg: &Config, case: &Case) -> Vec<(String, bool)> {
     if cfg.only.is_some() {
         return Vec::new();
     }
-    let raw = &runs[0];
     let mut verdicts = Vec::new();
     for (i, &side) in sides.iter().enumerate().skip(1) {
         let ours = &runs[i];
-        let typed = side == Side::Typed;
-        let label = if typed { format!("{} cbor", case.name) } else { case.name.clone() };
+        let (typed, curve) = (side == Side::Typed, side == Side::Curve);
+        // A `curve` line compares with plain Cohort (what encryption costs), the others with raw.
+        let (raw, base) = if curve { (&runs[1], "plain") } else { (&runs[0], "raw") };
+        let label = match side {
+            Side::Typed => format!("{} cbor", case.name),
+            Side::Curve => format!("{} curve", case.name),
+            _ => case.name.clone(),
+        };
         let median = |runs: &[Outcome], f: fn(&Outcome) -> f64| Spread::of(runs.iter().map(f)).median;
         let ratio = |f: fn(&Outcome) -> f64| Spread::of(raw.iter().zip(ours).map(|(r, o)| f(o) / f(r)));
         let cpu = |o: &Outcome| o.cpu;
@@ -893,24 +918,26 @@ fn measure(cfg: &Config, case: &Case) -> Vec<(String, bool)> {
                 label: &label,
                 what: "msg/s",
                 side,
+                base,
                 raw: rate_text(median(raw, rate)),
                 ours: rate_text(median(ours, rate)),
                 ratio: r,
                 extra: String::new(),
-                target,
-                met: Some(r.median >= floor),
+                target: if curve { "—" } else { target },
+                met: (!curve).then_some(r.median >= floor),
             });
             let r = ratio(cpu);
             lines.push(Line {
                 label: &label,
                 what: "cpu/msg",
                 side,
+                base,
                 raw: format!("{:.3} µs", median(raw, cpu)),
                 ours: format!("{:.3} µs", median(ours, cpu)),
                 ratio: r,
                 extra: String::new(),
-                target: if typed { "—" } else { "≤ 1.10×raw" },
-                met: (!typed).then_some(r.median <= 1.10),
+                target: if typed || curve { "—" } else { "≤ 1.10×raw" },
+                met: (!typed && !curve).then_some(r.median <= 1.10),
             });
         } else {
             let (p50, p99) = (|o: &Outcome| o.p50, |o: &Outcome| o.p99);
@@ -925,17 +952,19 @@ fn measure(cfg: &Config, case: &Case) -> Vec<(String, bool)> {
                 label: &label,
                 what: "p50/p99",
                 side,
+                base,
                 raw: format!("{:.1}/{:.1} µs", median(raw, p50), median(raw, p99)),
                 ours: format!("{:.1}/{:.1} µs", median(ours, p50), median(ours, p99)),
                 ratio: ratio(p50),
                 extra: format!("{:+.1} µs [{:+.1}–{:+.1}]  ", over.median, over.min, over.max),
-                target,
-                met: Some(slack.median <= 0.0),
+                target: if curve { "—" } else { target },
+                met: (!curve).then_some(slack.median <= 0.0),
             });
             lines.push(Line {
                 label: &label,
                 what: "cpu/rt",
                 side,
+                base,
                 raw: format!("{:.2} µs", median(raw, cpu)),
                 ours: format!("{:.2} µs", median(ours, cpu)),
                 ratio: ratio(cpu),
@@ -963,6 +992,7 @@ fn cases() -> Vec<Case> {
                 pattern: Pattern::PubSub(size),
                 transport: t,
                 typed: size == 64 && t == Transport::Tcp,
+                curve: t != Transport::Inproc,
             });
         }
     }
@@ -973,6 +1003,7 @@ fn cases() -> Vec<Case> {
                 pattern,
                 transport: t,
                 typed: pattern == Pattern::ReqRep && t == Transport::Tcp,
+                curve: pattern == Pattern::ReqRep && t != Transport::Inproc,
             });
         }
     }
@@ -991,12 +1022,13 @@ fn warm_up_process(cfg: &Config) {
         verbose: false,
         only: None,
         dir: cfg.dir.clone(),
+        keys: cfg.keys.clone(),
     };
     for t in Transport::ALL {
         raw_pubsub(&short, t, 64);
-        cohort_pubsub(&short, t, 64, false);
+        cohort_pubsub(&short, t, 64, false, false);
         raw_echo(&short, t, true);
-        cohort_echo(&short, t, true, false);
+        cohort_echo(&short, t, true, false, false);
     }
 }
 
@@ -1008,11 +1040,11 @@ fn main() {
     println!(
         "ports_vs_raw: libzmq {major}.{minor}.{patch}, {} raw/cohort pairs per case (order alternating), {} messages \
          per throughput run, {}+{} round trips of {ROUND_TRIP_BYTES} B per latency run; cbor lines send a \
-         {typed_size}-byte struct",
+         {typed_size}-byte struct; curve lines compare CURVE with plain Cohort",
         cfg.pairs, cfg.messages, cfg.warmup, cfg.round_trips
     );
     println!(
-        "columns: median of each side's runs; ratio = median [min–max] of the per-pair ratios (side/raw); cpu = \
+        "columns: median of each side's runs; ratio = median [min–max] of the per-pair ratios (side/raw, curve/plain); cpu = \
          process user+sys per message (msg) or round trip (rt)"
     );
     let started = Instant::now();

@@ -90,6 +90,13 @@ pub(crate) struct RawFrame<'a> {
 }
 
 impl<'a> RawFrame<'a> {
+    /// A frame already put together (a typed frame from [`Outbox::typed`]), to be copied into
+    /// the ZeroMQ message as it is.
+    #[inline]
+    pub(crate) fn whole(frame: &'a [u8]) -> RawFrame<'a> {
+        RawFrame { header: [0; wire::TIMED_HEADER_LEN], header_len: 0, prefix: &[], payload: frame }
+    }
+
     /// The same frame with `prefix` before its payload bytes (copied with them, in place).
     #[inline]
     pub(crate) fn prefixed(self, prefix: &'a [u8]) -> RawFrame<'a> {

@@ -10,7 +10,7 @@ use crate::bytes::ReceivedBytes;
 use crate::codec;
 use crate::endpoint::Endpoint;
 use crate::error::PortError;
-use crate::frames::{check, send_frame, send_part, Inbox, Outbox, Received, Want};
+use crate::frames::{check, send_frame, Inbox, Outbox, RawFrame, Received, Want};
 use crate::kind::PortKind;
 use crate::options::SocketOptions;
 use crate::stats::PortStats;
@@ -50,7 +50,7 @@ impl PubPort {
     pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PortError> {
         self.seq += 1;
         let frame = self.outbox.typed(&self.message, self.seq, Flags::empty(), value)?;
-        send_part(&self.socket, frame, false, &self.options)?;
+        send_frame(&mut self.socket, &RawFrame::whole(frame), false, &self.options)?;
         self.stats.sent();
         Ok(())
     }
