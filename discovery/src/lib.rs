@@ -26,6 +26,6 @@ pub use client::{
     list, list_with, ClientConfig, ClientError, ClientSecurity, DiscoveryClient, Update, GOODBYE_TIMEOUT,
 };
 pub use daemon::{Daemon, DaemonError, DaemonSecurity, DaemonThread, KeysDir};
-pub use redis_backend::{RedisBackend, RedisConfig};
+pub use redis_backend::{RedisAuth, RedisBackend, RedisConfig, RedisConnectError};
 pub use registry::{ClientId, Effect, Listing, Registry, RegistryConfig};
 pub use service::{port_messages, Reach, Service, ServiceError};

@@ -18,6 +18,13 @@
 //! shares is written again and the prefix is scanned again. Other hosts' providers learned
 //! before stay known until the server tells otherwise: a registry outage alone does not
 //! disconnect consumers from live providers.
+//!
+//! A server that requires a password gets it from [`RedisConfig::auth`] (never from the URL,
+//! which is logged); a `rediss://` URL connects with TLS (rustls), trusting
+//! [`RedisConfig::tls_ca`] or else the system's roots. A wrong password, a missing one or an
+//! untrusted certificate met by the first connection makes [`RedisBackend::connect`] fail, before
+//! anything is written: retrying cannot cure them. Met later (the server's password changed),
+//! they are logged and retried like an outage.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{ErrorKind, Read, Write};
@@ -35,8 +42,16 @@ use slog::{debug, info, warn};
 use crate::backend::{Backend, BackendError, RemoteChange};
 use crate::service::{Reach, Service};
 
+mod access;
+
+use access::{redact, refusal};
+pub use access::{RedisAuth, RedisConnectError};
+
 /// Connect, read and write timeout of every Redis connection.
 const IO_TIMEOUT: Duration = Duration::from_millis(200);
+/// Timeout of the first connection, which [`RedisBackend::connect`] waits for: longer, so that a
+/// slow TLS handshake or a busy server does not hide a refused password or certificate.
+const FIRST_TIMEOUT: Duration = Duration::from_secs(2);
 /// First delay before retrying a failed connection; it doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest delay between connection attempts.
@@ -52,8 +67,15 @@ const MIN_TTL: Duration = Duration::from_millis(50);
 /// Where the shared registry is and how this host appears in it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisConfig {
-    /// The server, `redis://[[user]:password@]host[:port][/db]` (`redis://127.0.0.1:6379/`).
+    /// The server, `redis://host[:port][/db]` (`redis://127.0.0.1:6379/`), or
+    /// `rediss://host[:port][/db]` for TLS. A user or password in it is refused: they go in
+    /// [`RedisConfig::auth`].
     pub url: String,
+    /// The user and password to log in with, for a server that requires them (none).
+    pub auth: Option<RedisAuth>,
+    /// PEM certificates of the authorities to trust for a `rediss://` server, instead of the
+    /// system's roots (none: the system's roots). Refused with a `redis://` URL.
+    pub tls_ca: Option<Vec<u8>>,
     /// This daemon's host id; entries of this host are never reported back to it.
     pub host: String,
     /// How long an entry outlives its last refresh (3 s); a dead host's providers vanish
@@ -64,10 +86,13 @@ pub struct RedisConfig {
 }
 
 impl RedisConfig {
-    /// Defaults for `host`: `redis://127.0.0.1:6379/`, a TTL of 3 s, the prefix `cohort/1`.
+    /// Defaults for `host`: `redis://127.0.0.1:6379/` without password or TLS, a TTL of 3 s, the
+    /// prefix `cohort/1`.
     pub fn new(host: &str) -> RedisConfig {
         RedisConfig {
             url: "redis://127.0.0.1:6379/".to_owned(),
+            auth: None,
+            tls_ca: None,
             host: host.to_owned(),
             ttl: Duration::from_secs(3),
             key_prefix: "cohort/1".to_owned(),
@@ -79,6 +104,8 @@ impl std::fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConfig")
             .field("url", &redact(&self.url))
+            .field("auth", &self.auth)
+            .field("tls_ca", &self.tls_ca.as_ref().map(|pem| format!("{} bytes of PEM", pem.len())))
             .field("host", &self.host)
             .field("ttl", &self.ttl)
             .field("key_prefix", &self.key_prefix)
@@ -158,32 +185,36 @@ impl std::fmt::Debug for RedisBackend {
 }
 
 impl RedisBackend {
-    /// Starts sharing through the server at `config.url`. Fails only on a malformed URL, an
-    /// empty host id or prefix, or a TTL under 50 ms: an unreachable server is logged and
-    /// retried, so that daemons and the server may start in any order. Other hosts' entries
-    /// are reported by the first calls of [`Backend::changes`].
-    pub fn connect(config: RedisConfig, log: slog::Logger) -> Result<RedisBackend, BackendError> {
+    /// Starts sharing through the server at `config.url`, connecting once first. Fails on a
+    /// configuration that cannot work (a malformed URL, a user or password in the URL, an
+    /// unusable CA certificate, an empty host id or prefix, a TTL under 50 ms) and when the
+    /// server refuses the credentials or the TLS handshake fails (see [`RedisConnectError`]):
+    /// nothing is written to the server then. An unreachable server is logged and retried, so
+    /// that daemons and the server may start in any order. Other hosts' entries are reported by
+    /// the first calls of [`Backend::changes`].
+    pub fn connect(config: RedisConfig, log: slog::Logger) -> Result<RedisBackend, RedisConnectError> {
+        let invalid = |why: String| RedisConnectError::Invalid { why };
         if config.host.is_empty() {
-            return Err(BackendError("the host id is empty".into()));
+            return Err(invalid("the host id is empty".into()));
         }
         if config.key_prefix.is_empty() {
-            return Err(BackendError("the key prefix is empty".into()));
+            return Err(invalid("the key prefix is empty".into()));
         }
         if config.ttl < MIN_TTL {
-            return Err(BackendError(format!("the TTL {:?} is shorter than {MIN_TTL:?}", config.ttl)));
+            return Err(invalid(format!("the TTL {:?} is shorter than {MIN_TTL:?}", config.ttl)));
         }
         let server = redact(&config.url);
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| BackendError(format!("bad Redis URL {server:?}: {e}")))?;
+        let client = access::client(&config.url, &server, config.auth.as_ref(), config.tls_ca.as_deref())?;
         let log = log.new(slog::o!("redis" => server.clone()));
         let providers = format!("{}/p/", config.key_prefix);
         let own_prefix = format!("{providers}{}/", escape(&config.host));
         let db = client.get_connection_info().redis_settings().db();
         let channel_prefix = format!("__keyspace@{db}__:");
         let pattern = format!("{channel_prefix}{}*", glob_escape(&providers));
-        let (wake, waker) = UnixStream::pair().map_err(|e| BackendError(format!("creating a wake-up socket: {e}")))?;
+        let local = |what| move |source| RedisConnectError::Local { what, source };
+        let (wake, waker) = UnixStream::pair().map_err(local("creating a wake-up socket"))?;
         for s in [&wake, &waker] {
-            s.set_nonblocking(true).map_err(|e| BackendError(format!("setting a socket non-blocking: {e}")))?;
+            s.set_nonblocking(true).map_err(local("setting a socket non-blocking"))?;
         }
         let (tx, events) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
@@ -197,10 +228,6 @@ impl RedisBackend {
             stop: stop.clone(),
             log: log.clone(),
         };
-        let thread = std::thread::Builder::new()
-            .name("cohort-redis-sub".into())
-            .spawn(move || subscriber.run())
-            .map_err(|e| BackendError(format!("starting the subscriber thread: {e}")))?;
         let now = Instant::now();
         let mut backend = RedisBackend {
             config,
@@ -225,11 +252,20 @@ impl RedisBackend {
             events,
             wake,
             stop,
-            subscriber: Some(thread),
+            subscriber: None,
         };
-        if let Err(e) = backend.connected(now) {
+        // Before the subscriber's connection: a refusal ends here, and nothing was written.
+        if let Err(e) = backend.attempt(now, FIRST_TIMEOUT) {
+            if let Some(refused) = refusal(&e, &backend.server) {
+                return Err(refused);
+            }
             warn!(backend.log, "the shared registry is unreachable; retrying"; "error" => %e);
         }
+        let thread = std::thread::Builder::new()
+            .name("cohort-redis-sub".into())
+            .spawn(move || subscriber.run())
+            .map_err(local("starting the subscriber thread"))?;
+        backend.subscriber = Some(thread);
         Ok(backend)
     }
 
@@ -264,7 +300,19 @@ impl RedisBackend {
         if now < self.retry_at {
             return Ok(false);
         }
-        match self.open(now) {
+        match self.attempt(now, IO_TIMEOUT) {
+            Ok(()) => Ok(true),
+            Err(e) => Err(match refusal(&e, &self.server) {
+                Some(refused) => BackendError(refused.to_string()),
+                None => BackendError(format!("cannot connect to Redis at {}: {e}", self.server)),
+            }),
+        }
+    }
+
+    /// Tries to connect ([`RedisBackend::open`]) within `timeout`; on a failure, puts the next
+    /// attempt off by the back-off.
+    fn attempt(&mut self, now: Instant, timeout: Duration) -> redis::RedisResult<()> {
+        match self.open(now, timeout) {
             Ok(()) => {
                 if self.failures > 0 {
                     info!(self.log, "reconnected to the shared registry");
@@ -272,21 +320,21 @@ impl RedisBackend {
                     debug!(self.log, "connected to the shared registry");
                 }
                 self.failures = 0;
-                Ok(true)
+                Ok(())
             }
             Err(e) => {
                 let backoff = MIN_BACKOFF.saturating_mul(1 << self.failures.min(8)).min(MAX_BACKOFF);
                 self.failures = self.failures.saturating_add(1);
                 self.retry_at = now + backoff;
-                Err(BackendError(format!("cannot connect to Redis at {}: {e}", self.server)))
+                Err(e)
             }
         }
     }
 
-    /// Connects, enables notifications, writes everything this host shares again and deletes
-    /// what it withdrew meanwhile.
-    fn open(&mut self, now: Instant) -> redis::RedisResult<()> {
-        let mut conn = self.client.get_connection_with_timeout(IO_TIMEOUT)?;
+    /// Connects (logging in and shaking hands within `timeout`), enables notifications, writes
+    /// everything this host shares again and deletes what it withdrew meanwhile.
+    fn open(&mut self, now: Instant, timeout: Duration) -> redis::RedisResult<()> {
+        let mut conn = self.client.get_connection_with_timeout(timeout)?;
         conn.set_read_timeout(Some(IO_TIMEOUT))?;
         conn.set_write_timeout(Some(IO_TIMEOUT))?;
         enable_notifications(&mut conn, &self.log)?;
@@ -663,14 +711,15 @@ impl Subscriber {
 const NEEDED_EVENTS: &str = "Kg$xe";
 
 /// Adds the events the backend needs to the server's `notify-keyspace-events`. A server that
-/// refuses `CONFIG` (a managed service) is logged: it must be configured by its operator, and
-/// until then the periodic scans alone find changes. Connection errors are returned.
+/// refuses `CONFIG` (a managed service, an ACL user without it) is logged: it must be
+/// configured by its operator, and until then the periodic scans alone find changes.
+/// Connection errors and a demand for a password are returned.
 fn enable_notifications(conn: &mut redis::Connection, log: &slog::Logger) -> redis::RedisResult<()> {
     let current: redis::RedisResult<Vec<String>> =
         redis::cmd("CONFIG").arg("GET").arg("notify-keyspace-events").query(conn);
     let current = match current {
         Ok(pair) => pair.into_iter().nth(1).unwrap_or_default(),
-        Err(e) if e.is_io_error() => return Err(e),
+        Err(e) if breaks_connection(&e) => return Err(e),
         Err(e) => {
             warn!(log, "cannot read notify-keyspace-events; changes are found by periodic scans"; "error" => %e);
             return Ok(());
@@ -685,12 +734,17 @@ fn enable_notifications(conn: &mut redis::Connection, log: &slog::Logger) -> red
             debug!(log, "enabled keyspace notifications"; "was" => &current, "now" => &merged);
             Ok(())
         }
-        Err(e) if e.is_io_error() => Err(e),
+        Err(e) if breaks_connection(&e) => Err(e),
         Err(e) => {
             warn!(log, "cannot enable keyspace notifications; changes are found by periodic scans"; "error" => %e);
             Ok(())
         }
     }
+}
+
+/// Whether `e` ends the use of a connection: it broke, or the server wants a password first.
+fn breaks_connection(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.code() == Some("NOAUTH")
 }
 
 /// `current` with the [`NEEDED_EVENTS`] added (`A` stands for every class but `K`, `E`, `m`
@@ -720,21 +774,6 @@ fn escape(part: &str) -> String {
     out
 }
 
-/// `url` without the password of its user information (`redis://user:***@host/`).
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let user = rest[..at].split_once(':').map_or(&rest[..at], |(user, _)| user);
-            format!("{scheme}://{user}:***@{}", &rest[at + 1..])
-        }
-        None => url.to_owned(),
-    }
-}
-
 /// Escapes the glob characters of a `SCAN MATCH` or `PSUBSCRIBE` pattern.
 fn glob_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -762,12 +801,13 @@ mod tests {
 
     #[test]
     fn passwords_stay_out_of_logs() {
-        assert_eq!(redact("redis://:secret@10.0.0.1:6379/0"), "redis://:***@10.0.0.1:6379/0");
-        assert_eq!(redact("redis://cohort:se:cr@et@r:6379"), "redis://cohort:***@r:6379");
-        assert_eq!(redact("redis://10.0.0.1:6379/"), "redis://10.0.0.1:6379/");
-        assert_eq!(redact("unix:///run/redis.sock"), "unix:///run/redis.sock");
-        let config = RedisConfig { url: "redis://u:pw@h/".into(), ..RedisConfig::new("h1") };
-        assert!(!format!("{config:?}").contains("pw"));
+        let config = RedisConfig {
+            url: "redis://u:pw@h/".into(),
+            auth: Some(RedisAuth { user: Some("cohort".into()), password: "s3cret".into() }),
+            ..RedisConfig::new("h1")
+        };
+        let text = format!("{config:?}");
+        assert!(!text.contains("pw") && !text.contains("s3cret") && text.contains("cohort"), "{text}");
     }
 
     #[test]

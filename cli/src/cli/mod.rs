@@ -105,6 +105,12 @@ host's providers under keys that expire unless refreshed (--redis-ttl-ms), and l
 hosts' changes from Redis keyspace notifications, so a dead host's providers vanish within the TTL
 and every consumer is told.
 
+A Redis server that requires a password gets it from a file (--redis-password-file, mode 0600)
+or from the COHORT_REDIS_PASSWORD environment variable, never from the command line; an ACL user
+is named with --redis-user. A rediss:// URL connects with TLS, trusting the system's roots or the
+CA certificate given with --redis-ca. A wrong or missing password and an untrusted certificate
+stop the daemon at start (exit status 2), before anything is shared.
+
 The daemon is secured (CURVE) with the key directory (--keys-dir): it admits only clients on
 this host that hold the key of an app with a key file there, and an actor may register only for
 the app of its key. The daemon makes its own keypair there (daemon.key) on first use; actors and
@@ -118,10 +124,13 @@ Examples:
   cohort disco --endpoint tcp://127.0.0.1:9800   Serve elsewhere
   cohort disco --log-level debug --log-json      Log every request, as JSON lines
   cohort disco --registry redis --redis-url redis://10.0.0.1:6379/ --host node-1
+  cohort disco --registry redis --redis-url rediss://redis.lan:6380/ --redis-ca /etc/cohort/redis-ca.pem \\
+               --redis-user cohort --redis-password-file /etc/cohort/redis.password
   cohort disco --keys-dir /etc/cohort/keys       Admit the apps whose key files are there
   cohort disco --insecure                        Serve unencrypted, to apps run with --insecure
 
-Exit status: 0 when stopped by a signal, 2 when the daemon cannot start (address in use, …).";
+Exit status: 0 when stopped by a signal, 2 when the daemon cannot start (address in use, Redis
+refused the password or its certificate is not trusted, …).";
 
 const KEYGEN_LONG_ABOUT: &str = "\
 Make an app's CURVE keypair and write it to the app's key file.
@@ -285,9 +294,22 @@ pub(crate) struct DiscoArgs {
     /// Where providers are shared with other hosts.
     #[arg(long, value_enum, default_value = "memory")]
     pub(crate) registry: RegistryKind,
-    /// The Redis server of `--registry redis`.
+    /// The Redis server of `--registry redis`: redis://HOST[:PORT][/DB], or rediss://… for TLS.
+    /// Never put a password in it (the command line is visible to every user in `ps`).
     #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379/")]
     pub(crate) redis_url: String,
+    /// The Redis ACL user to log in as [default: the `default` user]; needs a password.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) redis_user: Option<String>,
+    /// A file holding the Redis password: its one line, the final newline dropped. It must be
+    /// readable by its owner only (`chmod 600 FILE`). Or set the COHORT_REDIS_PASSWORD
+    /// environment variable instead (not both).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) redis_password_file: Option<PathBuf>,
+    /// A PEM file with the certificate of the authority that signed the Redis server's
+    /// certificate, for a rediss:// URL [default: the system's trusted roots].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) redis_ca: Option<PathBuf>,
     /// How long this host's entries outlive it in Redis (milliseconds); refreshed every third of it.
     #[arg(long, value_name = "MS", default_value_t = 3000)]
     pub(crate) redis_ttl_ms: u64,
