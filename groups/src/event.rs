@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use cohort_ports::ReceivedBytes;
+use cohort_ports::{RawPayload, ReceivedBytes};
 
 use serde::de::DeserializeOwned;
 
@@ -16,16 +16,24 @@ use crate::core::Event;
 use crate::wire::{MemberId, Outcome, Subject, VoteId, VoteKind};
 
 /// The bytes of a message from the group (CBOR, as the runtime encodes values), decoded on
-/// demand. A group message's payload stays in the ZeroMQ message it arrived in (no copy on the
-/// way in); cloning one copies its bytes.
+/// demand. A small group message's payload (up to [`INLINE`] bytes) is copied into the event;
+/// a larger one stays in the ZeroMQ message it arrived in (no copy). Cloning one copies its
+/// bytes.
 #[derive(Clone)]
 pub struct Payload(Bytes);
+
+/// The payload size up to which a group message's bytes are copied into its event: copying
+/// them costs less than keeping the ZeroMQ message they arrived in (taking it out of the port,
+/// and releasing it with the event), and the event is no larger.
+const INLINE: usize = 80;
 
 /// Where a [`Payload`]'s bytes live.
 enum Bytes {
     /// In memory of their own (control messages, decoded from CBOR; clones).
     Owned(Vec<u8>),
-    /// In the received ZeroMQ message (group messages).
+    /// In the event itself: the first `len` bytes (small group messages).
+    Inline { len: u8, bytes: [u8; INLINE] },
+    /// In the received ZeroMQ message (larger group messages).
     Received(ReceivedBytes),
 }
 
@@ -33,6 +41,7 @@ impl Clone for Bytes {
     fn clone(&self) -> Bytes {
         match self {
             Bytes::Owned(bytes) => Bytes::Owned(bytes.clone()),
+            Bytes::Inline { len, bytes } => Bytes::Inline { len: *len, bytes: *bytes },
             Bytes::Received(bytes) => Bytes::Owned(bytes.to_vec()),
         }
     }
@@ -68,9 +77,18 @@ impl Payload {
         Payload(Bytes::Owned(bytes))
     }
 
-    /// The payload of a group message, left where it arrived.
-    pub(crate) fn received(bytes: ReceivedBytes) -> Payload {
-        Payload(Bytes::Received(bytes))
+    /// The payload of a group message, after the data frame's header of `header` bytes:
+    /// copied when small, else left where it arrived.
+    pub(crate) fn received(raw: RawPayload<'_>, header: usize) -> Payload {
+        let bytes = raw.as_bytes().get(header..).unwrap_or_default();
+        match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= INLINE => {
+                let mut inline = [0; INLINE];
+                inline[..bytes.len()].copy_from_slice(bytes);
+                Payload(Bytes::Inline { len, bytes: inline })
+            }
+            _ => Payload(Bytes::Received(raw.take().skip(header))),
+        }
     }
 
     /// Decodes the payload as `T`.
@@ -83,6 +101,7 @@ impl Payload {
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Bytes::Owned(bytes) => bytes,
+            Bytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
             Bytes::Received(bytes) => bytes,
         }
     }

@@ -463,15 +463,15 @@ impl GroupMember {
     fn read_mesh(&mut self, now: Instant) {
         for _ in 0..BATCH {
             // A data frame becomes its event right where it is read (the event is built once,
-            // in place, and the payload stays in the message it arrived in); control envelopes
-            // are boxed, so what comes back is small either way.
+            // in place, with a small payload copied into it and a larger one left in the message
+            // it arrived in); control envelopes are boxed, so what comes back is small either way.
             let (own, events) = (self.id, &mut self.events);
-            let received = self.gsub.recv_mixed::<Box<Envelope<'static>>, _>(|bytes| {
-                let from = DataFrame::decode(&bytes).map_err(|e| e.to_string())?.from;
+            let received = self.gsub.recv_mixed::<Box<Envelope<'static>>, _>(|raw| {
+                let from = DataFrame::decode(raw.as_bytes()).map_err(|e| e.to_string())?.from;
                 if from == own {
                     return Ok(DataFrameFrom::ThisMember);
                 }
-                events.push(GroupEvent::Message { from, payload: Payload::received(bytes.skip(DATA_HEADER_LEN)) });
+                events.push(GroupEvent::Message { from, payload: Payload::received(raw, DATA_HEADER_LEN) });
                 Ok(DataFrameFrom::Other)
             });
             let envelope = match received {

@@ -79,9 +79,48 @@ impl fmt::Debug for ReceivedBytes {
     }
 }
 
+/// The raw payload of the message just received, lent to the reader of
+/// [`SubPort::recv_mixed`](crate::SubPort::recv_mixed): read it where it is
+/// ([`RawPayload::as_bytes`]; the port then receives the next message into the same libzmq
+/// message), or take it along without a copy ([`RawPayload::take`]).
+pub struct RawPayload<'a> {
+    message: &'a mut zmq::Message,
+    /// Where the payload starts in the message.
+    start: usize,
+}
+
+impl<'a> RawPayload<'a> {
+    /// The bytes of `message` from `start` on.
+    pub(crate) fn new(message: &'a mut zmq::Message, start: usize) -> RawPayload<'a> {
+        RawPayload { message, start }
+    }
+
+    /// The payload's bytes, in place.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.message.get(self.start..).unwrap_or_default()
+    }
+
+    /// Takes the payload along: the message it arrived in moves into the [`ReceivedBytes`]
+    /// (no copy), and the port receives the next message into a new one.
+    pub fn take(self) -> ReceivedBytes {
+        ReceivedBytes::new(std::mem::replace(self.message, zmq::Message::new()), self.start)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lent_payload_reads_in_place_or_is_taken_whole() {
+        let mut message = zmq::Message::from(&b"header:payload"[..]);
+        assert_eq!(RawPayload::new(&mut message, 7).as_bytes(), b"payload");
+        assert!(RawPayload::new(&mut message, 99).as_bytes().is_empty());
+        let taken = RawPayload::new(&mut message, 7).take();
+        assert_eq!(taken.as_bytes(), b"payload");
+        assert!(message.is_empty(), "the lender keeps an empty message");
+    }
 
     #[test]
     fn skipping_moves_the_start_and_never_past_the_end() {

@@ -219,10 +219,10 @@ impl Inbox {
         &self.body
     }
 
-    /// Takes the whole frame of the last message received, leaving an empty message in its place.
+    /// The message last received, to lend its payload ([`crate::RawPayload`]).
     #[inline]
-    pub(crate) fn take_body(&mut self) -> zmq::Message {
-        std::mem::replace(&mut self.body, zmq::Message::new())
+    pub(crate) fn body_mut(&mut self) -> &mut zmq::Message {
+        &mut self.body
     }
 
     /// The payload of the last arrival.

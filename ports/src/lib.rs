@@ -44,7 +44,7 @@ pub mod stats;
 pub mod wire;
 pub mod zap;
 
-pub use bytes::ReceivedBytes;
+pub use bytes::{RawPayload, ReceivedBytes};
 pub use endpoint::{Endpoint, Transport};
 pub use error::{CallError, PortError};
 pub use factory::{Port, PortFactory};

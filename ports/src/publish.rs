@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::bytes::ReceivedBytes;
+use crate::bytes::RawPayload;
 use crate::codec;
 use crate::endpoint::Endpoint;
 use crate::error::PortError;
@@ -152,12 +152,13 @@ impl SubPort {
 
     /// The next message, CBOR or raw, or `None` when none is waiting. Never blocks. For ports
     /// whose publishers send both: a CBOR payload is decoded as `T`, a raw payload is handed to
-    /// `raw` in place, as [`ReceivedBytes`] (no copy), and `raw` reads it into an `R` or says
+    /// `raw` in place, as a [`RawPayload`] it may read where it is or take along (no copy
+    /// either way), and `raw` reads it into an `R` or says
     /// why it cannot. A payload that does not decode, or that `raw` turns down, is refused like
     /// any bad frame (counted as `undecodable`, logged thinly) and the next message is tried.
     pub fn recv_mixed<T: DeserializeOwned, R>(
         &mut self,
-        mut raw: impl FnMut(ReceivedBytes) -> Result<R, String>,
+        mut raw: impl FnMut(RawPayload<'_>) -> Result<R, String>,
     ) -> Result<Option<Received<Mixed<T, R>>>, PortError> {
         loop {
             let Some(recv_time) = self.inbox.next_single(&self.socket)? else {
@@ -167,7 +168,7 @@ impl SubPort {
             // path of groups, one call per message.
             let value = match check(self.inbox.body(), &self.message, Want::Bytes) {
                 Ok((header, offset)) if header.flags.contains(Flags::RAW) => {
-                    raw(ReceivedBytes::new(self.inbox.take_body(), offset))
+                    raw(RawPayload::new(self.inbox.body_mut(), offset))
                         .map(|value| (header, Mixed::Raw(value)))
                         .map_err(FrameError::Payload)
                 }

@@ -8,8 +8,8 @@ use cohort_ports::*;
 use common::*;
 
 /// What the test's raw reader makes of a raw payload: its first byte must be `b'R'`.
-fn read_raw(bytes: ReceivedBytes) -> Result<Vec<u8>, String> {
-    match bytes.split_first() {
+fn read_raw(bytes: RawPayload<'_>) -> Result<Vec<u8>, String> {
+    match bytes.as_bytes().split_first() {
         Some((b'R', rest)) => Ok(rest.to_vec()),
         _ => Err("not an R frame".to_owned()),
     }
