@@ -29,20 +29,25 @@ pub enum ClientError {
         /// The error.
         source: zmq::Error,
     },
-    /// The daemon did not answer in time.
-    #[error("the discovery daemon at {daemon} did not answer within {timeout:?}")]
+    /// The daemon did not answer in time (an unsecured client: it is not running, or it is
+    /// secured with CURVE).
+    #[error(
+        "the discovery daemon at {daemon} did not answer within {timeout:?}: it is not running, or it is secured \
+         with CURVE and this client is not (--insecure); see docs/security.md"
+    )]
     Timeout {
         /// The daemon's endpoint.
         daemon: String,
         /// How long the client waited.
         timeout: Duration,
     },
-    /// A secured client's daemon did not answer in time: it is not running, or it does not
-    /// admit this client's key.
+    /// A secured client's daemon did not answer in time: it is not running, it does not admit
+    /// this client's key, or it runs without CURVE.
     #[error(
         "the discovery daemon at {daemon} did not answer within {timeout:?}: it is not running, or it does not \
          admit this client's CURVE key (a daemon admits the apps whose key files are in its key directory, and \
-         its clients must use that directory's daemon.key; see docs/security.md)"
+         its clients must use that directory's daemon.key), or it runs with --insecure (then so must its clients); \
+         see docs/security.md"
     )]
     SecuredTimeout {
         /// The daemon's endpoint.
