@@ -532,7 +532,7 @@ proptest! {
 /// `cargo test -p cohort-ports --release --lib codec -- --ignored --nocapture`
 /// (with `DECODE_ONLY=decode`, say, to time one of them alone, for a profiler).
 #[test]
-#[ignore]
+#[ignore = "a timing run with no assertion; run it by hand, in release"]
 fn decode_timing() {
     let r = Bench { kind: 1, seq: 12_345_678, value: 21.5, sensor: "bench-sensor-01".into(), unit: "degC".into() };
     let mut bytes = Vec::new();
