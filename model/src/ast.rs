@@ -148,8 +148,9 @@ pub struct Formal {
     pub default: Option<Literal>,
 }
 
-/// The kinds of port a component can declare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The kinds of port a component can declare. Serialized as its keyword (`"pub"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PortKind {
     /// `pub`: publishes one message type.
     Pub,

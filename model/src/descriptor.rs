@@ -10,7 +10,9 @@ use std::time::Duration;
 use crate::ast::{Actor, App, Component, Ident, Port, PortKind, PortMessages, TimeUnit};
 
 /// How far a port's messages travel: the scope of its message types in the hosting actor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Serialized in lower case (`"global"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Every host of the app (tcp).
     Global,

@@ -39,6 +39,7 @@ mod cursor;
 pub mod deployment;
 pub mod descriptor;
 mod diagnostic;
+pub mod flows;
 pub mod json;
 mod literal;
 mod names;

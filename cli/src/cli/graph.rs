@@ -1,12 +1,12 @@
 //! `cohort graph`: an app as a Graphviz dot graph of actors, component instances and the
 //! message flows between their ports.
 
-use super::flows::{flows, End, Flow};
 use super::load::{accept, app_list, find_app, load};
 use super::output::write_output;
 use super::{Failure, GraphArgs};
 use anyhow::anyhow;
 use cohort_model::ast::{Actor, App, Instance, PortKind};
+use cohort_model::flows::{flows, End, Flow};
 use cohort_model::{compile_app_model, describe_ports, FileKind, MessageTypes, PortDescriptor, Scope};
 use std::fmt::Write as _;
 

@@ -4,7 +4,6 @@
 mod check;
 mod compile;
 mod disco;
-mod flows;
 mod graph;
 mod keygen;
 mod load;

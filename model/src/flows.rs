@@ -6,38 +6,38 @@
 //! meet inside the same actor, and local ones only on the same host (which a model alone does
 //! not tell, so local flows are drawn as possible ones).
 
-use cohort_model::ast::{Actor, App, Instance, PortKind};
-use cohort_model::{describe_ports, PortDescriptor, Scope};
+use crate::ast::{Actor, App, Instance, PortKind};
+use crate::{describe_ports, PortDescriptor, Scope};
 
 /// One port of one component instance in one actor.
 #[derive(Debug, Clone)]
-pub(crate) struct End<'a> {
+pub struct End<'a> {
     /// The actor hosting the instance.
-    pub(crate) actor: &'a Actor,
+    pub actor: &'a Actor,
     /// The component instance.
-    pub(crate) instance: &'a Instance,
+    pub instance: &'a Instance,
     /// The port, as the instance in this actor has it.
-    pub(crate) port: PortDescriptor,
+    pub port: PortDescriptor,
 }
 
 /// Messages going from a publisher or client port to a subscriber or server port.
 #[derive(Debug, Clone)]
-pub(crate) struct Flow<'a> {
+pub struct Flow<'a> {
     /// The `pub`, `req`, `clt` or `qry` port.
-    pub(crate) from: End<'a>,
+    pub from: End<'a>,
     /// The matching `sub`, `rep`, `srv` or `ans` port.
-    pub(crate) to: End<'a>,
+    pub to: End<'a>,
 }
 
 impl Flow<'_> {
     /// The scope both ends share.
-    pub(crate) fn scope(&self) -> Scope {
+    pub fn scope(&self) -> Scope {
         self.from.port.scope
     }
 }
 
 /// Every port of every instance of the app, actor by actor.
-pub(crate) fn ends(app: &App) -> Vec<End<'_>> {
+pub fn ends(app: &App) -> Vec<End<'_>> {
     let mut ends = Vec::new();
     for actor in &app.actors {
         for instance in &actor.instances {
@@ -50,7 +50,7 @@ pub(crate) fn ends(app: &App) -> Vec<End<'_>> {
 }
 
 /// Every flow between the app's ports, in the order of the sending ports.
-pub(crate) fn flows(app: &App) -> Vec<Flow<'_>> {
+pub fn flows(app: &App) -> Vec<Flow<'_>> {
     let ends = ends(app);
     let mut flows = Vec::new();
     for from in ends.iter().filter(|e| is_sender(e.port.kind)) {
@@ -76,7 +76,7 @@ fn is_sender(kind: PortKind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cohort_model::compile_app_model;
+    use crate::compile_app_model;
 
     /// `(from instance.port, to instance.port, scope)` of every flow.
     fn flow_list(text: &str) -> Vec<(String, String, Scope)> {
