@@ -29,5 +29,5 @@ pub mod wire;
 pub use config::{ConfigError, GroupConfig, MAX_CLOCK_DRIFT};
 pub use core::{CommandError, Event, GroupCore, Output, Role};
 pub use event::{DecodeError, GroupEvent, Payload, VoteSubject};
-pub use member::{GroupError, GroupKey, GroupMember, MemberStats};
+pub use member::{GroupError, GroupKey, GroupMember, MemberStats, Traffic};
 pub use wire::{GroupMessage, MemberId, Outcome, Subject, Term, VoteId, VoteKind};

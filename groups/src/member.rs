@@ -105,6 +105,19 @@ pub struct MemberStats {
     pub leader_disconnects: u64,
 }
 
+/// Messages and bytes a member's sockets carried ([`GroupMember::traffic`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Traffic {
+    /// Messages sent.
+    pub sent: u64,
+    /// Messages received and delivered.
+    pub received: u64,
+    /// Bytes of the messages sent (Cohort's frames).
+    pub bytes_sent: u64,
+    /// Bytes of the messages received.
+    pub bytes_received: u64,
+}
+
 /// Messages read from one socket in one [`GroupMember::poll`] at most, so a flood on one socket
 /// cannot starve the others (the socket stays readable, so the owner polls again at once).
 const BATCH: usize = 256;
@@ -274,6 +287,21 @@ impl GroupMember {
             .map(|s| s.snapshot().dropped())
             .sum::<u64>();
         MemberStats { refused, ..self.stats }
+    }
+
+    /// Messages and bytes this member's sockets sent and received so far, heartbeats and
+    /// elections included: the sum of its four ports' counters (gpub, gsub, the leader ROUTER
+    /// and the member DEALER).
+    pub fn traffic(&self) -> Traffic {
+        [self.gpub.stats(), self.gsub.stats(), self.hub.stats(), self.spoke.stats()].iter().map(|s| s.snapshot()).fold(
+            Traffic::default(),
+            |t, s| Traffic {
+                sent: t.sent + s.sent,
+                received: t.received + s.received,
+                bytes_sent: t.bytes_sent + s.bytes_sent,
+                bytes_received: t.bytes_received + s.bytes_received,
+            },
+        )
     }
 
     /// Discovery found a member's gpub: connect the gsub to it. Without a declared size, the

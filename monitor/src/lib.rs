@@ -13,17 +13,21 @@
 //! and serves them.
 
 pub mod graph;
+pub mod prometheus;
 pub mod report;
 pub mod server;
 pub mod view;
+pub mod warnings;
 
 pub use graph::{AppGraph, GraphActor, GraphFlow, GraphInstance, GraphPort, PortRef};
+pub use prometheus::{encode_app, MetricSet};
 pub use report::{
-    ActorReport, GroupReport, HandlerReport, Histogram, InstanceReport, PortCounters, PortReport, ProcessStats,
-    VoteCounts, Warning, WarningLevel, LATENCY_BOUNDS_SECONDS,
+    ActorReport, GroupReport, GroupTraffic, HandlerReport, Histogram, InstanceReport, PortCounters, PortReport,
+    ProcessStats, VoteCounts, Warning, WarningLevel, LATENCY_BOUNDS_SECONDS,
 };
 pub use server::{MonitorServer, ServeError, Source};
-pub use view::{ActorState, ActorView, AppView, Board, InstanceView, PortRates, PortView};
+pub use view::{ActorState, ActorView, AppView, Board, GroupMemberView, InstanceView, PortRates, PortView};
+pub use warnings::{WarningRing, WarningTap};
 
 /// Milliseconds since the Unix epoch now (0 if the clock is before 1970).
 pub fn unix_ms_now() -> u64 {

@@ -166,6 +166,23 @@ pub struct GroupReport {
     pub elections: u64,
     /// Votes this member saw end, by outcome.
     pub votes: VoteCounts,
+    /// What the member's sockets carried: group messages, heartbeats, elections and votes.
+    pub traffic: GroupTraffic,
+    /// Frames the member's sockets refused (malformed, foreign, of another type).
+    pub refused: u64,
+}
+
+/// Messages and bytes of one group member's sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GroupTraffic {
+    /// Messages sent.
+    pub sent: u64,
+    /// Messages received.
+    pub received: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
 }
 
 /// Votes by outcome.

@@ -1,8 +1,7 @@
 //! The launcher's view of its app: the [`Board`] it keeps, and the [`AppView`] copies that the
 //! web page, `cohort top` and the Prometheus output read.
 
-use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use cohort_model::ast::PortKind;
 use serde::{Deserialize, Serialize};
@@ -10,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::graph::AppGraph;
 use crate::report::{ActorReport, GroupReport, HandlerReport, PortCounters, ProcessStats, Warning};
 use crate::unix_ms_now;
+use crate::warnings::WarningRing;
 
 /// Warnings a view carries at most: the latest ones.
 pub const WARNINGS_KEPT: usize = 50;
@@ -71,7 +71,17 @@ pub struct ActorView {
     /// Its component instances, from the latest report.
     pub instances: Vec<InstanceView>,
     /// Its group members, from the latest report.
-    pub groups: Vec<GroupReport>,
+    pub groups: Vec<GroupMemberView>,
+}
+
+/// One group member, with the rates of its traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupMemberView {
+    /// What the member reported.
+    #[serde(flatten)]
+    pub member: GroupReport,
+    /// Its traffic's rates between the actor's last two reports.
+    pub rates: PortRates,
 }
 
 /// One component instance, with message rates.
@@ -126,7 +136,6 @@ struct Entry {
 #[derive(Debug)]
 struct BoardState {
     actors: Vec<(String, Entry)>,
-    warnings: VecDeque<Warning>,
 }
 
 /// The launcher's live picture of its actors: what the supervisor did to them and what they
@@ -136,21 +145,22 @@ pub struct Board {
     app: String,
     host: String,
     graph: AppGraph,
+    /// The launcher's own warnings.
+    warnings: Arc<WarningRing>,
     state: Mutex<BoardState>,
 }
 
 impl Board {
-    /// A board for `actors` of `app` on `host`, none started yet.
-    pub fn new(app: &str, host: &str, graph: AppGraph, actors: &[String]) -> Board {
+    /// A board for `actors` of `app` on `host`, none started yet; the launcher's own warnings
+    /// are those of `warnings`.
+    pub fn new(app: &str, host: &str, graph: AppGraph, actors: &[String], warnings: Arc<WarningRing>) -> Board {
         let entry = Entry { state: ActorState::Starting, pid: None, restarts: 0, latest: None, previous: None };
         Board {
             app: app.to_owned(),
             host: host.to_owned(),
             graph,
-            state: Mutex::new(BoardState {
-                actors: actors.iter().map(|a| (a.clone(), entry.clone())).collect(),
-                warnings: VecDeque::new(),
-            }),
+            warnings,
+            state: Mutex::new(BoardState { actors: actors.iter().map(|a| (a.clone(), entry.clone())).collect() }),
         }
     }
 
@@ -226,20 +236,11 @@ impl Board {
         true
     }
 
-    /// Adds a warning of the launcher's own.
-    pub fn warn(&self, warning: Warning) {
-        let mut state = self.lock();
-        if state.warnings.len() == WARNINGS_KEPT {
-            state.warnings.pop_front();
-        }
-        state.warnings.push_back(warning);
-    }
-
     /// A copy of the board now.
     pub fn view(&self) -> AppView {
         let state = self.lock();
         let actors: Vec<ActorView> = state.actors.iter().map(|(name, e)| self.actor_view(name, e)).collect();
-        let mut warnings: Vec<Warning> = state.warnings.iter().cloned().collect();
+        let mut warnings: Vec<Warning> = self.warnings.latest();
         for (_, e) in &state.actors {
             warnings.extend(e.latest.iter().flat_map(|r| r.warnings.iter().cloned()));
         }
@@ -316,7 +317,28 @@ impl Board {
             process: latest.map(|l| l.process),
             cpu_rate,
             instances,
-            groups: latest.map(|l| l.groups.clone()).unwrap_or_default(),
+            groups: latest
+                .map(|l| {
+                    l.groups
+                        .iter()
+                        .map(|g| {
+                            let was = previous
+                                .and_then(|p| p.groups.iter().find(|pg| pg.member == g.member))
+                                .map_or(g.traffic, |pg| pg.traffic);
+                            let now = g.traffic;
+                            GroupMemberView {
+                                member: g.clone(),
+                                rates: PortRates {
+                                    sent: per_second(now.sent, was.sent),
+                                    received: per_second(now.received, was.received),
+                                    bytes_sent: per_second(now.bytes_sent, was.bytes_sent),
+                                    bytes_received: per_second(now.bytes_received, was.bytes_received),
+                                },
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }

@@ -65,6 +65,20 @@ impl Port {
         }
     }
 
+    /// The port's counters, shared so that a monitor can read them while the port works.
+    pub fn stats(&self) -> &Arc<PortStats> {
+        match self {
+            Port::Pub(p) => p.stats(),
+            Port::Sub(p) => p.stats(),
+            Port::Req(p) => p.stats(),
+            Port::Clt(p) => p.stats(),
+            Port::Qry(p) => p.stats(),
+            Port::Reply(p) => p.stats(),
+            Port::Hub(p) => p.stats(),
+            Port::Spoke(p) => p.stats(),
+        }
+    }
+
     /// The bound endpoint of a providing port, to register with discovery.
     pub fn endpoint(&self) -> Option<&Endpoint> {
         match self {

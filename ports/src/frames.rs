@@ -102,6 +102,12 @@ impl<'a> RawFrame<'a> {
     pub(crate) fn prefixed(self, prefix: &'a [u8]) -> RawFrame<'a> {
         RawFrame { prefix, ..self }
     }
+
+    /// The frame's length in bytes: header, prefix and payload.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.header_len + self.prefix.len() + self.payload.len()
+    }
 }
 
 /// What a receive asks for.
@@ -217,6 +223,12 @@ impl Inbox {
     #[inline]
     pub(crate) fn body(&self) -> &[u8] {
         &self.body
+    }
+
+    /// Counts the message last received as delivered.
+    #[inline]
+    pub(crate) fn delivered(&self) {
+        self.stats.received(self.body.len());
     }
 
     /// The message last received, to lend its payload ([`crate::RawPayload`]).

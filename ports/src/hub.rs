@@ -135,7 +135,7 @@ impl Hub {
                 return Ok(None);
             };
             if let Some(value) = self.inbox.decode(&arrival) {
-                self.inbox.stats().received();
+                self.inbox.delivered();
                 let from = PeerId(self.inbox.identity().to_vec());
                 return Ok(Some(FromPeer { from, message: arrival.received(value) }));
             }
@@ -147,7 +147,7 @@ impl Hub {
         let Some(arrival) = self.inbox.next(&self.socket, true, &self.message, Want::Bytes)? else {
             return Ok(None);
         };
-        self.inbox.stats().received();
+        self.inbox.delivered();
         let from = PeerId(self.inbox.identity().to_vec());
         Ok(Some(FromPeer { from, message: arrival.received(self.inbox.payload(&arrival)) }))
     }
@@ -295,8 +295,9 @@ impl Spoke {
         }
         self.seq += 1;
         let frame = self.outbox.typed(&self.message, self.seq, Flags::empty(), value)?;
+        let len = frame.len();
         send_part(self.link.socket(), frame, false, &self.options)?;
-        self.inbox.stats().sent();
+        self.inbox.stats().sent(len);
         Ok(())
     }
 
@@ -307,8 +308,9 @@ impl Spoke {
         }
         self.seq += 1;
         let frame = self.outbox.raw(&self.message, self.seq, Flags::empty(), bytes);
+        let len = frame.len();
         send_part(self.link.socket(), frame, false, &self.options)?;
-        self.inbox.stats().sent();
+        self.inbox.stats().sent(len);
         Ok(())
     }
 
@@ -321,7 +323,7 @@ impl Spoke {
                 return Ok(None);
             };
             if let Some(value) = self.inbox.decode(&arrival) {
-                self.inbox.stats().received();
+                self.inbox.delivered();
                 return Ok(Some(arrival.received(value)));
             }
         }
@@ -334,7 +336,7 @@ impl Spoke {
             self.watch_link();
             return Ok(None);
         };
-        self.inbox.stats().received();
+        self.inbox.delivered();
         Ok(Some(arrival.received(self.inbox.payload(&arrival))))
     }
 

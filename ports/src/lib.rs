@@ -57,7 +57,7 @@ pub use options::SocketOptions;
 pub use publish::{Mixed, PubPort, SubPort};
 pub use request::{CltPort, QryPort, ReqPort, RequestId, Response};
 pub use respond::{AnsPort, RepPort, ReplyPort, ReplyToken, Request, SrvPort};
-pub use scope::{Addressing, Interface, Scope};
+pub use scope::{create_private_dir, default_runtime_dir, Addressing, Interface, Scope};
 pub use security::{AppKeys, Security};
 pub use spec::PortSpec;
 pub use stats::{PortStats, StatsSnapshot};

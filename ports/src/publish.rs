@@ -50,8 +50,9 @@ impl PubPort {
     pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PortError> {
         self.seq += 1;
         let frame = self.outbox.typed(&self.message, self.seq, Flags::empty(), value)?;
+        let len = frame.len();
         send_frame(&mut self.socket, &RawFrame::whole(frame), false, &self.options)?;
-        self.stats.sent();
+        self.stats.sent(len);
         Ok(())
     }
 
@@ -60,7 +61,7 @@ impl PubPort {
         self.seq += 1;
         let frame = self.outbox.raw_frame(&self.message, self.seq, Flags::empty(), bytes);
         send_frame(&mut self.socket, &frame, false, &self.options)?;
-        self.stats.sent();
+        self.stats.sent(frame.len());
         Ok(())
     }
 
@@ -72,7 +73,7 @@ impl PubPort {
         self.seq += 1;
         let frame = self.outbox.raw_frame(&self.message, self.seq, Flags::empty(), bytes).prefixed(prefix);
         send_frame(&mut self.socket, &frame, false, &self.options)?;
-        self.stats.sent();
+        self.stats.sent(frame.len());
         Ok(())
     }
 }
@@ -144,7 +145,7 @@ impl SubPort {
                 return Ok(None);
             };
             if let Some(value) = self.inbox.decode(&arrival) {
-                self.inbox.stats().received();
+                self.inbox.delivered();
                 return Ok(Some(arrival.received(value)));
             }
         }
@@ -179,7 +180,7 @@ impl SubPort {
             };
             match value {
                 Ok((header, value)) => {
-                    self.inbox.stats().received();
+                    self.inbox.delivered();
                     return Ok(Some(Received { value, seq: header.seq, send_time: header.send_time, recv_time }));
                 }
                 Err(e) => self.inbox.refuse(&e),
@@ -192,7 +193,7 @@ impl SubPort {
         let Some(arrival) = self.inbox.next(&self.socket, false, &self.message, Want::Bytes)? else {
             return Ok(None);
         };
-        self.inbox.stats().received();
+        self.inbox.delivered();
         Ok(Some(arrival.received(self.inbox.payload(&arrival))))
     }
 }

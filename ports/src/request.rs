@@ -295,16 +295,19 @@ impl Requester {
         self.seq += 1;
         let seq = self.seq;
         let provider = &mut self.providers[index];
-        match body {
+        let len = match body {
             Body::Typed(value) => {
                 let frame = self.outbox.typed(&self.request_type, seq, Flags::empty(), value)?;
+                let len = frame.len();
                 send_part(provider.link.socket(), frame, false, &self.options)?;
+                len
             }
             Body::Raw(bytes) => {
                 let frame = self.outbox.raw_frame(&self.request_type, seq, Flags::empty(), bytes);
                 send_frame(provider.link.socket_mut(), &frame, false, &self.options)?;
+                frame.len()
             }
-        }
+        };
         let deadline = Instant::now() + timeout;
         let downs = provider.link.downs();
         self.pending.insert(seq, Pending { provider: provider.id, downs, deadline, timeout, replies: 0 });
@@ -312,7 +315,7 @@ impl Requester {
             // A call waits for its own deadline; only asynchronous requests need the heap.
             self.deadlines.push(Reverse((deadline, seq)));
         }
-        self.inbox.stats().sent();
+        self.inbox.stats().sent(len);
         Ok((RequestId(seq), index))
     }
 
@@ -436,7 +439,7 @@ impl Requester {
         match self.inbox.decode::<T>(&arrival) {
             Some(value) => {
                 self.settle(seq, last);
-                self.inbox.stats().received();
+                self.inbox.delivered();
                 Ok(Some(Response::Reply { id: RequestId(seq), message: arrival.received(value), last }))
             }
             None => {
@@ -458,7 +461,7 @@ impl Requester {
         let seq = arrival.header.seq;
         let last = self.ends_with(&arrival);
         self.settle(seq, last);
-        self.inbox.stats().received();
+        self.inbox.delivered();
         Ok(Some(Response::Reply { id: RequestId(seq), message: arrival.received(self.inbox.payload(&arrival)), last }))
     }
 
@@ -479,7 +482,7 @@ impl Requester {
             while let Some(arrival) = self.next_reply(want, Some(index))? {
                 if arrival.header.seq == id.0 {
                     self.pending.remove(&id.0);
-                    self.inbox.stats().received();
+                    self.inbox.delivered();
                     return Ok(arrival);
                 }
                 // A late reply to an earlier call that timed out: it has no taker.

@@ -89,7 +89,7 @@ impl ReplyPort {
                 return Ok(None);
             };
             if let Some(value) = self.inbox.decode(&arrival) {
-                self.inbox.stats().received();
+                self.inbox.delivered();
                 let token = ReplyToken { identity: self.inbox.identity().to_vec(), seq: arrival.header.seq };
                 return Ok(Some(Request { token, message: arrival.received(value) }));
             }
@@ -101,7 +101,7 @@ impl ReplyPort {
         let Some(arrival) = self.inbox.next(&self.socket, true, &self.request_type, Want::Bytes)? else {
             return Ok(None);
         };
-        self.inbox.stats().received();
+        self.inbox.delivered();
         let token = ReplyToken { identity: self.inbox.identity().to_vec(), seq: arrival.header.seq };
         Ok(Some(Request { token, message: arrival.received(self.inbox.payload(&arrival)) }))
     }
@@ -151,7 +151,7 @@ pub(crate) fn route(
     inbox: &Inbox,
 ) -> Result<(), PortError> {
     let sent = send_part(socket, identity, true, options).and_then(|()| send_part(socket, frame, false, options));
-    routed(sent, inbox)
+    routed(sent, frame.len(), inbox)
 }
 
 /// Like [`route`], with a raw-payload frame (see [`send_frame`]).
@@ -163,14 +163,14 @@ pub(crate) fn route_frame(
     inbox: &Inbox,
 ) -> Result<(), PortError> {
     let sent = send_part(socket, identity, true, options).and_then(|()| send_frame(socket, frame, false, options));
-    routed(sent, inbox)
+    routed(sent, frame.len(), inbox)
 }
 
-/// Counts the outcome of routing a message.
-fn routed(sent: Result<(), PortError>, inbox: &Inbox) -> Result<(), PortError> {
+/// Counts the outcome of routing a message of `len` bytes.
+fn routed(sent: Result<(), PortError>, len: usize, inbox: &Inbox) -> Result<(), PortError> {
     match sent {
         Ok(()) => {
-            inbox.stats().sent();
+            inbox.stats().sent(len);
             Ok(())
         }
         Err(PortError::PeerGone) => {

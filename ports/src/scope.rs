@@ -200,7 +200,8 @@ pub fn default_runtime_dir(app: &str) -> PathBuf {
     }
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), PortError> {
+/// Creates `dir` and its parents, readable only by this user (mode 0700).
+pub fn create_private_dir(dir: &Path) -> Result<(), PortError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)

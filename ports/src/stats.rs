@@ -9,6 +9,8 @@ use crate::wire::FrameError;
 pub struct PortStats {
     sent: AtomicU64,
     received: AtomicU64,
+    bytes_sent: AtomicU64,
+    bytes_received: AtomicU64,
     malformed: AtomicU64,
     foreign_version: AtomicU64,
     wrong_type: AtomicU64,
@@ -26,6 +28,10 @@ pub struct StatsSnapshot {
     pub sent: u64,
     /// Messages received and delivered.
     pub received: u64,
+    /// Bytes of the messages sent: Cohort's frames, header and payload.
+    pub bytes_sent: u64,
+    /// Bytes of the messages received and delivered: Cohort's frames, header and payload.
+    pub bytes_received: u64,
     /// Frames dropped as too short, with unknown flags, or with the wrong number of ZeroMQ frames.
     pub malformed: u64,
     /// Frames dropped because they are of another format version.
@@ -61,7 +67,13 @@ fn bump(counter: &AtomicU64) -> u64 {
 /// locked read-modify-write. Readers on other threads still see the counts grow in order.
 #[inline]
 fn bump_own(counter: &AtomicU64) {
-    counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    add_own(counter, 1);
+}
+
+/// Adds `n` to a counter only its port writes (see [`bump_own`]).
+#[inline]
+fn add_own(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
 }
 
 impl PortStats {
@@ -71,6 +83,8 @@ impl PortStats {
         StatsSnapshot {
             sent: get(&self.sent),
             received: get(&self.received),
+            bytes_sent: get(&self.bytes_sent),
+            bytes_received: get(&self.bytes_received),
             malformed: get(&self.malformed),
             foreign_version: get(&self.foreign_version),
             wrong_type: get(&self.wrong_type),
@@ -82,14 +96,18 @@ impl PortStats {
         }
     }
 
+    /// Counts a message of `bytes` (its whole frame) sent.
     #[inline]
-    pub(crate) fn sent(&self) {
+    pub(crate) fn sent(&self, bytes: usize) {
         bump_own(&self.sent);
+        add_own(&self.bytes_sent, bytes as u64);
     }
 
+    /// Counts a message of `bytes` (its whole frame) received and delivered.
     #[inline]
-    pub(crate) fn received(&self) {
+    pub(crate) fn received(&self, bytes: usize) {
         bump_own(&self.received);
+        add_own(&self.bytes_received, bytes as u64);
     }
 
     pub(crate) fn stale(&self) -> u64 {

@@ -4,6 +4,7 @@
 //! updates: those of ports to their components, those of groups to the coordination thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 use cohort_discovery::{port_messages, ClientConfig, ClientSecurity, DiscoveryClient};
 use cohort_groups::MemberId;
 use cohort_model::{ast, describe_ports};
+use cohort_monitor::WarningRing;
 use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, PortKind, Scope, Security, SocketOptions};
 use slog::{info, o, warn};
 
@@ -21,6 +23,7 @@ use crate::coordinator::Coordinator;
 use crate::executor::Plan;
 use crate::group::GroupName;
 use crate::hosted::Components;
+use crate::metrics::{InstanceProbe, Reporter};
 use crate::params::ComponentArgs;
 use crate::portset::compare_shapes;
 
@@ -39,6 +42,12 @@ pub struct ActorSettings {
     pub discovery: ClientSecurity,
     /// How long a component may take to build its ports and itself.
     pub start_timeout: Duration,
+    /// The launcher's endpoint for the actor's reports ([`crate::metrics`]); none: the actor
+    /// does not report.
+    pub monitor: Option<String>,
+    /// The warnings of the actor's log, which its reports carry (the launcher taps its log
+    /// into it: [`cohort_monitor::WarningTap`]).
+    pub warnings: Arc<WarningRing>,
 }
 
 impl Default for ActorSettings {
@@ -50,6 +59,8 @@ impl Default for ActorSettings {
             security: Security::None,
             discovery: ClientSecurity::None,
             start_timeout: Duration::from_secs(10),
+            monitor: None,
+            warnings: WarningRing::new(),
         }
     }
 }
@@ -135,6 +146,16 @@ pub fn run_actor(
         )
         .map_err(|e| ActorError::Setup(e.to_string()))
     };
+    let mut reporter = match &settings.monitor {
+        Some(endpoint) => match Reporter::connect(&ctx, endpoint, actor, Arc::clone(&settings.warnings), &log) {
+            Ok(reporter) => Some(reporter),
+            Err(e) => {
+                warn!(log, "cannot report to the launcher; the actor runs unseen"; "endpoint" => endpoint, "error" => %e);
+                None
+            }
+        },
+        None => None,
+    };
     let group_factory = make_factory()?;
     // Started before the components, stopped after them (also when this returns early).
     let mut coordinator =
@@ -194,7 +215,10 @@ pub fn run_actor(
             .map_err(|e| ActorError::Setup(format!("cannot start a thread: {e}")))?;
         let h = Hosted { instance: name.clone(), control: ours, thread: Some(thread) };
         match wait_ready(&h.control, settings.start_timeout) {
-            Ok(discovered) => {
+            Ok((discovered, probe)) => {
+                if let Some(reporter) = &mut reporter {
+                    reporter.add_instance(&name, &component_type, probe);
+                }
                 for d in discovered {
                     let key = format!("{name}.{}", d.port.name);
                     let messages = port_messages(&d.port.messages);
@@ -232,7 +256,7 @@ pub fn run_actor(
             h.control.send(ToComponent::Activate);
         }
         info!(log, "actor running"; "instances" => hosted.len());
-        result = serve(&mut disco, &coordinator, &hosted, &mut routes, stop, &log);
+        result = serve(&mut disco, &coordinator, &hosted, &mut routes, reporter.as_mut(), stop, &log);
     }
 
     for h in &hosted {
@@ -254,12 +278,13 @@ pub fn run_actor(
     result
 }
 
-/// Waits for a component's first report: the ports discovery must know about.
-fn wait_ready(control: &ActorEnd, timeout: Duration) -> Result<Vec<DiscoveredPort>, String> {
+/// Waits for a component's first report: the ports discovery must know about, and the
+/// counters of its ports and handlers.
+fn wait_ready(control: &ActorEnd, timeout: Duration) -> Result<(Vec<DiscoveredPort>, InstanceProbe), String> {
     let deadline = Instant::now() + timeout;
     loop {
         match control.try_recv() {
-            Some(FromComponent::Ready(discovered)) => return Ok(discovered),
+            Some(FromComponent::Ready(discovered, probe)) => return Ok((discovered, probe)),
             Some(FromComponent::Failed(why)) => return Err(why),
             Some(FromComponent::Stopped) => return Err("the component thread ended".into()),
             // Group registrations are sent only after `Ready`.
@@ -316,16 +341,21 @@ fn join_group(
     }
 }
 
-/// Relays discovery updates to the components and the coordination thread until `stop` is set.
+/// Relays discovery updates to the components and the coordination thread, and sends the
+/// launcher its reports, until `stop` is set.
 fn serve(
     disco: &mut DiscoveryClient,
     coordinator: &Coordinator,
     hosted: &[Hosted],
     routes: &mut BTreeMap<String, Route>,
+    mut reporter: Option<&mut Reporter>,
     stop: &AtomicBool,
     log: &slog::Logger,
 ) -> Result<(), ActorError> {
     while !stop.load(Ordering::Relaxed) {
+        if let Some(reporter) = reporter.as_deref_mut() {
+            reporter.report_if_due(Instant::now(), || coordinator.report());
+        }
         let updates = disco.poll().map_err(|e| ActorError::Setup(format!("discovery failed: {e}")))?;
         for update in updates {
             let Some(route) = routes.get(&update.port) else {
@@ -368,11 +398,12 @@ fn serve(
                             warn!(log, "cannot unregister a group member"; "group" => &key, "error" => %e);
                         }
                     }
-                    FromComponent::Ready(_) | FromComponent::Failed(_) => {}
+                    FromComponent::Ready(..) | FromComponent::Failed(_) => {}
                 }
             }
         }
-        let wait = disco.next_deadline().saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
+        let next = reporter.as_deref().map_or(disco.next_deadline(), |r| disco.next_deadline().min(r.next_due()));
+        let wait = next.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
         let mut items = vec![disco.socket().as_poll_item(zmq::POLLIN)];
         items.extend(hosted.iter().map(|h| h.control.socket().as_poll_item(zmq::POLLIN)));
         match zmq::poll(&mut items, i64::try_from(wait.as_millis() + 1).unwrap_or(i64::MAX)) {

@@ -14,6 +14,7 @@ use cohort_ports::{Endpoint, PortKind};
 use slog::warn;
 
 use crate::group::GroupName;
+use crate::metrics::InstanceProbe;
 
 /// What the actor tells a component thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +51,11 @@ pub(crate) struct DiscoveredPort {
 }
 
 /// What a component thread tells its actor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum FromComponent {
-    /// The component is built; these ports need discovery.
-    Ready(Vec<DiscoveredPort>),
+    /// The component is built; these ports need discovery, and these are the counters of its
+    /// ports and handlers, for the actor's reports.
+    Ready(Vec<DiscoveredPort>, InstanceProbe),
     /// The component could not be built.
     Failed(String),
     /// The component joined a group instance: register its publisher and look up the others'.

@@ -31,10 +31,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use cohort_groups::{CommandError, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId};
-use cohort_groups::{VoteId, VoteKind};
+use cohort_groups::{Outcome, VoteId, VoteKind};
+use cohort_monitor::{GroupReport, GroupTraffic, VoteCounts};
 use cohort_ports::{Endpoint, PortFactory};
 use slog::{debug, error, info, o, warn};
 
+use crate::context::uuid_text;
 use crate::control::{clear_wakeups, wake, wake_pair};
 use crate::group::{GroupName, GroupView};
 
@@ -55,6 +57,8 @@ pub(crate) enum Command {
     Attach {
         /// The component.
         component: ComponentId,
+        /// The component instance's name, for reports.
+        instance: String,
         /// The thread's end of the component's wake-up PAIR.
         wake: zmq::Socket,
         /// Where the component's events go.
@@ -156,6 +160,11 @@ pub(crate) enum Command {
         /// Publishers to disconnect from.
         removed: Vec<Endpoint>,
     },
+    /// (Actor.) What each member knows and has seen, for the actor's report.
+    Report {
+        /// Where the reports go.
+        reply: Reply<Vec<GroupReport>>,
+    },
     /// (Actor.) Leave every group and end.
     Stop,
 }
@@ -174,6 +183,7 @@ impl Command {
             Command::RequestActionVote { .. } => "RequestActionVote",
             Command::CastVote { .. } => "CastVote",
             Command::Peers { .. } => "Peers",
+            Command::Report { .. } => "Report",
             Command::Stop => "Stop",
         }
     }
@@ -360,7 +370,8 @@ impl Coordinator {
         let endpoint = format!("inproc://cohort-groups/{}/{instance}", self.actor);
         let (thread_end, component_end) = wake_pair(&self.ctx, &endpoint)?;
         let (events, receiver) = mpsc::channel();
-        self.link.post(Command::Attach { component, wake: thread_end, events, log: log.clone() })?;
+        let instance = instance.to_owned();
+        self.link.post(Command::Attach { component, instance, wake: thread_end, events, log: log.clone() })?;
         // Attach is in the channel before any command of the component can be.
         let commands = CommandLink {
             commands: self.link.commands.clone(),
@@ -380,6 +391,15 @@ impl Coordinator {
     }
 
     /// Tells the thread to leave every group it still holds and end, and waits for it.
+    /// What each member of the actor's groups knows now and has seen; none if the thread has
+    /// ended.
+    pub(crate) fn report(&self) -> Vec<GroupReport> {
+        match self.link.ask(|reply| Command::Report { reply }) {
+            Ok(Ok(reports)) => reports,
+            Ok(Err(_)) | Err(_) => Vec::new(),
+        }
+    }
+
     pub(crate) fn stop(&mut self) {
         let Some(thread) = self.thread.take() else { return };
         let _ = self.link.post(Command::Stop);
@@ -397,6 +417,8 @@ impl Drop for Coordinator {
 
 /// A component as the thread knows it.
 struct Attached {
+    /// The component instance's name.
+    instance: String,
     /// The thread's end of the component's wake-up PAIR.
     wake: zmq::Socket,
     events: Sender<Delivery>,
@@ -409,6 +431,9 @@ struct Membership {
     owner: ComponentId,
     member: GroupMember,
     view: Arc<GroupView>,
+    /// Leaders elected that the member saw, and votes that ended, for reports.
+    elections: u64,
+    votes: VoteCounts,
 }
 
 /// Whether the thread goes on after a command.
@@ -493,8 +518,8 @@ impl Coordination {
 
     fn handle(&mut self, command: Command) -> Flow {
         match command {
-            Command::Attach { component, wake, events, log } => {
-                self.components.insert(component, Attached { wake, events, log });
+            Command::Attach { component, instance, wake, events, log } => {
+                self.components.insert(component, Attached { instance, wake, events, log });
             }
             Command::Join { group, key, config, owner, reply } => self.join(group, key, config, owner, reply),
             Command::Leave { member } => {
@@ -529,6 +554,7 @@ impl Coordination {
             }
             Command::CastVote { member, vote, yes, reply } => self.on_member(member, reply, |m| m.cast_vote(vote, yes)),
             Command::Peers { member, added, removed } => self.update_peers(member, &added, &removed),
+            Command::Report { reply } => answer(reply, Ok(self.report())),
             Command::Stop => return Flow::Stop,
         }
         Flow::Continue
@@ -551,7 +577,7 @@ impl Coordination {
             member.leave();
             return;
         }
-        self.members.insert(id, Membership { group, owner, member, view });
+        self.members.insert(id, Membership { group, owner, member, view, elections: 0, votes: VoteCounts::default() });
     }
 
     /// Runs `op` on member `member` and answers with its result; a member this thread does
@@ -603,6 +629,16 @@ impl Coordination {
                 continue;
             };
             for event in self.events.drain(..) {
+                match &event {
+                    GroupEvent::LeaderElected(_) => joined.elections += 1,
+                    GroupEvent::VoteResult { outcome, .. } => match outcome {
+                        Outcome::Yes => joined.votes.passed += 1,
+                        Outcome::No => joined.votes.failed += 1,
+                        Outcome::Timeout => joined.votes.timed_out += 1,
+                    },
+                    GroupEvent::VoteLost { .. } => joined.votes.lost += 1,
+                    _ => {}
+                }
                 let delivery = Delivery { member: *id, group: joined.group.clone(), event };
                 if component.events.send(delivery).is_err() {
                     gone.insert(joined.owner);
@@ -622,6 +658,38 @@ impl Coordination {
     }
 
     /// A component's thread has ended: leaves its groups and forgets it.
+    /// What each member knows now and has seen.
+    fn report(&self) -> Vec<GroupReport> {
+        self.members
+            .iter()
+            .map(|(id, joined)| {
+                let core = joined.member.core();
+                GroupReport {
+                    instance: self.components.get(&joined.owner).map_or_else(String::new, |c| c.instance.clone()),
+                    group_type: joined.group.group_type.clone(),
+                    group: joined.group.instance.clone(),
+                    member: uuid_text(id),
+                    leader: core.leader().map(|l| uuid_text(&l)),
+                    is_leader: joined.member.is_leader(),
+                    term: core.term(),
+                    members: core.members().iter().map(uuid_text).collect(),
+                    elections: joined.elections,
+                    votes: joined.votes,
+                    traffic: {
+                        let t = joined.member.traffic();
+                        GroupTraffic {
+                            sent: t.sent,
+                            received: t.received,
+                            bytes_sent: t.bytes_sent,
+                            bytes_received: t.bytes_received,
+                        }
+                    },
+                    refused: joined.member.stats().refused,
+                }
+            })
+            .collect()
+    }
+
     fn detach(&mut self, owner: ComponentId) {
         if let Some(component) = self.components.remove(&owner) {
             info!(component.log, "the component has ended; its groups are left");

@@ -17,6 +17,7 @@ use crate::context::{Context, Identity};
 use crate::control::{ComponentEnd, DiscoveredPort, FromComponent, ToComponent};
 use crate::coordinator::GroupLink;
 use crate::hosted::{Hosted, Maker};
+use crate::metrics::{CallOutcome, HandlerProbe, HandlerStats, InstanceProbe, PortProbe};
 use crate::params::ComponentArgs;
 use crate::portset::{OpenedPorts, PortSet};
 use crate::timers::TimerSet;
@@ -60,6 +61,23 @@ struct Handled {
     name: Rc<str>,
     /// Its handler's `within` deadline.
     deadline: Option<Duration>,
+    /// Its handler's counters.
+    stats: Arc<HandlerStats>,
+}
+
+/// How a handler call went.
+#[derive(Debug, Clone, Copy)]
+struct Call {
+    took: Duration,
+    outcome: CallOutcome,
+    /// It overran its deadline.
+    missed: bool,
+}
+
+impl Call {
+    fn count(self, stats: &HandlerStats) {
+        stats.record(self.took, self.outcome, self.missed);
+    }
 }
 
 /// A built component, ready to run.
@@ -75,11 +93,13 @@ pub(crate) struct Executor<P> {
     active: bool,
     /// Group events are left over from the last turn's batch.
     groups_pending: bool,
+    /// The counters of `on_group`.
+    group_stats: Arc<HandlerStats>,
 }
 
 /// Opens the ports of `plan`, makes the component with `make`. Returns the ports discovery
-/// must know about.
-fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<DiscoveredPort>), String> {
+/// must know about, and the counters of the ports and handlers.
+fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<DiscoveredPort>, InstanceProbe), String> {
     let Plan { identity, ports, scheduler, groups, args, factory, group_link, log } = plan;
     let mut opened: Vec<Option<(PortDescriptor, Port)>> =
         (0..ports.iter().map(|p| p.index + 1).max().unwrap_or(0)).map(|_| None).collect();
@@ -87,8 +107,11 @@ fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<Dis
     let mut timer_ports = Vec::new();
     let mut inputs = Vec::new();
     let mut discovered = Vec::new();
+    let mut probe = InstanceProbe::default();
     for port in &ports {
-        let handled = Handled { index: port.index, name: Rc::from(port.name.as_str()), deadline: port.deadline };
+        let stats = Arc::new(HandlerStats::default());
+        let handled =
+            Handled { index: port.index, name: Rc::from(port.name.as_str()), deadline: port.deadline, stats };
         if port.kind == ModelPortKind::Timer {
             timers.add_port(port).map_err(|e| e.to_string())?;
             timer_ports.push(handled);
@@ -99,6 +122,7 @@ fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<Dis
         }
         let Some(spec) = PortSpec::from_descriptor(&identity.instance, port) else { continue };
         let socket = factory.open(&spec).map_err(|e| format!("cannot open port {:?}: {e}", port.name))?;
+        probe.ports.push(PortProbe { name: port.name.clone(), kind: port.kind, stats: Arc::clone(socket.stats()) });
         if spec.kind != PortKind::Ins {
             let endpoint = socket.endpoint().cloned();
             if endpoint.is_some() || spec.kind.provider().is_some() {
@@ -128,6 +152,15 @@ fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<Dis
         ast::ComponentScheduler::RoundRobin => Scheduler::RoundRobin,
         ast::ComponentScheduler::Default => Scheduler::Default,
     };
+    // Handlers in model order (inputs and timers), then `on_group`.
+    let mut handled: Vec<&Handled> = inputs.iter().chain(&timer_ports).collect();
+    handled.sort_by_key(|h| h.index);
+    probe.handlers =
+        handled.iter().map(|h| HandlerProbe { port: h.name.to_string(), stats: Arc::clone(&h.stats) }).collect();
+    let group_stats = Arc::new(HandlerStats::default());
+    if !ctx.group_types.is_empty() {
+        probe.handlers.push(HandlerProbe { port: "on_group".to_owned(), stats: Arc::clone(&group_stats) });
+    }
     let executor = Executor {
         ctx,
         hosted,
@@ -137,28 +170,34 @@ fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<Dis
         next_first: 0,
         active: false,
         groups_pending: false,
+        group_stats,
     };
-    Ok((executor, discovered))
+    Ok((executor, discovered, probe))
 }
 
 impl<P: PortSet> Executor<P> {
     /// Runs `handler` (labelled `port` in logs), catching panics and measuring it against its
-    /// deadline.
+    /// deadline; says how it went, for the handler's counters.
     fn guarded(
         &mut self,
         port: &str,
         deadline: Option<Duration>,
         handler: impl FnOnce(&mut dyn Hosted<P>, &mut Context<P>) -> HandlerResult,
-    ) {
+    ) -> Call {
         let started = Instant::now();
         let ctx = &mut self.ctx;
         let hosted = &mut *self.hosted;
         let outcome: Result<HandlerResult, _> = catch_unwind(AssertUnwindSafe(|| handler(hosted, ctx)));
         let took = started.elapsed();
+        let mut call = Call { took, outcome: CallOutcome::Done, missed: false };
         match outcome {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => error!(self.ctx.log, "handler failed"; "port" => port, "error" => %e),
+            Ok(Err(e)) => {
+                call.outcome = CallOutcome::Failed;
+                error!(self.ctx.log, "handler failed"; "port" => port, "error" => %e);
+            }
             Err(panic) => {
+                call.outcome = CallOutcome::Panicked;
                 let what = panic
                     .downcast_ref::<&str>()
                     .map(|s| (*s).to_owned())
@@ -169,6 +208,7 @@ impl<P: PortSet> Executor<P> {
         }
         if let Some(deadline) = deadline {
             if took > deadline {
+                call.missed = true;
                 warn!(self.ctx.log, "handler overran its deadline"; "port" => port,
                     "took_us" => took.as_micros() as u64, "deadline_us" => deadline.as_micros() as u64);
                 let ctx = &mut self.ctx;
@@ -176,6 +216,7 @@ impl<P: PortSet> Executor<P> {
                 let _ = catch_unwind(AssertUnwindSafe(|| hosted.deadline_missed(ctx, port, took, deadline)));
             }
         }
+        call
     }
 
     fn lifecycle(&mut self, what: &str, f: fn(&mut dyn Hosted<P>, &mut Context<P>) -> HandlerResult) {
@@ -239,7 +280,7 @@ impl<P: PortSet> Executor<P> {
             }
             let label = Arc::clone(group.label());
             let (name, event) = (delivery.group, delivery.event);
-            self.guarded(&label, None, |hosted, ctx| hosted.group(ctx, &name, event));
+            self.guarded(&label, None, |hosted, ctx| hosted.group(ctx, &name, event)).count(&self.group_stats);
         }
         self.groups_pending = true;
     }
@@ -320,9 +361,13 @@ impl<P: PortSet> Executor<P> {
     /// Calls the handlers of the timers that are due.
     fn fire_timers(&mut self) {
         for tick in self.ctx.timers.fire_due(Instant::now()) {
-            let Some(timer) = self.timers.get(tick.timer.index()) else { continue };
+            let slot = tick.timer.index();
+            let Some(timer) = self.timers.get(slot) else { continue };
             let (index, name, deadline) = (timer.index, Rc::clone(&timer.name), timer.deadline);
-            self.guarded(&name, deadline, |hosted, ctx| hosted.tick(ctx, index, tick));
+            let call = self.guarded(&name, deadline, |hosted, ctx| hosted.tick(ctx, index, tick));
+            if let Some(timer) = self.timers.get(slot) {
+                call.count(&timer.stats);
+            }
         }
     }
 
@@ -353,7 +398,7 @@ impl<P: PortSet> Executor<P> {
         for i in order {
             let input = &self.inputs[i];
             let (index, name, deadline) = (input.index, Rc::clone(&input.name), input.deadline);
-            self.guarded(&name, deadline, |hosted, ctx| hosted.serve(ctx, index));
+            self.guarded(&name, deadline, |hosted, ctx| hosted.serve(ctx, index)).count(&self.inputs[i].stats);
         }
     }
 
@@ -397,8 +442,8 @@ fn sockets(port: &Port) -> Vec<&zmq::Socket> {
 pub(crate) fn thread_main<P: PortSet>(plan: Plan, control: ComponentEnd, make: Maker<P>) {
     let log = plan.log.clone();
     match build(plan, make) {
-        Ok((executor, discovered)) => {
-            control.send(FromComponent::Ready(discovered));
+        Ok((executor, discovered, probe)) => {
+            control.send(FromComponent::Ready(discovered, probe));
             executor.run(&control);
         }
         Err(why) => {

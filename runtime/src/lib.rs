@@ -21,6 +21,7 @@ mod hosted;
 pub mod launcher;
 pub mod logging;
 mod message;
+pub mod metrics;
 mod named;
 pub mod params;
 mod portset;

@@ -1,5 +1,8 @@
 //! The logger of long-running commands (the discovery daemon, the launcher, actors): human-readable lines on standard error, or JSON lines.
 
+use std::sync::Arc;
+
+use cohort_monitor::{WarningRing, WarningTap};
 use slog::Drain;
 
 /// How much to log.
@@ -33,6 +36,17 @@ impl Level {
 /// when `json` is set. Records are written by a background thread; a burst beyond 4096 pending
 /// records waits rather than dropping.
 pub fn logger(level: Level, json: bool) -> slog::Logger {
+    slog::Logger::root(drain(level, json), slog::o!())
+}
+
+/// Like [`logger`], and keeps a copy of every warning and error in `warnings` (for the
+/// monitor), said to come from `source` unless the record names its actor or component.
+pub fn logger_keeping_warnings(level: Level, json: bool, warnings: Arc<WarningRing>, source: &str) -> slog::Logger {
+    slog::Logger::root(WarningTap::new(drain(level, json), warnings, source).fuse(), slog::o!())
+}
+
+/// The drain of [`logger`].
+fn drain(level: Level, json: bool) -> slog::Fuse<slog_async::Async> {
     // Each record is assembled in a buffer and written with one flush, so lines of several
     // processes sharing a terminal (the launcher and its actors) never interleave mid-line.
     let out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
@@ -43,10 +57,9 @@ pub fn logger(level: Level, json: bool) -> slog::Logger {
         Box::new(slog_term::FullFormat::new(decorator).build().fuse())
     };
     let drain = slog::LevelFilter::new(drain, level.slog()).fuse();
-    let drain = slog_async::Async::new(drain)
+    slog_async::Async::new(drain)
         .chan_size(4096)
         .overflow_strategy(slog_async::OverflowStrategy::Block)
         .build()
-        .fuse();
-    slog::Logger::root(drain, slog::o!())
+        .fuse()
 }

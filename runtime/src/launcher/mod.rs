@@ -11,6 +11,7 @@
 //! ```
 
 mod model;
+mod monitor;
 mod restart;
 mod security;
 mod supervise;
@@ -31,14 +32,16 @@ pub use model::AppModel;
 pub use restart::{Decision, RestartPolicy, RestartState};
 
 use crate::actor::{run_actor, ActorSettings};
+use monitor::LauncherMonitor;
 use crate::hosted::Components;
-use crate::logging::{logger, Level};
+use crate::logging::{logger_keeping_warnings, Level};
+use cohort_monitor::WarningRing;
 
 /// The command line of an app binary.
 #[derive(Debug, Parser)]
 #[command(
     about = "A Cohort app: runs this host's actors of the app and keeps them running",
-    after_help = "Examples:\n  APP run                                    Run every actor of the app on this host\n  APP run --deployment app.depl --host h1    Run the actors the deployment places on h1\n  APP run --duration 10 --log-format json    Stop after 10 s; JSON log lines\n  APP run --insecure                         Run unencrypted (warns; for a libzmq without CURVE)\n\nSecurity: every port and the discovery daemon are encrypted and authenticated (CURVE) with the\napp's key file (--keys, else <key directory>/<APP>.key, made on first run; copy it to the\napp's other hosts). --insecure turns this off, with a warning; a libzmq without CURVE refuses\nto start without it. See docs/security.md.\n\nExit status: 0 when stopped, 1 when the model, the deployment, an argument, the keys or a\ncomponent implementation is wrong (or an actor keeps crashing), 2 on a usage error."
+    after_help = "Examples:\n  APP run                                    Run every actor of the app on this host\n  APP run --deployment app.depl --host h1    Run the actors the deployment places on h1\n  APP run --duration 10 --log-format json    Stop after 10 s; JSON log lines\n  APP run --insecure                         Run unencrypted (warns; for a libzmq without CURVE)\n  APP run --metrics 127.0.0.1:9464           Serve Prometheus metrics and the live page there\n\nSecurity: every port and the discovery daemon are encrypted and authenticated (CURVE) with the\napp's key file (--keys, else <key directory>/<APP>.key, made on first run; copy it to the\napp's other hosts). --insecure turns this off, with a warning; a libzmq without CURVE refuses\nto start without it. See docs/security.md.\n\nExit status: 0 when stopped, 1 when the model, the deployment, an argument, the keys or a\ncomponent implementation is wrong (or an actor keeps crashing), 2 on a usage error."
 )]
 struct LaunchCli {
     #[command(subcommand)]
@@ -98,6 +101,14 @@ struct Common {
     /// to start.
     #[arg(long)]
     insecure: bool,
+    /// Serve the app's metrics on this address (HOST:PORT): Prometheus at /metrics, a live page
+    /// of the app at /, its data as JSON at /api/view (what `cohort top` reads). See
+    /// docs/operations.md.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+    /// Where an actor sends its reports (the launcher gives it to the actors it starts).
+    #[arg(long, value_name = "ENDPOINT", hide = true)]
+    monitor: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -122,6 +133,7 @@ impl Common {
             interface: self.interface.clone().map_or(Interface::Auto, Interface::Named),
             security,
             discovery,
+            monitor: self.monitor.clone(),
             ..ActorSettings::default()
         })
     }
@@ -157,6 +169,10 @@ impl Common {
         if self.insecure {
             args.push("--insecure".to_owned());
         }
+        if let Some(m) = &self.monitor {
+            args.push("--monitor".to_owned());
+            args.push(m.clone());
+        }
         args
     }
 }
@@ -168,7 +184,14 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
         LaunchCommand::Run(common) => (common, None),
         LaunchCommand::Actor { name, common } => (common, Some(name.clone())),
     };
-    let log = logger(common.log_level, common.log_format == LogFormat::Json);
+    let warnings = WarningRing::new();
+    let source = if actor.is_some() { "actor" } else { "launcher" };
+    let log = logger_keeping_warnings(
+        common.log_level,
+        common.log_format == LogFormat::Json,
+        Arc::clone(&warnings),
+        source,
+    );
     let model = match &common.model {
         Some(path) => match AppModel::from_file(path) {
             Ok(m) => m,
@@ -191,7 +214,7 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
         return fail(&format!("cannot install the signal handler: {e}"));
     }
     match actor {
-        Some(name) => run_one(&loaded, &name, &host, &components, common, &stop, &log),
+        Some(name) => run_one(&loaded, &name, &host, &components, common, warnings, &stop, &log),
         None => {
             // Everything the model and the deployment can tell is checked before any actor
             // starts, and reported at once: an actor never fails on it, so nothing crash-loops.
@@ -223,9 +246,24 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
                 child.keys = Some(s.key_file.clone());
                 child.keys_dir = Some(s.dir.clone());
             }
+            let monitor =
+                match LauncherMonitor::start(&loaded.app, &host, &actors, common.metrics.as_deref(), warnings, &log) {
+                    Ok(m) => m,
+                    Err(e) => return fail(&e),
+                };
+            child.monitor = Some(monitor.endpoint().to_owned());
+            child.metrics = None;
             let duration = common.duration.map(Duration::from_secs_f64);
             let daemon_security = secured.map_or(DaemonSecurity::None, |s| s.daemon);
-            match supervise::run(&actors, &child.to_args(), &common.daemon, &daemon_security, duration, &stop, &log) {
+            let supervision = supervise::Supervision {
+                actors: &actors,
+                child_args: &child.to_args(),
+                daemon: &common.daemon,
+                daemon_security: &daemon_security,
+                duration,
+                board: monitor.board(),
+            };
+            match supervise::run(&supervision, &stop, &log) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     error!(log, "the app stopped"; "error" => &e);
@@ -316,6 +354,7 @@ fn run_one(
     host: &str,
     components: &Components,
     common: &Common,
+    warnings: Arc<WarningRing>,
     stop: &AtomicBool,
     log: &slog::Logger,
 ) -> ExitCode {
@@ -327,7 +366,7 @@ fn run_one(
         Err(e) => return fail(&e),
     };
     let settings = match common.settings(&loaded.app.name.name) {
-        Ok(s) => s,
+        Ok(s) => ActorSettings { warnings, ..s },
         Err(e) => return fail(&e),
     };
     info!(log, "actor starting"; "actor" => actor, "pid" => std::process::id());

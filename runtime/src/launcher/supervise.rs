@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cohort_discovery::{ClientSecurity, Daemon, DaemonSecurity, DaemonThread, MemoryBackend, RegistryConfig};
+use cohort_monitor::Board;
 use slog::{info, warn};
 
 use super::restart::{Decision, RestartPolicy, RestartState};
@@ -98,23 +99,33 @@ fn spawn(name: &str, child_args: &[String]) -> Result<Child, String> {
     command.spawn().map_err(|e| format!("cannot start actor {name}: {e}"))
 }
 
-/// Runs `actors` until `stop` is set or `duration` passes; gives up (and stops all) when an
+/// What the supervisor runs, and where it says what it did.
+pub(crate) struct Supervision<'a> {
+    /// The actors, one process each.
+    pub(crate) actors: &'a [String],
+    /// The arguments every actor process gets after its name.
+    pub(crate) child_args: &'a [String],
+    /// The discovery daemon's endpoint (one is started there if none answers).
+    pub(crate) daemon: &'a str,
+    /// The security of a daemon started here.
+    pub(crate) daemon_security: &'a DaemonSecurity,
+    /// Stop after this long.
+    pub(crate) duration: Option<Duration>,
+    /// Where starts, exits and restarts are recorded for the monitor.
+    pub(crate) board: &'a Board,
+}
+
+/// Runs the actors until `stop` is set or the duration passes; gives up (and stops all) when an
 /// actor crashes too often.
-pub(crate) fn run(
-    actors: &[String],
-    child_args: &[String],
-    daemon: &str,
-    daemon_security: &DaemonSecurity,
-    duration: Option<Duration>,
-    stop: &AtomicBool,
-    log: &slog::Logger,
-) -> Result<(), String> {
+pub(crate) fn run(supervision: &Supervision<'_>, stop: &AtomicBool, log: &slog::Logger) -> Result<(), String> {
+    let Supervision { actors, child_args, daemon, daemon_security, duration, board } = *supervision;
     let _daemon = ensure_daemon(daemon, daemon_security, log)?;
     let policy = RestartPolicy::default();
     let mut supervised = Vec::new();
     for name in actors {
         let child = spawn(name, child_args)?;
         info!(log, "actor started"; "actor" => name, "pid" => child.id());
+        board.started(name, child.id(), false);
         supervised.push(Supervised {
             name: name.clone(),
             child: Some(child),
@@ -133,11 +144,13 @@ pub(crate) fn run(
                     let now = Instant::now();
                     match s.history.crashed(s.started, now) {
                         Decision::RestartAt(at) => {
+                            board.exited(&s.name);
                             warn!(log, "actor exited; restarting it"; "actor" => &s.name, "status" => %status,
                                 "in_ms" => at.saturating_duration_since(now).as_millis() as u64);
                             s.restart_at = Some(at);
                         }
                         Decision::GiveUp { crashes } => {
+                            board.failed(&s.name);
                             outcome = Err(format!(
                                 "actor {} exited {crashes} times within {:?}; giving up",
                                 s.name, policy.window
@@ -152,6 +165,7 @@ pub(crate) fn run(
                 match spawn(&s.name, child_args) {
                     Ok(child) => {
                         info!(log, "actor restarted"; "actor" => &s.name, "pid" => child.id());
+                        board.started(&s.name, child.id(), true);
                         s.child = Some(child);
                         s.started = Instant::now();
                     }
@@ -166,6 +180,7 @@ pub(crate) fn run(
     }
     info!(log, "stopping the app");
     stop_all(&mut supervised, log);
+    board.stopped();
     outcome
 }
 
