@@ -25,6 +25,12 @@
 //!   `bench.riaps` (what apps use); the `info` line `dispatch 64B tcp (string-keyed)` runs the
 //!   same Sink on the string-keyed `Component` API. msg/s is counted at the receiver from the first data message
 //!   to an end marker; raw and Cohort rounds alternate; medians. Target: ≥ 0.9× raw.
+//! - `dispatch 64B tcp, metrics`: the same typed handler in an actor that reports to a
+//!   launcher (`ActorSettings::monitor`: a PULL socket this process empties and decodes), so
+//!   its handler's calls are counted and a report goes out every 500 ms, against the actor
+//!   without (the `dispatch 64B tcp` line), in the same rounds. The line gives the median of the
+//!   rounds' on/off ratios, of throughput and of the receiving thread's CPU per message. Target:
+//!   on/off ≥ 0.98 (collection costs at most 2 %).
 //! - `memory <actor>`: VmRSS (`/proc/<pid>/status`) of each actor process of the estimator
 //!   (model clock, 1 s) once it is idle, after its GlobalEstimator's first aggregate (3 s); and
 //!   of an actor hosting one component that does nothing (a GlobalEstimator with no publisher,
@@ -83,6 +89,8 @@ const STALL: Duration = Duration::from_secs(20);
 
 const START_TARGET_MS: f64 = 500.0;
 const DISPATCH_TARGET: f64 = 0.9;
+/// Throughput with metrics on, against off (at most 2 % lost to collecting them).
+const METRICS_TARGET: f64 = 0.98;
 const MEMORY_TARGET_MB: f64 = 8.0;
 
 struct Config {
@@ -560,7 +568,16 @@ fn feed(cfg: &Config, publisher: &mut cohort_ports::PubPort, seen: &AtomicBool) 
 }
 
 /// A Cohort `pub` port into the `sub` handler of a component of an actor run in this process.
-fn cohort_dispatch(cfg: &Config, app: &ast::App, daemon: &DaemonThread, components: &Components) -> Outcome {
+///
+/// With `monitor`, the actor reports to a launcher's endpoint there (metrics on: its handler's
+/// calls are counted and a report goes out every 500 ms); without, it does not (metrics off).
+fn cohort_dispatch(
+    cfg: &Config,
+    app: &ast::App,
+    daemon: &DaemonThread,
+    components: &Components,
+    monitor: Option<&str>,
+) -> Outcome {
     let (tx, rx) = channel();
     REPORT.seen.store(false, Ordering::Release);
     *REPORT.done.lock().unwrap() = Some(tx);
@@ -573,6 +590,7 @@ fn cohort_dispatch(cfg: &Config, app: &ast::App, daemon: &DaemonThread, componen
             daemon: daemon.endpoint().to_owned(),
             interface: Interface::Named("lo".into()),
             options: options(),
+            monitor: monitor.map(str::to_owned),
             ..ActorSettings::default()
         };
         let args = vec![ComponentArgs::new("sink", "Sink", Vec::<(String, _)>::new())];
@@ -636,6 +654,25 @@ enum Side {
     Handler,
     /// A handler of the string-keyed API.
     Keyed,
+    /// The typed handler in an actor that reports to a launcher (metrics on).
+    Monitored,
+}
+
+/// A launcher's report endpoint: a PULL socket that a thread empties until the process ends,
+/// as the launcher's collecting thread does (decoding each report).
+fn report_sink(cfg: &Config) -> String {
+    let endpoint = format!("ipc://{}/monitor", cfg.dir.display());
+    let ctx = zmq::Context::new();
+    let socket = ctx.socket(zmq::PULL).unwrap();
+    socket.bind(&endpoint).unwrap();
+    thread::spawn(move || {
+        let _ctx = ctx;
+        while let Ok(bytes) = socket.recv_bytes(0) {
+            let report: cohort_monitor::ActorReport = minicbor_serde::from_slice(&bytes).unwrap();
+            assert_eq!(report.actor, "A");
+        }
+    });
+    endpoint
 }
 
 /// Dispatch: returns whether the target was met.
@@ -648,10 +685,11 @@ fn dispatch(cfg: &Config) -> bool {
     let short = Config { messages: cfg.messages.min(50_000), filters: Vec::new(), dir: cfg.dir.clone(), ..*cfg };
     let typed = model::components();
     let keyed = Components::new().with::<Sink>();
+    let monitor = report_sink(cfg);
     raw_pubsub(&short);
-    cohort_dispatch(&short, &app, &daemon, &typed);
+    cohort_dispatch(&short, &app, &daemon, &typed, None);
 
-    let sides = [Side::Raw, Side::Handler, Side::Ports, Side::Keyed];
+    let sides = [Side::Raw, Side::Handler, Side::Ports, Side::Keyed, Side::Monitored];
     let mut rates: Vec<Vec<f64>> = sides.iter().map(|_| Vec::new()).collect();
     let mut cpus: Vec<Vec<f64>> = sides.iter().map(|_| Vec::new()).collect();
     for round in 0..cfg.rounds {
@@ -662,9 +700,10 @@ fn dispatch(cfg: &Config) -> bool {
         for i in order {
             let outcome = match sides[i] {
                 Side::Raw => raw_pubsub(cfg),
-                Side::Handler => cohort_dispatch(cfg, &app, &daemon, &typed),
+                Side::Handler => cohort_dispatch(cfg, &app, &daemon, &typed, None),
                 Side::Ports => ports_typed(cfg),
-                Side::Keyed => cohort_dispatch(cfg, &app, &daemon, &keyed),
+                Side::Keyed => cohort_dispatch(cfg, &app, &daemon, &keyed, None),
+                Side::Monitored => cohort_dispatch(cfg, &app, &daemon, &typed, Some(&monitor)),
             };
             if cfg.verbose {
                 eprintln!(
@@ -707,6 +746,17 @@ fn dispatch(cfg: &Config) -> bool {
         rate_text(keyed),
         keyed / raw,
         handler / keyed
+    );
+    // Metrics on against off: the median of the rounds' ratios (each round runs both).
+    let on_off = median(rates[4].iter().zip(&rates[1]).map(|(on, off)| on / off).collect());
+    let cpu_on_off = median(cpus[4].iter().zip(&cpus[1]).map(|(on, off)| on / off).collect());
+    println!(
+        "{:<32} off {} msg/s  on {} msg/s  on/off {on_off:.3}  receiver CPU on/off {cpu_on_off:.3}  \
+         target ≥{METRICS_TARGET}  {}",
+        "dispatch 64B tcp, metrics",
+        rate_text(handler),
+        rate_text(median(rates[4].clone())),
+        verdict(on_off >= METRICS_TARGET)
     );
     let cpu: Vec<f64> = cpus.into_iter().map(median).collect();
     println!(

@@ -206,6 +206,7 @@ pub fn run_actor(
             args,
             factory,
             group_link,
+            count_calls: reporter.is_some(),
             log: component_log,
         };
         let run = entry.run;

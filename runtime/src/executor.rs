@@ -35,6 +35,8 @@ pub(crate) struct Plan {
     pub(crate) factory: PortFactory,
     /// The component's link to the actor's group coordination thread.
     pub(crate) group_link: GroupLink,
+    /// Whether handlers' calls are counted: the actor reports them to a launcher.
+    pub(crate) count_calls: bool,
     pub(crate) log: slog::Logger,
 }
 
@@ -75,8 +77,12 @@ struct Call {
 }
 
 impl Call {
-    fn count(self, stats: &HandlerStats) {
-        stats.record(self.took, self.outcome, self.missed);
+    /// Counts the call in `stats` if `counting`.
+    #[inline]
+    fn count(self, counting: bool, stats: &HandlerStats) {
+        if counting {
+            stats.record(self.took, self.outcome, self.missed);
+        }
     }
 }
 
@@ -95,12 +101,14 @@ pub(crate) struct Executor<P> {
     groups_pending: bool,
     /// The counters of `on_group`.
     group_stats: Arc<HandlerStats>,
+    /// Whether handlers' calls are counted.
+    count_calls: bool,
 }
 
 /// Opens the ports of `plan`, makes the component with `make`. Returns the ports discovery
 /// must know about, and the counters of the ports and handlers.
 fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<DiscoveredPort>, InstanceProbe), String> {
-    let Plan { identity, ports, scheduler, groups, args, factory, group_link, log } = plan;
+    let Plan { identity, ports, scheduler, groups, args, factory, group_link, count_calls, log } = plan;
     let mut opened: Vec<Option<(PortDescriptor, Port)>> =
         (0..ports.iter().map(|p| p.index + 1).max().unwrap_or(0)).map(|_| None).collect();
     let mut timers = TimerSet::new();
@@ -110,8 +118,7 @@ fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<Dis
     let mut probe = InstanceProbe::default();
     for port in &ports {
         let stats = Arc::new(HandlerStats::default());
-        let handled =
-            Handled { index: port.index, name: Rc::from(port.name.as_str()), deadline: port.deadline, stats };
+        let handled = Handled { index: port.index, name: Rc::from(port.name.as_str()), deadline: port.deadline, stats };
         if port.kind == ModelPortKind::Timer {
             timers.add_port(port).map_err(|e| e.to_string())?;
             timer_ports.push(handled);
@@ -171,6 +178,7 @@ fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<Dis
         active: false,
         groups_pending: false,
         group_stats,
+        count_calls,
     };
     Ok((executor, discovered, probe))
 }
@@ -280,7 +288,8 @@ impl<P: PortSet> Executor<P> {
             }
             let label = Arc::clone(group.label());
             let (name, event) = (delivery.group, delivery.event);
-            self.guarded(&label, None, |hosted, ctx| hosted.group(ctx, &name, event)).count(&self.group_stats);
+            self.guarded(&label, None, |hosted, ctx| hosted.group(ctx, &name, event))
+                .count(self.count_calls, &self.group_stats);
         }
         self.groups_pending = true;
     }
@@ -366,7 +375,7 @@ impl<P: PortSet> Executor<P> {
             let (index, name, deadline) = (timer.index, Rc::clone(&timer.name), timer.deadline);
             let call = self.guarded(&name, deadline, |hosted, ctx| hosted.tick(ctx, index, tick));
             if let Some(timer) = self.timers.get(slot) {
-                call.count(&timer.stats);
+                call.count(self.count_calls, &timer.stats);
             }
         }
     }
@@ -398,7 +407,8 @@ impl<P: PortSet> Executor<P> {
         for i in order {
             let input = &self.inputs[i];
             let (index, name, deadline) = (input.index, Rc::clone(&input.name), input.deadline);
-            self.guarded(&name, deadline, |hosted, ctx| hosted.serve(ctx, index)).count(&self.inputs[i].stats);
+            self.guarded(&name, deadline, |hosted, ctx| hosted.serve(ctx, index))
+                .count(self.count_calls, &self.inputs[i].stats);
         }
     }
 

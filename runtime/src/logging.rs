@@ -57,9 +57,5 @@ fn drain(level: Level, json: bool) -> slog::Fuse<slog_async::Async> {
         Box::new(slog_term::FullFormat::new(decorator).build().fuse())
     };
     let drain = slog::LevelFilter::new(drain, level.slog()).fuse();
-    slog_async::Async::new(drain)
-        .chan_size(4096)
-        .overflow_strategy(slog_async::OverflowStrategy::Block)
-        .build()
-        .fuse()
+    slog_async::Async::new(drain).chan_size(4096).overflow_strategy(slog_async::OverflowStrategy::Block).build().fuse()
 }

@@ -3,7 +3,10 @@
 //! network namespaces on a bridge, child processes whose output lines are followed, a Redis
 //! server for the hosts to share, the timestamps `cohort-probe --stamp` prints, and for the
 //! fault tests: app launchers whose JSON log records are followed ([`AppRun`]), signals and
-//! process states, seeded randomness ([`Rng`]), free ports and temporary directories.
+//! process states, seeded randomness ([`Rng`]), free ports and temporary directories; and a plain
+//! HTTP GET for the monitors of running apps ([`http`]).
+
+pub mod http;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};

@@ -32,10 +32,10 @@ pub use model::AppModel;
 pub use restart::{Decision, RestartPolicy, RestartState};
 
 use crate::actor::{run_actor, ActorSettings};
-use monitor::LauncherMonitor;
 use crate::hosted::Components;
 use crate::logging::{logger_keeping_warnings, Level};
 use cohort_monitor::WarningRing;
+use monitor::LauncherMonitor;
 
 /// The command line of an app binary.
 #[derive(Debug, Parser)]
@@ -186,12 +186,8 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
     };
     let warnings = WarningRing::new();
     let source = if actor.is_some() { "actor" } else { "launcher" };
-    let log = logger_keeping_warnings(
-        common.log_level,
-        common.log_format == LogFormat::Json,
-        Arc::clone(&warnings),
-        source,
-    );
+    let log =
+        logger_keeping_warnings(common.log_level, common.log_format == LogFormat::Json, Arc::clone(&warnings), source);
     let model = match &common.model {
         Some(path) => match AppModel::from_file(path) {
             Ok(m) => m,

@@ -4,6 +4,7 @@
 //! `--metrics ADDR`, serves them over HTTP: Prometheus metrics, the live page, JSON and events
 //! ([`cohort_monitor::MonitorServer`]).
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -34,6 +35,8 @@ impl Source for BoardSource {
 pub(crate) struct LauncherMonitor {
     board: Arc<Board>,
     endpoint: String,
+    /// The ipc file behind `endpoint`, which ZeroMQ leaves behind.
+    file: PathBuf,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     server: Option<MonitorServer>,
@@ -54,7 +57,10 @@ impl LauncherMonitor {
         let board = Arc::new(Board::new(name, host, AppGraph::of(app), actors, warnings));
         let dir = cohort_ports::default_runtime_dir(name);
         cohort_ports::create_private_dir(&dir).map_err(|e| e.to_string())?;
-        let endpoint = format!("ipc://{}/monitor-{}", dir.display(), std::process::id());
+        // Named as the ports' ipc files are (`<pid>-<name>.sock`), so that an actor sweeps the
+        // file away should the launcher die without removing it.
+        let file = dir.join(format!("{}-monitor.sock", std::process::id()));
+        let endpoint = format!("ipc://{}", file.display());
         let ctx = zmq::Context::new();
         let socket = ctx
             .socket(zmq::PULL)
@@ -76,7 +82,7 @@ impl LauncherMonitor {
             }
             None => None,
         };
-        Ok(LauncherMonitor { board, endpoint, stop, thread: Some(thread), server })
+        Ok(LauncherMonitor { board, endpoint, file, stop, thread: Some(thread), server })
     }
 
     /// The endpoint actors send their reports to.
@@ -97,6 +103,8 @@ impl Drop for LauncherMonitor {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // The thread has closed the socket.
+        let _ = std::fs::remove_file(&self.file);
     }
 }
 

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cohort_model::ast::PortKind;
-use cohort_monitor::{
-    unix_ms_now, ActorReport, GroupReport, InstanceReport, PortCounters, PortReport, WarningRing,
-};
+use cohort_monitor::{unix_ms_now, ActorReport, GroupReport, InstanceReport, PortCounters, PortReport, WarningRing};
 use cohort_ports::PortStats;
 use slog::{debug, warn};
 
