@@ -1,5 +1,6 @@
 //! The monitor's HTTP server: `/metrics` (Prometheus), and for an app the live page (`/`), its
-//! data (`/api/view`, JSON) and its event stream (`/events`, server-sent events).
+//! data (`/api/view`, JSON; `/api/local`, this host's part of it) and its event stream
+//! (`/events`, server-sent events).
 //!
 //! One thread accepts requests and answers each at once; an event stream gets a thread of its
 //! own, which sends the view every [`EVENT_INTERVAL`] until the browser goes away. Nothing in
@@ -31,6 +32,11 @@ pub trait Source: Send + Sync + 'static {
     /// The app's view as JSON for `/api/view` and `/events`; `None` where there is no app (the
     /// discovery daemon), which serves `/metrics` only.
     fn view_json(&self) -> Option<String>;
+    /// This host's part of the view as JSON for `/api/local`, which the launchers of other
+    /// hosts read; by default the whole view.
+    fn local_json(&self) -> Option<String> {
+        self.view_json()
+    }
 }
 
 /// Why a monitor server could not start.
@@ -126,6 +132,10 @@ fn answer(
             Response::from_string(PAGE).with_header(header("Content-Type", "text/html; charset=utf-8"))
         }
         "/api/view" => match source.view_json() {
+            Some(json) => Response::from_string(json).with_header(header("Content-Type", "application/json")),
+            None => not_found(),
+        },
+        "/api/local" => match source.local_json() {
             Some(json) => Response::from_string(json).with_header(header("Content-Type", "application/json")),
             None => not_found(),
         },

@@ -1,6 +1,7 @@
 //! The launcher's view of its app: the [`Board`] it keeps, and the [`AppView`] copies that the
 //! web page, `cohort top` and the Prometheus output read.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cohort_model::ast::PortKind;
@@ -41,7 +42,11 @@ pub struct AppView {
     pub at_ms: u64,
     /// The app's actors, instances, ports and flows, from the model.
     pub graph: AppGraph,
-    /// The actors this launcher runs, in the order it started them.
+    /// The hosts whose actors the view shows: this launcher's first, then those of the other
+    /// launchers of the app it reached (see [`Board::set_remote`]).
+    pub hosts: Vec<String>,
+    /// The actors this launcher runs, in the order it started them, then those of the other
+    /// hosts.
     pub actors: Vec<ActorView>,
     /// The latest warnings of the launcher and its actors, oldest first.
     pub warnings: Vec<Warning>,
@@ -148,6 +153,8 @@ pub struct Board {
     /// The launcher's own warnings.
     warnings: Arc<WarningRing>,
     state: Mutex<BoardState>,
+    /// The latest local views of the app's launchers on other hosts, by host.
+    remote: Mutex<BTreeMap<String, AppView>>,
 }
 
 impl Board {
@@ -161,6 +168,7 @@ impl Board {
             graph,
             warnings,
             state: Mutex::new(BoardState { actors: actors.iter().map(|a| (a.clone(), entry.clone())).collect() }),
+            remote: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -236,8 +244,43 @@ impl Board {
         true
     }
 
-    /// A copy of the board now.
+    /// Takes in the local view of the app's launcher on another host (what its
+    /// [`Board::local_view`] gave); a view of this board's own host is ignored.
+    pub fn set_remote(&self, view: AppView) {
+        if view.host != self.host {
+            self.remote_views().insert(view.host.clone(), view);
+        }
+    }
+
+    /// Forgets the view of the launcher on `host` (it went away).
+    pub fn forget_remote(&self, host: &str) {
+        self.remote_views().remove(host);
+    }
+
+    fn remote_views(&self) -> MutexGuard<'_, BTreeMap<String, AppView>> {
+        // Views are inserted and removed whole.
+        self.remote.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A copy of the board now, with the actors and warnings of the other hosts' launchers it
+    /// has views of.
     pub fn view(&self) -> AppView {
+        let mut view = self.local_view();
+        for (host, remote) in self.remote_views().iter() {
+            view.hosts.push(host.clone());
+            view.actors.extend(remote.actors.iter().cloned());
+            view.warnings.extend(
+                remote.warnings.iter().map(|w| Warning { source: format!("{host}/{}", w.source), ..w.clone() }),
+            );
+        }
+        view.warnings.sort_by_key(|w| w.at_ms);
+        let skip = view.warnings.len().saturating_sub(WARNINGS_KEPT);
+        view.warnings = view.warnings.split_off(skip);
+        view
+    }
+
+    /// A copy of the board now: this launcher's actors only.
+    pub fn local_view(&self) -> AppView {
         let state = self.lock();
         let actors: Vec<ActorView> = state.actors.iter().map(|(name, e)| self.actor_view(name, e)).collect();
         let mut warnings: Vec<Warning> = self.warnings.latest();
@@ -251,6 +294,7 @@ impl Board {
             host: self.host.clone(),
             at_ms: unix_ms_now(),
             graph: self.graph.clone(),
+            hosts: vec![self.host.clone()],
             actors,
             warnings: warnings.split_off(skip),
         }

@@ -146,3 +146,92 @@ fn the_estimator_serves_metrics_promtool_accepts_with_message_rates() {
     promtool_accepts(&metrics);
     app.stop();
 }
+
+/// The estimator split over two hosts (network namespaces on a bridge, one discovery daemon
+/// each, sharing one Redis server): the Estimator on host a, the Aggregator on host b.
+const SPLIT_DEPLOYMENT: &str = "app DistributedEstimator {
+    on (host-a) Estimator;
+    on (host-b) Aggregator(posArg = 12, optArg = \"fromDeployment\");
+}
+";
+
+const PROBE: &str = env!("CARGO_BIN_EXE_cohort-probe");
+
+fn skip(test: &str, why: &str, require: &str) {
+    eprintln!("SKIPPED {test}: {why}");
+    assert!(std::env::var_os(require).is_none(), "{require} is set: {why}");
+}
+
+#[test]
+fn each_hosts_page_shows_every_host_through_discovery() {
+    use cohort_tests::{netns_unavailable, Hosts, Proc, RedisServer};
+    let test = "each_hosts_page_shows_every_host_through_discovery";
+    if let Some(why) = netns_unavailable() {
+        return skip(test, &why, "COHORT_REQUIRE_NETNS");
+    }
+    if !installed("redis-server") {
+        return skip(test, "redis-server not found (apt-get install -y redis-server)", "COHORT_REQUIRE_REDIS");
+    }
+    let hosts = match Hosts::create() {
+        Ok(hosts) => hosts,
+        Err(why) => return skip(test, &format!("cannot create network namespaces: {why}"), "COHORT_REQUIRE_NETNS"),
+    };
+    let dir = TempDir::new("metrics-hosts").unwrap();
+    let deployment = dir.path().join("split.depl");
+    std::fs::write(&deployment, SPLIT_DEPLOYMENT).unwrap();
+    let deployment = deployment.display().to_string();
+    let server = RedisServer::start(&hosts.bridge_address()).unwrap();
+    let redis = server.url();
+    let daemon = "tcp://127.0.0.1:9700";
+    let mut running = Vec::new();
+    let mut monitors = Vec::new();
+    for (i, host) in ["a", "b"].into_iter().enumerate() {
+        let (ns, name) = (hosts.ns(host), format!("host-{host}"));
+        let disco = Proc::in_ns(&format!("disco {host}"), &ns, PROBE, &["disco", daemon, &name, &redis]).unwrap();
+        disco.expect("READY");
+        let interface = format!("{ns}i");
+        let monitor = format!("{}.0.{}:9464", hosts.net(), i + 1);
+        let args = [
+            "netns",
+            "exec",
+            &ns,
+            ESTIMATOR,
+            "run",
+            "--deployment",
+            &deployment,
+            "--host",
+            &name,
+            "--daemon",
+            daemon,
+            "--interface",
+            &interface,
+            "--log-format",
+            "json",
+            "--insecure",
+            "--metrics",
+            &monitor,
+        ];
+        let env = [("XDG_RUNTIME_DIR", dir.path().to_str().unwrap())];
+        running.push((disco, AppRun::start(&format!("estimator on {name}"), "ip", &args, &env).unwrap()));
+        monitors.push(monitor);
+    }
+    // Each host's view shows both hosts' actors running, the other's through discovery.
+    for monitor in &monitors {
+        let view = wait_for_view(monitor, START, "both hosts' actors running", |v| {
+            let on = |actor: &str, host: &str| {
+                v["actors"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a["name"] == actor && a["host"] == host && a["state"] == "running")
+            };
+            on("Estimator", "host-a") && on("Aggregator", "host-b")
+        })
+        .unwrap();
+        let hosts_seen: Vec<&str> = view["hosts"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert_eq!(hosts_seen.len(), 2, "{hosts_seen:?}");
+    }
+    for (_, app) in &mut running {
+        app.stop();
+    }
+}

@@ -12,6 +12,7 @@
 
 mod model;
 mod monitor;
+mod peers;
 mod restart;
 mod security;
 mod supervise;
@@ -36,6 +37,8 @@ use crate::hosted::Components;
 use crate::logging::{logger_keeping_warnings, Level};
 use cohort_monitor::WarningRing;
 use monitor::LauncherMonitor;
+use peers::PeerDiscovery;
+pub use peers::MONITOR_SERVICE;
 
 /// The command line of an app binary.
 #[derive(Debug, Parser)]
@@ -242,11 +245,17 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
                 child.keys = Some(s.key_file.clone());
                 child.keys_dir = Some(s.dir.clone());
             }
-            let monitor =
-                match LauncherMonitor::start(&loaded.app, &host, &actors, common.metrics.as_deref(), warnings, &log) {
-                    Ok(m) => m,
-                    Err(e) => return fail(&e),
-                };
+            // The launcher reaches discovery as its actors do.
+            let discovery = match child.settings(app) {
+                Ok(s) => PeerDiscovery { daemon: s.daemon, security: s.discovery, interface: s.interface },
+                Err(e) => return fail(&e),
+            };
+            let metrics = common.metrics.as_deref();
+            let monitor = match LauncherMonitor::start(&loaded.app, &host, &actors, metrics, discovery, warnings, &log)
+            {
+                Ok(m) => m,
+                Err(e) => return fail(&e),
+            };
             child.monitor = Some(monitor.endpoint().to_owned());
             child.metrics = None;
             let duration = common.duration.map(Duration::from_secs_f64);

@@ -2,7 +2,8 @@
 //! endpoint in the app's private runtime directory, which it gives each actor with the hidden
 //! `--monitor` option), keeps them on a [`Board`] with what the supervisor did, and, with
 //! `--metrics ADDR`, serves them over HTTP: Prometheus metrics, the live page, JSON and events
-//! ([`cohort_monitor::MonitorServer`]).
+//! ([`cohort_monitor::MonitorServer`]), with the views of the app's launchers on other hosts
+//! ([`super::peers`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,6 +12,8 @@ use std::thread::JoinHandle;
 
 use cohort_model::ast;
 use cohort_monitor::{ActorReport, AppGraph, Board, MonitorServer, Source, WarningRing};
+
+use super::peers::{PeerDiscovery, Peers};
 use slog::{debug, warn};
 
 /// How long the collecting thread waits in one poll, so it notices a stop.
@@ -29,6 +32,10 @@ impl Source for BoardSource {
     fn view_json(&self) -> Option<String> {
         serde_json::to_string(&self.board.view()).ok()
     }
+
+    fn local_json(&self) -> Option<String> {
+        serde_json::to_string(&self.board.local_view()).ok()
+    }
 }
 
 /// The launcher's monitor: the board, the thread that fills it, and the HTTP server.
@@ -40,16 +47,20 @@ pub(crate) struct LauncherMonitor {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     server: Option<MonitorServer>,
+    /// The thread that follows the other hosts' launchers.
+    peers: Option<Peers>,
 }
 
 impl LauncherMonitor {
     /// Starts taking the reports of `actors` of `app` on `host`, and serves them on
-    /// `metrics` if given. The launcher's own warnings are those of `warnings`.
+    /// `metrics` if given, advertised through `discovery` to the app's other hosts. The
+    /// launcher's own warnings are those of `warnings`.
     pub(crate) fn start(
         app: &ast::App,
         host: &str,
         actors: &[String],
         metrics: Option<&str>,
+        discovery: PeerDiscovery,
         warnings: Arc<WarningRing>,
         log: &slog::Logger,
     ) -> Result<LauncherMonitor, String> {
@@ -75,14 +86,16 @@ impl LauncherMonitor {
                 .spawn(move || collect(&socket, &board, &stop, &log))
                 .map_err(|e| format!("cannot start a thread: {e}"))?
         };
-        let server = match metrics {
+        let (server, peers) = match metrics {
             Some(addr) => {
                 let source = Arc::new(BoardSource { board: Arc::clone(&board) });
-                Some(MonitorServer::start(addr, source, log).map_err(|e| e.to_string())?)
+                let server = MonitorServer::start(addr, source, log).map_err(|e| e.to_string())?;
+                let peers = Peers::start(name, server.addr(), discovery, Arc::clone(&board), log)?;
+                (Some(server), Some(peers))
             }
-            None => None,
+            None => (None, None),
         };
-        Ok(LauncherMonitor { board, endpoint, file, stop, thread: Some(thread), server })
+        Ok(LauncherMonitor { board, endpoint, file, stop, thread: Some(thread), server, peers })
     }
 
     /// The endpoint actors send their reports to.
@@ -98,6 +111,7 @@ impl LauncherMonitor {
 
 impl Drop for LauncherMonitor {
     fn drop(&mut self) {
+        self.peers = None;
         self.server = None;
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
