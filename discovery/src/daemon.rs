@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use crate::backend::{Backend, RemoteChange};
 use crate::protocol::{
     decode_client, encode, ClientRequest, DaemonFrame, DaemonMessage, ErrorCode, ErrorReply, PROTOCOL_VERSION,
 };
-use crate::registry::{Effect, Registry, RegistryConfig};
+use crate::registry::{Effect, Registry, RegistryConfig, RegistryStats};
 use crate::zap::{Authority, DISCOVERY_ZAP_DOMAIN, TOOL_USER_ID};
 
 /// A wait that ends later than this past its deadline means the daemon was not running.
@@ -78,6 +78,42 @@ fn zmq_err(op: impl Into<String>) -> impl FnOnce(zmq::Error) -> DaemonError {
     move |source| DaemonError::Zmq { op, source }
 }
 
+/// What a daemon did since it started, and what its registry holds now: a copy, for
+/// monitoring (`cohort disco --metrics`). The counts only grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DaemonStats {
+    /// The registry's counts: requests by kind, refusals, actors, providers, lookups.
+    pub registry: RegistryStats,
+    /// Requests a secured daemon refused because the connection's key does not allow them.
+    pub forbidden: u64,
+    /// Updates pushed to consuming ports.
+    pub pushes: u64,
+    /// Replies and pushes that could not be sent: the client was gone or not reading.
+    pub send_failures: u64,
+    /// Provider changes of other hosts read from the shared registry.
+    pub remote_changes: u64,
+    /// Failed operations of the shared registry (Redis): sharing or withdrawing a provider, or
+    /// reading other hosts' changes.
+    pub backend_errors: u64,
+}
+
+/// The latest [`DaemonStats`] of a daemon, readable from any thread: see
+/// [`Daemon::stats_handle`].
+#[derive(Debug, Clone, Default)]
+pub struct DaemonStatsHandle(Arc<Mutex<DaemonStats>>);
+
+impl DaemonStatsHandle {
+    /// The stats as of the daemon's latest step: at most about 100 ms old while it serves.
+    pub fn latest(&self) -> DaemonStats {
+        // The daemon writes whole values; a panic elsewhere cannot leave one half made.
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn publish(&self, stats: DaemonStats) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = stats;
+    }
+}
+
 /// A daemon serving on its own thread; dropping it stops the daemon and waits for the thread.
 pub struct DaemonThread {
     endpoint: String,
@@ -113,6 +149,10 @@ pub struct Daemon {
     body: zmq::Message,
     /// Secured: clients are told apart by routing id and user (see [`registry_id`]).
     secured: bool,
+    /// The daemon's own counts ([`DaemonStats::registry`] stays empty here).
+    counts: DaemonStats,
+    /// Where the stats go after every step, once someone asked ([`Daemon::stats_handle`]).
+    published: Option<DaemonStatsHandle>,
 }
 
 /// The registry's id of a secured client: its routing id and the user its key authenticated,
@@ -186,6 +226,8 @@ impl Daemon {
             identity: zmq::Message::new(),
             body: zmq::Message::new(),
             secured: *security != DaemonSecurity::None,
+            counts: DaemonStats::default(),
+            published: None,
         })
     }
 
@@ -197,6 +239,19 @@ impl Daemon {
     /// The registry, for listings.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// What the daemon did since it started, and what its registry holds now.
+    pub fn stats(&self) -> DaemonStats {
+        DaemonStats { registry: self.registry.stats(), ..self.counts }
+    }
+
+    /// A handle on the daemon's stats for another thread (an HTTP server's), updated after every
+    /// [`Daemon::step`]. A daemon whose stats nobody asked for does not copy them.
+    pub fn stats_handle(&mut self) -> DaemonStatsHandle {
+        let handle = self.published.get_or_insert_with(DaemonStatsHandle::default).clone();
+        handle.publish(self.stats());
+        handle
     }
 
     fn now(&self) -> Duration {
@@ -258,6 +313,7 @@ impl Daemon {
         match self.backend.changes() {
             Ok(changes) => {
                 for change in changes {
+                    self.counts.remote_changes += 1;
                     let effects = match change {
                         RemoteChange::Added(s, e) => self.registry.on_remote_added(s, e),
                         RemoteChange::Removed(s, e) => self.registry.on_remote_removed(&s, &e),
@@ -265,7 +321,13 @@ impl Daemon {
                     self.apply(effects);
                 }
             }
-            Err(e) => warn!(self.log, "cannot read the shared registry"; "error" => %e),
+            Err(e) => {
+                self.counts.backend_errors += 1;
+                warn!(self.log, "cannot read the shared registry"; "error" => %e);
+            }
+        }
+        if let Some(handle) = &self.published {
+            handle.publish(self.stats());
         }
         Ok(())
     }
@@ -294,6 +356,7 @@ impl Daemon {
             match self.admit(&from, user.as_deref(), &body) {
                 Ok(id) => from = id,
                 Err((id, why)) => {
+                    self.counts.forbidden += 1;
                     info!(self.log, "refused a request"; "user" => user.as_deref().unwrap_or(""), "why" => &why);
                     let result = Err(ErrorReply { code: ErrorCode::Invalid, message: format!("forbidden: {why}") });
                     self.send_to(&from, DaemonMessage::Reply { id, result });
@@ -322,16 +385,19 @@ impl Daemon {
                     self.send(&to, DaemonMessage::Reply { id, result });
                 }
                 Effect::Push { to, port, added, removed } => {
+                    self.counts.pushes += 1;
                     debug!(self.log, "pushing an update"; "port" => &port, "added" => ?added, "removed" => ?removed);
                     self.send(&to, DaemonMessage::Update { port, added, removed });
                 }
                 Effect::Share(service, endpoint) => {
                     if let Err(e) = self.backend.share(&service, &endpoint) {
+                        self.counts.backend_errors += 1;
                         warn!(self.log, "cannot share a provider"; "endpoint" => endpoint, "error" => %e);
                     }
                 }
                 Effect::Unshare(service, endpoint) => {
                     if let Err(e) = self.backend.unshare(&service, &endpoint) {
+                        self.counts.backend_errors += 1;
                         warn!(self.log, "cannot withdraw a provider"; "endpoint" => endpoint, "error" => %e);
                     }
                 }
@@ -363,7 +429,7 @@ impl Daemon {
         registry_id(routing, user).ok_or_else(|| (0, "the routing id is longer than 255 bytes".to_owned()))
     }
 
-    fn send(&self, to: &[u8], message: DaemonMessage) {
+    fn send(&mut self, to: &[u8], message: DaemonMessage) {
         if !self.secured {
             return self.send_to(to, message);
         }
@@ -373,12 +439,13 @@ impl Daemon {
         }
     }
 
-    fn send_to(&self, to: &[u8], message: DaemonMessage) {
+    fn send_to(&mut self, to: &[u8], message: DaemonMessage) {
         let bytes = encode(&DaemonFrame { version: PROTOCOL_VERSION, message });
         let sent =
             self.socket.send(to, zmq::SNDMORE | zmq::DONTWAIT).and_then(|()| self.socket.send(bytes, zmq::DONTWAIT));
         if let Err(e) = sent {
             // The client is gone or not reading; it will time out or re-register.
+            self.counts.send_failures += 1;
             debug!(self.log, "cannot reach a client"; "error" => %e);
         }
     }

@@ -25,7 +25,7 @@ pub use backend::{Backend, MemoryBackend};
 pub use client::{
     list, list_with, ClientConfig, ClientError, ClientSecurity, DiscoveryClient, Update, GOODBYE_TIMEOUT,
 };
-pub use daemon::{Daemon, DaemonError, DaemonSecurity, DaemonThread, KeysDir};
+pub use daemon::{Daemon, DaemonError, DaemonSecurity, DaemonStats, DaemonStatsHandle, DaemonThread, KeysDir};
 pub use redis_backend::{RedisAuth, RedisBackend, RedisConfig, RedisConnectError};
-pub use registry::{ClientId, Effect, Listing, Registry, RegistryConfig};
+pub use registry::{ClientId, Effect, Listing, Registry, RegistryConfig, RegistryStats, RequestCounts};
 pub use service::{port_messages, Reach, Service, ServiceError};

@@ -68,6 +68,83 @@ pub enum Effect {
     Unshare(Service, String),
 }
 
+/// Requests a registry handled, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestCounts {
+    /// `Hello`: an actor registered (or registered again).
+    pub hello: u64,
+    /// `Goodbye`: an actor unregistered.
+    pub goodbye: u64,
+    /// `Provide`: a providing port's endpoint.
+    pub provide: u64,
+    /// `Withdraw`: a providing port's endpoint withdrawn.
+    pub withdraw: u64,
+    /// `Lookup`: a consuming port asked for its providers.
+    pub lookup: u64,
+    /// `Unlookup`: a consuming port stopped watching.
+    pub unlookup: u64,
+    /// `Heartbeat`.
+    pub heartbeat: u64,
+    /// `List`: a tool (`cohort ls`) asked what the registry knows.
+    pub list: u64,
+}
+
+impl RequestCounts {
+    /// Each kind, named as in the protocol but in lower case, with its count.
+    pub fn by_kind(&self) -> [(&'static str, u64); 8] {
+        [
+            ("hello", self.hello),
+            ("goodbye", self.goodbye),
+            ("provide", self.provide),
+            ("withdraw", self.withdraw),
+            ("lookup", self.lookup),
+            ("unlookup", self.unlookup),
+            ("heartbeat", self.heartbeat),
+            ("list", self.list),
+        ]
+    }
+
+    fn count(&mut self, request: &ClientRequest) {
+        let n = match request {
+            ClientRequest::Hello { .. } => &mut self.hello,
+            ClientRequest::Goodbye => &mut self.goodbye,
+            ClientRequest::Provide { .. } => &mut self.provide,
+            ClientRequest::Withdraw { .. } => &mut self.withdraw,
+            ClientRequest::Lookup { .. } => &mut self.lookup,
+            ClientRequest::Unlookup { .. } => &mut self.unlookup,
+            ClientRequest::Heartbeat => &mut self.heartbeat,
+            ClientRequest::List => &mut self.list,
+        };
+        *n += 1;
+    }
+}
+
+/// What a registry did since it was made (counts that only grow) and what it holds now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegistryStats {
+    /// Requests that decoded, by kind (refused ones too).
+    pub requests: RequestCounts,
+    /// Frames that did not decode (answered [`ErrorCode::Malformed`]).
+    pub malformed: u64,
+    /// Frames of another protocol version ([`ErrorCode::Version`]).
+    pub foreign_version: u64,
+    /// Requests of a client that had not said hello ([`ErrorCode::UnknownClient`]).
+    pub unknown_client: u64,
+    /// Requests refused as invalid: empty names, a bad service or endpoint
+    /// ([`ErrorCode::Invalid`]).
+    pub invalid: u64,
+    /// Actors dropped because they went silent for the liveness timeout.
+    pub expired: u64,
+    /// Actors registered now.
+    pub actors: u64,
+    /// Endpoints that this host's actors provide now.
+    pub local_providers: u64,
+    /// Endpoints that other hosts provide, known now (through the shared registry).
+    pub remote_providers: u64,
+    /// Consuming ports whose providers are watched now.
+    pub lookups: u64,
+}
+
 /// Who registered a provider.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Origin {
@@ -96,12 +173,20 @@ pub struct Registry {
     clients: BTreeMap<ClientId, Client>,
     providers: BTreeMap<Service, BTreeMap<String, Origin>>,
     watchers: BTreeMap<Service, BTreeSet<(ClientId, String)>>,
+    /// The counts of [`RegistryStats`] (its other fields are worked out when asked).
+    counts: RegistryStats,
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new(config: RegistryConfig) -> Registry {
-        Registry { config, clients: BTreeMap::new(), providers: BTreeMap::new(), watchers: BTreeMap::new() }
+        Registry {
+            config,
+            clients: BTreeMap::new(),
+            providers: BTreeMap::new(),
+            watchers: BTreeMap::new(),
+            counts: RegistryStats::default(),
+        }
     }
 
     /// The configuration.
@@ -118,6 +203,7 @@ impl Registry {
                     DecodeError::Version { .. } => ErrorCode::Version,
                     DecodeError::Malformed(_) => ErrorCode::Malformed,
                 };
+                self.count_refusal(code);
                 vec![error(from, 0, code, e.to_string())]
             }
         }
@@ -125,6 +211,46 @@ impl Registry {
 
     /// Handles one decoded request.
     pub fn on_request(&mut self, now: Duration, from: &[u8], id: u64, request: ClientRequest) -> Vec<Effect> {
+        self.counts.requests.count(&request);
+        let effects = self.handle_request(now, from, id, request);
+        for effect in &effects {
+            if let Effect::Reply { result: Err(e), .. } = effect {
+                self.count_refusal(e.code);
+            }
+        }
+        effects
+    }
+
+    fn count_refusal(&mut self, code: ErrorCode) {
+        let n = match code {
+            ErrorCode::Malformed => &mut self.counts.malformed,
+            ErrorCode::Version => &mut self.counts.foreign_version,
+            ErrorCode::UnknownClient => &mut self.counts.unknown_client,
+            ErrorCode::Invalid => &mut self.counts.invalid,
+        };
+        *n += 1;
+    }
+
+    /// What the registry did since it was made, and what it holds now.
+    pub fn stats(&self) -> RegistryStats {
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let (mut local, mut remote) = (0, 0);
+        for origin in self.providers.values().flat_map(BTreeMap::values) {
+            match origin {
+                Origin::Remote => remote += 1,
+                Origin::Client(_) => local += 1,
+            }
+        }
+        RegistryStats {
+            actors: count(self.clients.len()),
+            local_providers: local,
+            remote_providers: remote,
+            lookups: count(self.watchers.values().map(BTreeSet::len).sum()),
+            ..self.counts
+        }
+    }
+
+    fn handle_request(&mut self, now: Duration, from: &[u8], id: u64, request: ClientRequest) -> Vec<Effect> {
         let mut effects = Vec::new();
         if let ClientRequest::Hello { app, actor, pid } = request {
             if app.is_empty() || actor.is_empty() {
@@ -216,6 +342,7 @@ impl Registry {
             .collect();
         let mut effects = Vec::new();
         for id in dead {
+            self.counts.expired += 1;
             self.drop_client(&id, &mut effects);
         }
         effects
@@ -395,4 +522,58 @@ fn reply(to: &[u8], id: u64, body: ReplyBody) -> Effect {
 
 fn error(to: &[u8], id: u64, code: ErrorCode, message: String) -> Effect {
     Effect::Reply { to: to.to_vec(), id, result: Err(ErrorReply { code, message }) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::WireScope;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn stats_count_requests_refusals_and_expiries_and_show_what_is_held() {
+        let mut r = Registry::new(RegistryConfig::new("h1"));
+        let hello = ClientRequest::Hello { app: "App".into(), actor: "A".into(), pid: 1 };
+        r.on_request(ms(0), b"a", 1, hello);
+        let provide = ClientRequest::Provide {
+            port: "s.out".into(),
+            kind: "pub".into(),
+            messages: "Reading".into(),
+            scope: WireScope::Global,
+            endpoint: "tcp://10.0.0.1:4000".into(),
+        };
+        r.on_request(ms(1), b"a", 2, provide);
+        let lookup = |port: &str| ClientRequest::Lookup {
+            port: port.into(),
+            kind: "sub".into(),
+            messages: "Reading".into(),
+            scope: WireScope::Global,
+        };
+        r.on_request(ms(2), b"a", 3, lookup("s.in"));
+        r.on_request(ms(3), b"a", 4, lookup("s.in2"));
+        r.on_request(ms(4), b"b", 5, ClientRequest::Heartbeat); // b never said hello
+        r.on_request(ms(5), b"c", 6, ClientRequest::Hello { app: String::new(), actor: "C".into(), pid: 3 });
+        r.on_frame(ms(6), b"d", b"\x01\x02");
+        r.on_remote_added(
+            Service { app: "App".into(), kind: "pub".into(), messages: "Reading".into(), reach: Reach::Global },
+            "tcp://10.0.0.2:4000".into(),
+        );
+
+        let stats = r.stats();
+        let requests = RequestCounts { hello: 2, provide: 1, lookup: 2, heartbeat: 1, ..RequestCounts::default() };
+        assert_eq!(stats.requests, requests);
+        assert_eq!((stats.malformed, stats.foreign_version, stats.unknown_client, stats.invalid), (1, 0, 1, 1));
+        assert_eq!((stats.actors, stats.local_providers, stats.remote_providers, stats.lookups), (1, 1, 1, 2));
+
+        r.on_tick(ms(5000));
+        let stats = r.stats();
+        assert_eq!(
+            (stats.expired, stats.actors, stats.local_providers, stats.remote_providers, stats.lookups),
+            (1, 0, 0, 1, 0)
+        );
+        assert_eq!(stats.requests.by_kind()[0], ("hello", 2));
+    }
 }

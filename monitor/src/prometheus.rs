@@ -366,32 +366,37 @@ impl EncodeMetric for ConstHistogram<'_> {
 
 /// The `/metrics` text of an app: its actors, ports, handlers and groups, as the launcher last
 /// saw them (see the [module docs](self)).
+///
+/// Only the actors of the view's own host are encoded: a view may also show the actors of the
+/// app's launchers on other hosts, and those serve their own metrics, so a Prometheus that
+/// scrapes every launcher sees each actor once.
 pub fn encode_app(view: &AppView) -> String {
     app_metrics(view).encode()
 }
 
-/// The metric families of an app, before encoding.
+/// The metric families of an app, before encoding (see [`encode_app`]).
 pub fn app_metrics(view: &AppView) -> MetricSet {
     let mut set = MetricSet::new();
+    let local: Vec<&ActorView> = view.actors.iter().filter(|a| a.host == view.host).collect();
     // Family by family, so that the text reads actors, then ports, handlers and groups.
-    for actor in &view.actors {
+    for actor in &local {
         add_actor(&mut set, &view.app, actor);
     }
-    for actor in &view.actors {
+    for actor in &local {
         for instance in &actor.instances {
             for port in &instance.ports {
                 add_port(&mut set, &Where::new(&view.app, actor, instance), port);
             }
         }
     }
-    for actor in &view.actors {
+    for actor in &local {
         for instance in &actor.instances {
             for handler in &instance.handlers {
                 add_handler(&mut set, &Where::new(&view.app, actor, instance), handler);
             }
         }
     }
-    for actor in &view.actors {
+    for actor in &local {
         for group in &actor.groups {
             add_group(&mut set, &view.app, actor, &group.member);
         }

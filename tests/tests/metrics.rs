@@ -1,8 +1,11 @@
 //! The monitor of running example apps (`APP run --metrics ADDR`): the microgrid's and the
 //! estimator's `/metrics` pass `promtool check metrics`, their `/api/view` shows every actor
 //! running with non-zero rates, and a unit killed with SIGKILL shows up as a restart and a new
-//! leader. `promtool` (Debian package `prometheus`) missing skips the promtool checks with a
-//! message (and fails instead with `COHORT_REQUIRE_PROMTOOL=1`).
+//! leader; `cohort top --once --json` reports the estimator's rates; and with two hosts sharing
+//! discovery, each host's view shows both. `promtool` (Debian package `prometheus`) missing
+//! skips the promtool checks with a message (and fails instead with `COHORT_REQUIRE_PROMTOOL=1`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -14,6 +17,7 @@ use serde_json::Value;
 
 const ESTIMATOR: &str = env!("CARGO_BIN_EXE_cohort-estimator");
 const MICROGRID: &str = env!("CARGO_BIN_EXE_cohort-microgrid");
+const COHORT: &str = env!("CARGO_BIN_EXE_cohort-cli");
 const ESTIMATOR_DEPLOYMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../apps/estimator/estimator.depl");
 const MICROGRID_DEPLOYMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../apps/microgrid/microgrid.depl");
 
@@ -144,6 +148,29 @@ fn the_estimator_serves_metrics_promtool_accepts_with_message_rates() {
     let metrics = get_ok(&addr, "/metrics").unwrap();
     assert!(metrics.contains("cohort_port_messages_total{app=\"DistributedEstimator\""), "{metrics}");
     promtool_accepts(&metrics);
+
+    // `cohort top --once --json` reports the same, with non-zero rates.
+    let out = Command::new(COHORT).args(["top", "--url", &addr, "--once", "--json"]).output().unwrap();
+    assert!(out.status.success(), "cohort top failed: {}", String::from_utf8_lossy(&out.stderr));
+    let top: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rates: Vec<(String, f64)> = top["actors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a["instances"].as_array().into_iter().flatten())
+        .flat_map(|i| {
+            i["ports"].as_array().into_iter().flatten().map(move |p| {
+                (
+                    format!("{}.{}", i["name"].as_str().unwrap_or(""), p["name"].as_str().unwrap_or("")),
+                    p["rates"]["sent"].as_f64().unwrap_or(0.0) + p["rates"]["received"].as_f64().unwrap_or(0.0),
+                )
+            })
+        })
+        .collect();
+    assert!(
+        rates.iter().any(|(_, r)| *r > 0.0),
+        "no port of the estimator has a non-zero rate in cohort top: {rates:?}"
+    );
     app.stop();
 }
 

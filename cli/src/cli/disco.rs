@@ -10,7 +10,11 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use cohort_discovery::redis_backend::{RedisAuth, RedisConnectError};
-use cohort_discovery::{Backend, Daemon, DaemonSecurity, MemoryBackend, RedisBackend, RedisConfig, RegistryConfig};
+use cohort_discovery::{
+    Backend, Daemon, DaemonSecurity, DaemonStats, DaemonStatsHandle, MemoryBackend, RedisBackend, RedisConfig,
+    RegistryConfig,
+};
+use cohort_monitor::{MetricSet, MonitorServer, Source};
 use cohort_ports::keyfile::default_keys_dir;
 use slog::{info, warn};
 
@@ -51,12 +55,105 @@ pub(crate) fn run(args: &DiscoArgs) -> Result<(), Failure> {
     let ctx = zmq::Context::new();
     let mut daemon = Daemon::bind_with(&ctx, &args.endpoint, config, backend, &security, log.clone())
         .with_context(|| format!("cannot start the discovery daemon at {}", args.endpoint))?;
+    let _metrics_server = match &args.metrics {
+        Some(addr) => {
+            let source = Arc::new(DaemonMetrics { host: host.clone(), stats: daemon.stats_handle() });
+            Some(MonitorServer::start(addr, source, &log).context("cannot serve the daemon's metrics")?)
+        }
+        None => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).context("cannot install the signal handler")?;
     daemon.run(&stop).context("the discovery daemon failed")?;
     info!(log, "discovery daemon stopped");
     Ok(())
+}
+
+/// The daemon's `/metrics`, from the stats it publishes after every step.
+///
+/// The encoding is here, in the one crate that knows both sides: the discovery crate counts
+/// (plain [`DaemonStats`], no monitoring dependency) and cohort-monitor encodes metric families
+/// ([`MetricSet`], which knows nothing of discovery).
+struct DaemonMetrics {
+    host: String,
+    stats: DaemonStatsHandle,
+}
+
+impl Source for DaemonMetrics {
+    fn prometheus(&self) -> String {
+        daemon_metrics(&self.host, &self.stats.latest()).encode()
+    }
+
+    fn view_json(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The metric families of a daemon's `stats`, every series labelled with its `host`.
+fn daemon_metrics(host: &str, stats: &DaemonStats) -> MetricSet {
+    let mut set = MetricSet::new();
+    let r = &stats.registry;
+    for (kind, n) in r.requests.by_kind() {
+        set.counter(
+            "cohort_discovery_requests_total",
+            "Requests the daemon took, by kind: hello, goodbye, provide, withdraw, lookup, unlookup, heartbeat, list.",
+            &[("host", host), ("kind", kind)],
+            n,
+        );
+    }
+    for (reason, n) in [
+        ("malformed", r.malformed),
+        ("foreign_version", r.foreign_version),
+        ("unknown_client", r.unknown_client),
+        ("invalid", r.invalid),
+        ("forbidden", stats.forbidden),
+    ] {
+        set.counter(
+            "cohort_discovery_refused_total",
+            "Requests the daemon refused, by reason: malformed, foreign_version (another protocol version), \
+             unknown_client (no hello first), invalid, forbidden (not allowed by the connection's key).",
+            &[("host", host), ("reason", reason)],
+            n,
+        );
+    }
+    let labels = [("host", host)];
+    set.gauge("cohort_discovery_actors", "Actors registered with the daemon.", &labels, r.actors);
+    for (origin, n) in [("local", r.local_providers), ("remote", r.remote_providers)] {
+        set.gauge(
+            "cohort_discovery_providers",
+            "Provider endpoints the daemon knows, by origin: local (this host's actors) or remote (other hosts).",
+            &[("host", host), ("origin", origin)],
+            n,
+        );
+    }
+    set.gauge("cohort_discovery_lookups", "Consuming ports whose providers the daemon watches.", &labels, r.lookups);
+    set.counter(
+        "cohort_discovery_expired_total",
+        "Actors the daemon dropped because they went silent for the liveness timeout.",
+        &labels,
+        r.expired,
+    );
+    set.counter("cohort_discovery_pushes_total", "Provider updates pushed to consuming ports.", &labels, stats.pushes);
+    set.counter(
+        "cohort_discovery_send_failures_total",
+        "Replies and pushes that could not be sent: the client was gone or not reading.",
+        &labels,
+        stats.send_failures,
+    );
+    set.counter(
+        "cohort_discovery_remote_changes_total",
+        "Provider changes of other hosts read from the shared registry (Redis).",
+        &labels,
+        stats.remote_changes,
+    );
+    set.counter(
+        "cohort_discovery_registry_errors_total",
+        "Failed operations of the shared registry (Redis): sharing or withdrawing a provider, reading changes.",
+        &labels,
+        stats.backend_errors,
+    );
+    set
 }
 
 /// The environment variable that may hold the Redis password (instead of --redis-password-file).

@@ -10,9 +10,11 @@ mod load;
 mod ls;
 mod new;
 mod output;
+mod top;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 const LONG_ABOUT: &str = "\
 Cohort runs RIAPS-style distributed component applications over ZeroMQ.
@@ -127,6 +129,7 @@ Examples:
                --redis-user cohort --redis-password-file /etc/cohort/redis.password
   cohort disco --keys-dir /etc/cohort/keys       Admit the apps whose key files are there
   cohort disco --insecure                        Serve unencrypted, to apps run with --insecure
+  cohort disco --metrics 127.0.0.1:9465          Serve Prometheus metrics at http://127.0.0.1:9465/metrics
 
 Exit status: 0 when stopped by a signal, 2 when the daemon cannot start (address in use, Redis
 refused the password or its certificate is not trusted, …).";
@@ -194,6 +197,33 @@ daemon's own key, daemon.key in the key directory (--keys-dir).
 
 Exit status: 0 on success, 2 when the daemon does not answer.";
 
+const TOP_LONG_ABOUT: &str = "\
+Show a running app in the terminal: its actors, their ports' message rates, its groups and its
+latest warnings, redrawn every second until Ctrl-C.
+
+`top` reads the view that an app's launcher serves when run with `--metrics ADDR` (at
+/api/view, the data of the live page at the same address), so it sees the actors of that
+launcher's host. Per actor it shows the supervision state, pid, restarts, resident memory (RSS)
+and CPU (100% is one core); under each actor, per component instance and port, the port's kind,
+messages per second sent and received, payload bytes per second out and in, and frames dropped
+so far. Then each group instance once, whichever actors' components joined it: its leader, term,
+number of members and the actor.instance that leads it. Then the latest warnings. Rates are
+worked out between an actor's last two reports, about half a second apart.
+
+--once prints one view and exits; --once --json prints the view as JSON, as /api/view serves it
+but pretty-printed, with every port's counters and `rates`, for scripts. While watching, a view
+that cannot be read is reported at the top and read again at the next refresh.";
+
+const TOP_AFTER_HELP: &str = "\
+Examples:
+  APP run --metrics 127.0.0.1:9464              Run an app with its monitor (another terminal)
+  cohort top                                    Watch it at http://127.0.0.1:9464
+  cohort top --url 10.0.0.2:9464 --interval 2   Another host's launcher, every 2 s
+  cohort top --once --json | jq '.actors[].instances[].ports[] | {name, rates}'
+
+Exit status: 0 after --once or when stopped with Ctrl-C, 1 when the app's view cannot be read
+(nothing listens at URL, or it is not an app's monitor), 2 on a usage error.";
+
 /// The `cohort` command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -235,6 +265,27 @@ pub(crate) enum Command {
     /// Write a new app crate that builds and runs: from a model, or a small example.
     #[command(long_about = NEW_LONG_ABOUT, after_help = NEW_AFTER_HELP)]
     New(NewArgs),
+    /// Watch a running app: actors, per-port message rates, groups, warnings.
+    #[command(long_about = TOP_LONG_ABOUT, after_help = TOP_AFTER_HELP)]
+    Top(TopArgs),
+}
+
+/// Arguments of `cohort top`.
+#[derive(Debug, Args)]
+pub(crate) struct TopArgs {
+    /// The app's monitor: the address given to `APP run --metrics ADDR`, as http://HOST:PORT or
+    /// HOST:PORT.
+    #[arg(long, value_name = "URL", default_value = top::DEFAULT_URL)]
+    pub(crate) url: String,
+    /// Print one view and exit.
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// Print the view as JSON, with every port's rates (needs --once).
+    #[arg(long, requires = "once")]
+    pub(crate) json: bool,
+    /// Seconds between two refreshes (at least 0.1).
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = top::parse_interval)]
+    pub(crate) interval: Duration,
 }
 
 /// Arguments of `cohort new`.
@@ -333,6 +384,11 @@ pub(crate) struct DiscoArgs {
     /// refuses to start.
     #[arg(long, conflicts_with = "keys_dir")]
     pub(crate) insecure: bool,
+    /// Serve the daemon's Prometheus metrics at /metrics on this address (HOST:PORT; port 0
+    /// picks a free one, which the log gives): requests, refusals, actors, providers, lookups,
+    /// pushes. See docs/operations.md.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<String>,
 }
 
 /// Arguments of `cohort ls`.
@@ -395,7 +451,8 @@ pub(crate) struct GraphArgs {
 /// Why a subcommand did not succeed; `main` turns it into the exit status.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// An input has errors, and its diagnostics have been printed. Exit status 1.
+    /// An input has errors, and its diagnostics have been printed; or `cohort top` cannot read
+    /// the app's view, and has said why. Exit status 1.
     Invalid,
     /// The command could not do its work: a file cannot be read or written, is of an unknown
     /// kind, or the arguments do not fit the input. Exit status 2; `main` prints each error.
@@ -418,6 +475,7 @@ pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Ls(args) => ls::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::New(args) => new::run(args),
+        Command::Top(args) => top::run(args),
     }
 }
 

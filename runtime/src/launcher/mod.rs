@@ -213,7 +213,13 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
         return fail(&format!("cannot install the signal handler: {e}"));
     }
     match actor {
-        Some(name) => run_one(&loaded, &name, &host, &components, common, warnings, &stop, &log),
+        Some(name) => match common.settings(&loaded.app.name.name) {
+            Ok(settings) => {
+                let settings = ActorSettings { warnings, ..settings };
+                run_one(&loaded, &name, &host, &components, &settings, &stop, &log)
+            }
+            Err(e) => fail(&e),
+        },
         None => {
             // Everything the model and the deployment can tell is checked before any actor
             // starts, and reported at once: an actor never fails on it, so nothing crash-loops.
@@ -358,8 +364,7 @@ fn run_one(
     actor: &str,
     host: &str,
     components: &Components,
-    common: &Common,
-    warnings: Arc<WarningRing>,
+    settings: &ActorSettings,
     stop: &AtomicBool,
     log: &slog::Logger,
 ) -> ExitCode {
@@ -370,12 +375,8 @@ fn run_one(
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
-    let settings = match common.settings(&loaded.app.name.name) {
-        Ok(s) => ActorSettings { warnings, ..s },
-        Err(e) => return fail(&e),
-    };
     info!(log, "actor starting"; "actor" => actor, "pid" => std::process::id());
-    match run_actor(&loaded.app, actor, args, components, &settings, stop, log) {
+    match run_actor(&loaded.app, actor, args, components, settings, stop, log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!(log, "the actor failed"; "actor" => actor, "error" => %e);
