@@ -74,9 +74,9 @@ pub struct PortCounters {
     pub sent: u64,
     /// Messages received and delivered (on a request port: its replies).
     pub received: u64,
-    /// Payload bytes sent.
+    /// Bytes of the messages sent: Cohort's frames, header and payload.
     pub bytes_sent: u64,
-    /// Payload bytes received and delivered.
+    /// Bytes of the messages received and delivered: Cohort's frames, header and payload.
     pub bytes_received: u64,
     /// Frames dropped as too short, with unknown flags or the wrong number of ZeroMQ frames.
     pub dropped_malformed: u64,

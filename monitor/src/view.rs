@@ -122,9 +122,9 @@ pub struct PortRates {
     pub sent: f64,
     /// Messages received per second.
     pub received: f64,
-    /// Payload bytes sent per second.
+    /// Bytes sent per second (whole frames: header and payload).
     pub bytes_sent: f64,
-    /// Payload bytes received per second.
+    /// Bytes received per second (whole frames).
     pub bytes_received: f64,
 }
 

@@ -205,7 +205,7 @@ latest warnings, redrawn every second until Ctrl-C.
 /api/view, the data of the live page at the same address), so it sees the actors of that
 launcher's host. Per actor it shows the supervision state, pid, restarts, resident memory (RSS)
 and CPU (100% is one core); under each actor, per component instance and port, the port's kind,
-messages per second sent and received, payload bytes per second out and in, and frames dropped
+messages per second sent and received, bytes per second out and in, and frames dropped
 so far. Then each group instance once, whichever actors' components joined it: its leader, term,
 number of members and the actor.instance that leads it. Then the latest warnings. Rates are
 worked out between an actor's last two reports, about half a second apart.
