@@ -470,7 +470,12 @@ fn add_port(set: &mut MetricSet, at: &Where<'_>, port: &PortView) {
             &labels,
             messages,
         );
-        set.counter("cohort_port_bytes_total", "Bytes of the messages a port sent or received (Cohort's frames: header and payload).", &labels, bytes);
+        set.counter(
+            "cohort_port_bytes_total",
+            "Bytes of the messages a port sent or received (Cohort's frames: header and payload).",
+            &labels,
+            bytes,
+        );
     }
     for (reason, n) in [
         ("malformed", c.dropped_malformed),

@@ -157,7 +157,9 @@ fn answer(
         }
         _ => not_found(),
     };
-    let _ = request.respond(reply);
+    // One request per connection: a connection kept alive would outlive a stopped server and
+    // leave a browser's next request unanswered.
+    let _ = request.respond(reply.with_header(header("Connection", "close")));
 }
 
 fn not_found() -> Response<std::io::Cursor<Vec<u8>>> {
