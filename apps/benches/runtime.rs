@@ -12,8 +12,9 @@
 //!   extra run with the model's 1 s clock is shown as `info`. Median and max over the runs.
 //!   Target: median ≤ 500 ms.
 //! - `dispatch 64B tcp`: throughput into a component's `sub` handler against a raw ZeroMQ
-//!   receive loop, in the same run. Raw: a PUB (`ZMQ_XPUB_NODROP`) into a SUB that blocks in
-//!   `recv`, 64-byte messages. Cohort: an actor (`run_actor`, in this process, with a real
+//!   receive loop, in the same run. Raw: a PUB (`ZMQ_XPUB_NODROP`) into a SUB whose
+//!   thread waits as the runtime's executor does (`zmq::poll` until readable, then `ZMQ_DONTWAIT`
+//!   receives until nothing is waiting: the fastest loop libzmq allows), 64-byte messages. Cohort: an actor (`run_actor`, in this process, with a real
 //!   discovery daemon) hosting a `Sink` component whose `sub` handler counts messages, fed by a
 //!   Cohort `pub` port (its own `PortFactory` and ZeroMQ context, `publish_no_drop`) that is
 //!   registered with discovery, so the actor's port connects as in an app. The message is a
@@ -412,12 +413,17 @@ fn raw_pubsub(cfg: &Config) -> Outcome {
     let receiver = {
         let seen = Arc::clone(&seen);
         thread::spawn(move || {
+            // The fastest loop libzmq allows, as the runtime's executor waits: poll until
+            // readable, then receive without blocking until nothing is waiting.
             let mut msg = zmq::Message::new();
             let mut counter = Counter::default();
             loop {
-                subscriber.recv(&mut msg, 0).unwrap();
-                if counter.take(msg.first().copied(), &seen) {
-                    return counter;
+                let mut items = [subscriber.as_poll_item(zmq::POLLIN)];
+                zmq::poll(&mut items, STALL.as_millis() as i64).unwrap();
+                while subscriber.recv(&mut msg, zmq::DONTWAIT).is_ok() {
+                    if counter.take(msg.first().copied(), &seen) {
+                        return counter;
+                    }
                 }
             }
         })
