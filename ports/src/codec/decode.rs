@@ -48,13 +48,7 @@ pub(super) const MAX_DEPTH: u32 = 256;
 /// The break byte that ends an indefinite-length item.
 const BREAK: u8 = 0xff;
 
-/// The enum name minicbor-serde gives its tag wrapper (`minicbor_serde::tag`), whose variants
-/// are a tagged value or a value without a tag.
-const TAG_CONTAINER: &str = "$#minicbor_serde_tag_container#$";
-/// The tag wrapper's variant for a tagged value: a tuple of the tag number and the value.
-const TAG_VARIANT: &str = "$#minicbor_serde_tag#$";
-/// The tag wrapper's variant for a value without a tag.
-const NO_TAG_VARIANT: &str = "$#minicbor_serde_no_tag#$";
+use super::{NO_TAG_VARIANT, TAG_CONTAINER, TAG_VARIANT};
 
 /// Decodes `bytes` as one CBOR value of type `T`; trailing bytes are an error.
 #[inline]
