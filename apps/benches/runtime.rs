@@ -3,7 +3,7 @@
 //! Cases:
 //!
 //! - `startup first message`: the release `estimator` binary is started with `run` (its
-//!   deployment, an embedded discovery daemon on a free port, `--interface lo`, JSON log), and
+//!   deployment, the host's discovery daemon on a free port, `--interface lo`, JSON log), and
 //!   the time from spawning it to the first `estimate received` log line of the
 //!   GlobalEstimator is measured, then the app is stopped with SIGINT. Timers tick first one
 //!   period after activation, so with the model's 1 s Sensor clock the first message can never
@@ -250,7 +250,7 @@ fn startup(cfg: &Config) -> bool {
 
     let run = |model: &Path| {
         let app = App::start(model, Some(DEPLOYMENT));
-        let (daemon, _) = app.expect("started an embedded discovery daemon", |_| true);
+        let (daemon, _) = app.expect("started the discovery daemon of this host", |_| true);
         let (running, _) = app.expect("actor running", |r| r["actor"] == "Aggregator");
         let (first, _) = app.expect("estimate received", |_| true);
         let ms = |at: Instant| (at - app.spawned).as_secs_f64() * 1e3;
@@ -281,7 +281,7 @@ fn startup(cfg: &Config) -> bool {
     let p50 = median(firsts);
     let ok = p50 <= START_TARGET_MS;
     println!(
-        "{:<32} median {p50:.0} ms  max {max:.0} ms over {} runs (Sensor clock 10 ms; embedded daemon started \
+        "{:<32} median {p50:.0} ms  max {max:.0} ms over {} runs (Sensor clock 10 ms; host daemon started \
          after {:.0} ms, Aggregator actor running after {:.0} ms)  target ≤{START_TARGET_MS:.0} ms  {}",
         "startup first message",
         cfg.starts,
@@ -847,7 +847,7 @@ fn memory(cfg: &Config) -> (usize, usize) {
         );
     }
     println!(
-        "{:<32} VmRSS {:.1} MB (anon {:.1}, file {:.1}), {} threads; launcher with the embedded daemon  info",
+        "{:<32} VmRSS {:.1} MB (anon {:.1}, file {:.1}), {} threads; launcher (its daemon runs apart)  info",
         "memory launcher", launcher.total, launcher.anon, launcher.file, launcher.threads
     );
     estimator.stop();

@@ -1,6 +1,7 @@
-//! The estimator app as a user runs it: `estimator run` starts one process per actor with an
-//! embedded discovery daemon; a killed actor is restarted and the flow resumes; Ctrl-C stops
-//! everything within 5 s; bad input is a clear error with exit status 1.
+//! The estimator app as a user runs it: `estimator run` starts one process per actor, and the
+//! host's discovery daemon as a process of its own (which exits by itself once idle); a killed
+//! actor is restarted and the flow resumes; Ctrl-C stops everything within 5 s; bad input is a
+//! clear error with exit status 1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead as _, BufReader};

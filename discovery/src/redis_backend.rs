@@ -43,9 +43,11 @@ use crate::backend::{Backend, BackendError, RemoteChange};
 use crate::service::{Reach, Service};
 
 mod access;
+mod options;
 
 use access::{redact, refusal};
 pub use access::{RedisAuth, RedisConnectError};
+pub use options::{RedisOptions, RedisOptionsError, PASSWORD_ENV};
 
 /// Connect, read and write timeout of every Redis connection.
 const IO_TIMEOUT: Duration = Duration::from_millis(200);
@@ -97,6 +99,30 @@ impl RedisConfig {
             ttl: Duration::from_secs(3),
             key_prefix: "cohort/1".to_owned(),
         }
+    }
+}
+
+impl RedisConfig {
+    /// Checks what can be checked without the server, as [`RedisBackend::connect`] does first:
+    /// the host id, the prefix, the TTL, the URL (no credentials in it), the credentials and
+    /// the CA certificates.
+    pub fn check(&self) -> Result<(), RedisConnectError> {
+        self.client().map(drop)
+    }
+
+    /// The client of [`RedisConfig::check`].
+    fn client(&self) -> Result<redis::Client, RedisConnectError> {
+        let invalid = |why: String| RedisConnectError::Invalid { why };
+        if self.host.is_empty() {
+            return Err(invalid("the host id is empty".into()));
+        }
+        if self.key_prefix.is_empty() {
+            return Err(invalid("the key prefix is empty".into()));
+        }
+        if self.ttl < MIN_TTL {
+            return Err(invalid(format!("the TTL {:?} is shorter than {MIN_TTL:?}", self.ttl)));
+        }
+        access::client(&self.url, &redact(&self.url), self.auth.as_ref(), self.tls_ca.as_deref())
     }
 }
 
@@ -193,18 +219,8 @@ impl RedisBackend {
     /// that daemons and the server may start in any order. Other hosts' entries are reported by
     /// the first calls of [`Backend::changes`].
     pub fn connect(config: RedisConfig, log: slog::Logger) -> Result<RedisBackend, RedisConnectError> {
-        let invalid = |why: String| RedisConnectError::Invalid { why };
-        if config.host.is_empty() {
-            return Err(invalid("the host id is empty".into()));
-        }
-        if config.key_prefix.is_empty() {
-            return Err(invalid("the key prefix is empty".into()));
-        }
-        if config.ttl < MIN_TTL {
-            return Err(invalid(format!("the TTL {:?} is shorter than {MIN_TTL:?}", config.ttl)));
-        }
+        let client = config.client()?;
         let server = redact(&config.url);
-        let client = access::client(&config.url, &server, config.auth.as_ref(), config.tls_ca.as_deref())?;
         let log = log.new(slog::o!("redis" => server.clone()));
         let providers = format!("{}/p/", config.key_prefix);
         let own_prefix = format!("{providers}{}/", escape(&config.host));

@@ -80,23 +80,35 @@ pub fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
-/// Two hosts: namespaces `<tag>a`, `<tag>b` with 10.<net>.0.1 and .2, on a bridge at
-/// 10.<net>.0.254 in the root namespace. Everything is deleted when dropped.
+/// Hosts made of network namespaces: `<tag>a`, `<tag>b`, … with 10.<net>.0.1, .2, …, on a bridge
+/// at 10.<net>.0.254 in the root namespace. Everything is deleted when dropped.
 pub struct Hosts {
     tag: String,
     net: String,
+    /// The hosts' letters, in order: `a`, `b`, ….
+    names: Vec<String>,
 }
 
 impl Hosts {
-    /// Creates the bridge and both namespaces, named after this process's id.
+    /// Creates the bridge and two namespaces, `a` and `b`, named after this process's id.
     pub fn create() -> Result<Hosts, String> {
+        Hosts::create_n(2)
+    }
+
+    /// Creates the bridge and `n` namespaces (`a`, `b`, `c`, …; at most 26), named after this
+    /// process's id.
+    pub fn create_n(n: u8) -> Result<Hosts, String> {
+        if !(1..=26).contains(&n) {
+            return Err(format!("{n} hosts: between 1 and 26 namespaces can be made"));
+        }
         let pid = std::process::id();
-        let hosts = Hosts { tag: format!("ch{}", pid % 100_000), net: format!("10.{}", 100 + pid % 150) };
+        let names = (0..n).map(|i| char::from(b'a' + i).to_string()).collect();
+        let hosts = Hosts { tag: format!("ch{}", pid % 100_000), net: format!("10.{}", 100 + pid % 150), names };
         let (t, net) = (&hosts.tag, &hosts.net);
         ip(&["link", "add", &format!("{t}br"), "type", "bridge"])?;
         ip(&["addr", "add", &format!("{net}.0.254/24"), "dev", &format!("{t}br")])?;
         ip(&["link", "set", &format!("{t}br"), "up"])?;
-        for (i, host) in ["a", "b"].iter().enumerate() {
+        for (i, host) in hosts.names.iter().enumerate() {
             let ns = format!("{t}{host}");
             let (outer, inner) = (format!("{t}{host}o"), format!("{t}{host}i"));
             ip(&["netns", "add", &ns])?;
@@ -111,9 +123,21 @@ impl Hosts {
         Ok(hosts)
     }
 
-    /// The namespace of `host` (`"a"` or `"b"`).
+    /// The hosts' letters, in order (`"a"`, `"b"`, …).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The namespace of `host` (`"a"`, `"b"`, …).
     pub fn ns(&self, host: &str) -> String {
         format!("{}{host}", self.tag)
+    }
+
+    /// The address of `host` (`"a"` → `10.<net>.0.1`, …; `10.<net>.0.0`, nobody's, for a
+    /// host it does not have).
+    pub fn address(&self, host: &str) -> String {
+        let index = self.names.iter().position(|h| h == host).map_or(0, |i| i + 1);
+        format!("{}.0.{index}", self.net)
     }
 
     /// The first two octets of the hosts' addresses (`10.<net>`).
@@ -121,7 +145,7 @@ impl Hosts {
         &self.net
     }
 
-    /// The bridge's address in the root namespace, which both hosts reach.
+    /// The bridge's address in the root namespace, which every host reaches.
     pub fn bridge_address(&self) -> String {
         format!("{}.0.254", self.net)
     }
@@ -129,7 +153,7 @@ impl Hosts {
 
 impl Drop for Hosts {
     fn drop(&mut self) {
-        for host in ["a", "b"] {
+        for host in &self.names {
             let _ = ip(&["netns", "del", &self.ns(host)]);
             let _ = ip(&["link", "del", &format!("{}{host}o", self.tag)]);
         }
@@ -257,14 +281,17 @@ impl Drop for Proc {
     }
 }
 
-/// Whether a Redis server answers `PING` at `addr` (`host:port`).
+/// Whether a Redis server answers `PING` at `addr` (`host:port`): with `PONG`, or, when it
+/// requires a password, with `NOAUTH`.
 pub fn redis_answers(addr: &str) -> bool {
     let Ok(mut stream) = TcpStream::connect(addr) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     let mut buf = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut buf).is_ok()
+        && (&buf == b"+PONG\r\n" || buf.starts_with(b"-NOAUTH"))
 }
 
 /// A `redis-server` on a free port of one address, without persistence; killed when dropped.
@@ -277,6 +304,11 @@ impl RedisServer {
     /// Starts a server listening on `bind` (an address of the root namespace) and waits until
     /// it answers. Protected mode is off: on a test bridge, clients come from other addresses.
     pub fn start(bind: &str) -> Result<RedisServer, String> {
+        RedisServer::start_with(bind, &[])
+    }
+
+    /// Like [`RedisServer::start`], with more of `redis-server`'s options (`--requirepass PW`).
+    pub fn start_with(bind: &str, extra: &[&str]) -> Result<RedisServer, String> {
         let mut why = String::new();
         for _ in 0..5 {
             let port = TcpListener::bind((bind, 0))
@@ -284,7 +316,9 @@ impl RedisServer {
                 .map_err(|e| format!("no free port on {bind}: {e}"))?
                 .port()
                 .to_string();
-            let args = ["--port", &port, "--bind", bind, "--protected-mode", "no", "--save", "", "--appendonly", "no"];
+            let mut args =
+                vec!["--port", &port, "--bind", bind, "--protected-mode", "no", "--save", "", "--appendonly", "no"];
+            args.extend_from_slice(extra);
             let mut proc =
                 Proc::spawn("redis-server", "redis-server", &args).map_err(|e| format!("redis-server: {e}"))?;
             let addr = format!("{bind}:{port}");
@@ -588,6 +622,25 @@ impl AppRun {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Stops the app as Ctrl-C would (SIGTERM to the launcher) and waits up to 6 s for it to
+    /// exit; its exit status, if it did. Then reads the records it and its actors wrote until
+    /// their standard error closed (or 2 s passed).
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let _ = signal(self.pid(), libc::SIGTERM);
+        let give_up = Instant::now() + Duration::from_secs(6);
+        let status = loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                break Some(status);
+            }
+            if Instant::now() >= give_up {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.watch(Instant::now() + Duration::from_secs(2), |_| {});
+        status
     }
 
     /// Stops the app as Ctrl-C would (SIGTERM to the launcher), waiting up to 6 s, then kills it.

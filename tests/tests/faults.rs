@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `killed_actors_...` | kill -9 of random actors at random moments | restart within the backoff, flows resume, no component thread dies |
 //! | `a_restarted_discovery_daemon_...` | kill -9 of a standalone discovery daemon, restart on its endpoint | every actor registers again, no live port is cut, flows never stop |
-//! | `a_killed_launcher_...` | kill -9 of the launchers | their actors exit (parent-death signal), a new launcher starts cleanly |
+//! | `a_killed_launcher_...` | kill -9 of the launchers | their actors exit (parent-death signal), a new launcher starts cleanly; the host's daemon the killed launcher started serves it, and exits once idle |
 //! | `a_stopped_subscriber_...` | SIGSTOP of one subscriber of a fast publisher | the publisher keeps its rate and never blocks; the other subscriber keeps receiving |
 //! | `requests_to_a_stopped_or_restarted_replier_...` | SIGSTOP, then kill -9 and restart of a replier | requests end in `TimedOut`, never hang; every request has exactly one outcome |
 //! | `a_stopped_group_leader_...` | SIGSTOP of the microgrid's leader, then SIGCONT | a new leader within the bound; the old one follows it (fencing), its timer reports missed ticks |
@@ -70,9 +70,11 @@ const FLOW: Duration = Duration::from_millis(ACTOR_START.as_millis() as u64 + SE
 const APP_START: Duration = Duration::from_secs(3);
 /// Actors of a killed launcher must have exited within this.
 const ORPHANS_EXIT: Duration = Duration::from_secs(2);
-/// How long an actor's goodbye to a daemon that no longer answers waits. An actor whose launcher
-/// died with its embedded daemon waits this long before it exits; see `a_killed_launcher_...`.
-const GOODBYE_TIMEOUT: Duration = cohort_discovery::GOODBYE_TIMEOUT;
+/// The idle time (`--daemon-idle`) of the host daemon that `a_killed_launcher_...` starts.
+const DAEMON_IDLE: &str = "1";
+/// After its last launcher stopped, that daemon exits within this: the idle time, and the 2 s
+/// liveness timeout of the killed launcher's own registration, which it never withdrew.
+const DAEMON_GONE: Duration = Duration::from_secs(4);
 
 /// Records that say a component thread, a handler or an actor died.
 const DEATHS: [&str; 7] = [
@@ -540,11 +542,12 @@ fn a_killed_launchers_actors_exit_and_a_new_launcher_starts_cleanly() {
     let _serial = serial();
     let mut rng = Rng::from_env(SEED_VARIABLE, "launcher_killed");
     let place = Place::new();
-    // The estimator runs its own (embedded) daemon, the microgrid uses a standalone one.
+    // The estimator's launcher starts the host's daemon (a process of its own, which outlives
+    // it), the microgrid uses a standalone one.
     let est_daemon = local_endpoint();
     let grid_daemon = local_endpoint();
     let _disco = daemon_process(&grid_daemon, 100, 1000);
-    let mut est = place.estimator(&est_daemon, &[]);
+    let mut est = place.estimator(&est_daemon, &["--daemon-idle", DAEMON_IDLE]);
     let mut grid = place.microgrid(&grid_daemon, &[]);
     aggregate(&mut est, "an aggregate", START);
     grid.agreement(START);
@@ -555,11 +558,17 @@ fn a_killed_launchers_actors_exit_and_a_new_launcher_starts_cleanly() {
     let grid_pids: Vec<i32> = grid.app.actor_pids().values().copied().collect();
     assert_eq!((est_pids.len(), grid_pids.len()), (2, 5));
 
+    // A launcher killed with SIGKILL cannot remove its own report socket (`<pid>-monitor.sock`,
+    // named as the ports' files are so that the next actor to start sweeps it away).
+    let reports = [
+        ("DistributedEstimator", format!("{}-monitor.sock", est.pid())),
+        ("Microgrid", format!("{}-monitor.sock", grid.app.pid())),
+    ];
     est.kill();
     grid.app.kill();
     let killed = Instant::now();
     let mut gone: BTreeMap<&str, Instant> = BTreeMap::new();
-    let give_up = killed + ORPHANS_EXIT + GOODBYE_TIMEOUT + Duration::from_secs(3);
+    let give_up = killed + ORPHANS_EXIT + Duration::from_secs(3);
     while gone.len() < 2 && Instant::now() < give_up {
         for (app, pids) in [("estimator", &est_pids), ("microgrid", &grid_pids)] {
             if !gone.contains_key(app) && pids.iter().all(|p| exited(*p)) {
@@ -572,14 +581,10 @@ fn a_killed_launchers_actors_exit_and_a_new_launcher_starts_cleanly() {
         let left: Vec<&i32> = pids.iter().filter(|p| !exited(**p)).collect();
         assert!(left.is_empty(), "{app}: actor processes {left:?} still run after their launcher was killed");
     }
-    // The microgrid's actors say goodbye to a daemon that still runs. The estimator's daemon ran
-    // in its launcher, so their goodbye waits out its (short) timeout.
+    // Both apps' actors say goodbye to a daemon that still runs: the estimator's launcher
+    // started its, which does not die with it.
     report("kill -9 launcher (standalone daemon): its 5 actors exited", gone["microgrid"] - killed, ORPHANS_EXIT);
-    report(
-        "kill -9 launcher (embedded daemon): its 2 actors exited",
-        gone["estimator"] - killed,
-        ORPHANS_EXIT + GOODBYE_TIMEOUT,
-    );
+    report("kill -9 launcher (the daemon it started): its 2 actors exited", gone["estimator"] - killed, ORPHANS_EXIT);
     // They stopped as on Ctrl-C: each logged its stop and removed its ipc files.
     for (app, actors) in [(&mut est, &ESTIMATOR_ACTORS[..]), (&mut grid.app, &UNITS[..])] {
         let mut missing: BTreeSet<&str> = actors.iter().copied().collect();
@@ -592,31 +597,46 @@ fn a_killed_launchers_actors_exit_and_a_new_launcher_starts_cleanly() {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_no_deaths(app);
     }
-    for app in ["DistributedEstimator", "Microgrid"] {
-        assert_eq!(place.ipc_files(app), Vec::<PathBuf>::new(), "{app}: ipc files left behind");
+    for (app, report) in &reports {
+        let left: Vec<PathBuf> = place.ipc_files(app).into_iter().filter(|f| !f.ends_with(report)).collect();
+        assert_eq!(left, Vec::<PathBuf>::new(), "{app}: ipc files left behind");
     }
 
-    // A new launcher starts cleanly: the estimator's daemon port is free again, nothing stale is
-    // swept, the flows come back.
+    // A new launcher starts cleanly: it uses the daemon the killed launcher started, nothing
+    // stale is swept, the flows come back.
     let started = Instant::now();
-    let mut est = place.estimator(&est_daemon, &[]);
+    let mut est = place.estimator(&est_daemon, &["--daemon-idle", DAEMON_IDLE]);
     let mut grid = place.microgrid(&grid_daemon, &[]);
-    est.wait("its embedded daemon started", START, |r| {
-        assert_ne!(r.msg(), "using the running discovery daemon", "the killed launcher's daemon still answers");
-        (r.msg() == "started an embedded discovery daemon").then_some(())
+    est.wait("it uses the daemon the killed launcher started", START, |r| {
+        assert_ne!(r.msg(), "started the discovery daemon of this host", "the killed launcher's daemon is gone");
+        (r.msg() == "using the running discovery daemon").then_some(())
     })
     .unwrap();
     let flowing = aggregate(&mut est, "an aggregate", START);
     report("new launcher after kill -9: aggregates (estimator)", flowing - started, APP_START);
     let (agreed, _) = grid.agreement(START);
     report("new launcher after kill -9: five units agree (microgrid)", agreed - started, APP_START);
-    for app in [&est, &grid.app] {
+    // Nothing stale is swept but the killed launcher's report socket.
+    for (app, (name, report)) in [&est, &grid.app].into_iter().zip(&reports) {
         let swept: Vec<&Record> =
             app.records().iter().filter(|r| r.msg() == "removed ipc files of dead processes").collect();
-        assert!(swept.is_empty(), "{}: stale ipc files: {swept:#?}", app.name());
+        let files: u64 = swept.iter().map(|r| r.value["files"].as_u64().unwrap_or_default()).sum();
+        assert!(files <= 1, "{}: stale ipc files: {swept:#?}", app.name());
+        assert!(!place.ipc_files(name).iter().any(|f| f.ends_with(report)), "{name}: {report} was not swept");
         assert_no_deaths(app);
     }
     drop(grid);
+    // Nothing is left running: once the new launcher stopped, the daemon exits by itself.
+    let port = est_daemon.rsplit(':').next().unwrap();
+    let pidfile = place.runtime_dir().join("cohort").join(format!("discovery-tcp-127.0.0.1-{port}.pid"));
+    let daemon: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    drop(est);
+    let stopped = Instant::now();
+    while !exited(daemon) && stopped.elapsed() < DAEMON_GONE + Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    report("the host daemon exits once idle after its last launcher stopped", stopped.elapsed(), DAEMON_GONE);
+    assert!(!pidfile.exists(), "the daemon left its pidfile");
 
     // A launcher killed the moment it has started its actors, before they have done anything
     // (the parent-death signal is asked for between fork and exec, so there is no window).

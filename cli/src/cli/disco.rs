@@ -1,19 +1,11 @@
 //! `cohort disco`: runs this host's discovery daemon until interrupted.
 
-use std::env::VarError;
-use std::io::Read as _;
-use std::os::unix::fs::MetadataExt as _;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _};
-use cohort_discovery::redis_backend::{RedisAuth, RedisConnectError};
-use cohort_discovery::{
-    Backend, Daemon, DaemonSecurity, DaemonStats, DaemonStatsHandle, MemoryBackend, RedisBackend, RedisConfig,
-    RegistryConfig,
-};
+use anyhow::{anyhow, Context as _};
+use cohort_discovery::{DaemonConfig, DaemonSecurity, DaemonStats, DaemonStatsHandle, SharedRegistry};
 use cohort_monitor::{MetricSet, MonitorServer, Source};
 use cohort_ports::keyfile::default_keys_dir;
 use slog::{info, warn};
@@ -29,14 +21,15 @@ pub(crate) fn run(args: &DiscoArgs) -> Result<(), Failure> {
         Some(host) => host.clone(),
         None => hostname().context("cannot read this host's name; give one with --host")?,
     };
-    let mut config = RegistryConfig::new(&host);
-    config.heartbeat_interval = Duration::from_millis(args.heartbeat_ms);
-    config.liveness_timeout = Duration::from_millis(args.timeout_ms);
-    let backend: Box<dyn Backend + Send> = match args.registry {
-        RegistryKind::Memory => Box::new(MemoryBackend),
-        RegistryKind::Redis => Box::new(redis_backend(args, &host, &log).context("cannot use the Redis registry")?),
-    };
-    let security = if args.insecure {
+    let mut config = DaemonConfig::new(&args.endpoint, &host);
+    config.registry.heartbeat_interval = Duration::from_millis(args.heartbeat_ms);
+    config.registry.liveness_timeout = Duration::from_millis(args.timeout_ms);
+    if args.registry == RegistryKind::Redis {
+        let mut options = args.redis.options(&args.redis_url);
+        options.ttl = Duration::from_millis(args.redis_ttl_ms);
+        config.shared = SharedRegistry::Redis(options);
+    }
+    config.security = if args.insecure {
         warn!(log, "traffic is NOT encrypted or authenticated (--insecure): anyone who can reach the endpoint can register and read");
         DaemonSecurity::None
     } else if cohort_ports::libzmq_info().curve {
@@ -53,8 +46,7 @@ pub(crate) fn run(args: &DiscoArgs) -> Result<(), Failure> {
         .into());
     };
     let ctx = zmq::Context::new();
-    let mut daemon = Daemon::bind_with(&ctx, &args.endpoint, config, backend, &security, log.clone())
-        .with_context(|| format!("cannot start the discovery daemon at {}", args.endpoint))?;
+    let mut daemon = config.bind(&ctx, log.clone()).map_err(anyhow::Error::from)?;
     let _metrics_server = match &args.metrics {
         Some(addr) => {
             let source = Arc::new(DaemonMetrics { host: host.clone(), stats: daemon.stats_handle() });
@@ -154,131 +146,4 @@ fn daemon_metrics(host: &str, stats: &DaemonStats) -> MetricSet {
         stats.backend_errors,
     );
     set
-}
-
-/// The environment variable that may hold the Redis password (instead of --redis-password-file).
-const PASSWORD_ENV: &str = "COHORT_REDIS_PASSWORD";
-
-/// Connects the Redis registry of `--registry redis`, with the password of the file or the
-/// environment and the CA certificate of `--redis-ca`.
-fn redis_backend(args: &DiscoArgs, host: &str, log: &slog::Logger) -> anyhow::Result<RedisBackend> {
-    let mut config = RedisConfig::new(host);
-    config.url = args.redis_url.clone();
-    config.ttl = Duration::from_millis(args.redis_ttl_ms);
-    let password = redis_password(args)?;
-    config.auth = match (&password, &args.redis_user) {
-        (Some((password, _)), user) => Some(RedisAuth { user: user.clone(), password: password.clone() }),
-        (None, Some(_)) => {
-            bail!("--redis-user needs a password: give it with --redis-password-file FILE or {PASSWORD_ENV}")
-        }
-        (None, None) => None,
-    };
-    if let Some(path) = &args.redis_ca {
-        let pem = std::fs::read(path).with_context(|| format!("cannot read the CA certificate {}", path.display()))?;
-        config.tls_ca = Some(pem);
-    }
-    let source = password.map(|(_, source)| source);
-    RedisBackend::connect(config, log.clone()).map_err(|e| explain(e, args, source.as_deref()))
-}
-
-/// The Redis password and where it came from (for messages), from --redis-password-file or
-/// the environment; `None` when neither gives one (an empty variable counts as unset).
-fn redis_password(args: &DiscoArgs) -> anyhow::Result<Option<(String, String)>> {
-    let from_env = match std::env::var(PASSWORD_ENV) {
-        Ok(password) if password.is_empty() => None,
-        Ok(password) => Some(password),
-        Err(VarError::NotPresent) => None,
-        Err(VarError::NotUnicode(_)) => bail!("{PASSWORD_ENV} is not valid UTF-8"),
-    };
-    match (&args.redis_password_file, from_env) {
-        (Some(_), Some(_)) => bail!(
-            "the Redis password is given twice, by --redis-password-file and by {PASSWORD_ENV}: \
-             give it one way only"
-        ),
-        (Some(path), None) => Ok(Some((read_password_file(path)?, format!("the file {}", path.display())))),
-        (None, Some(password)) => Ok(Some((password, PASSWORD_ENV.to_owned()))),
-        (None, None) => Ok(None),
-    }
-}
-
-/// The password in the file at `path`, which only its owner may read or write.
-fn read_password_file(path: &Path) -> anyhow::Result<String> {
-    let what = || format!("cannot read the Redis password file {}", path.display());
-    let mut file = std::fs::File::open(path).with_context(what)?;
-    let meta = file.metadata().with_context(what)?;
-    if !meta.is_file() {
-        bail!("the Redis password file {} is not a regular file", path.display());
-    }
-    let mode = meta.mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        bail!(
-            "the Redis password file {path} is open to other users (mode {mode:04o}); make it private with \
-             `chmod 600 {path}`",
-            path = path.display()
-        );
-    }
-    let mut text = String::new();
-    file.read_to_string(&mut text).with_context(what)?;
-    password_of(&text).map_err(|why| anyhow!("the Redis password file {} {why}", path.display()))
-}
-
-/// The password in a password file's `text`: its one line, without the final line break.
-fn password_of(text: &str) -> Result<String, &'static str> {
-    let line = text.strip_suffix('\n').map_or(text, |line| line.strip_suffix('\r').unwrap_or(line));
-    if line.is_empty() {
-        Err("is empty")
-    } else if line.contains(['\n', '\r']) {
-        Err("has more than one line")
-    } else {
-        Ok(line.to_owned())
-    }
-}
-
-/// `e` with what to do about it on this command line: `password_source` says where the
-/// password came from, if one was given.
-fn explain(e: RedisConnectError, args: &DiscoArgs, password_source: Option<&str>) -> anyhow::Error {
-    let hint = match &e {
-        RedisConnectError::PasswordInUrl { .. } => format!(
-            "a password on the command line is visible to every user of this host (`ps`): give it with \
-             --redis-password-file FILE or the {PASSWORD_ENV} environment variable"
-        ),
-        RedisConnectError::UserInUrl { .. } => "give the user with --redis-user".to_owned(),
-        RedisConnectError::AuthenticationFailed { .. } => match (password_source, &args.redis_user) {
-            (Some(source), Some(user)) => format!("the user was {user:?}, the password came from {source}"),
-            (Some(source), None) => {
-                format!("the user was `default` (see --redis-user), the password came from {source}")
-            }
-            (None, _) => "no password was given".to_owned(),
-        },
-        RedisConnectError::AuthenticationRequired { .. } => {
-            format!("give the password with --redis-password-file FILE or {PASSWORD_ENV}")
-        }
-        RedisConnectError::UntrustedCertificate { .. } => match &args.redis_ca {
-            Some(path) => format!("is {} the CA that signed it?", path.display()),
-            None => "give its CA with --redis-ca FILE".to_owned(),
-        },
-        RedisConnectError::CertificateNotForHost { .. } => {
-            "give --redis-url a host name or address that the certificate names".to_owned()
-        }
-        RedisConnectError::CaWithoutTls { .. } => "use a rediss:// URL for TLS, or drop --redis-ca".to_owned(),
-        _ => return e.into(),
-    };
-    anyhow!("{e} ({hint})")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_password_file_holds_one_line() {
-        assert_eq!(password_of("s3cret\n"), Ok("s3cret".to_owned()));
-        assert_eq!(password_of("s3cret\r\n"), Ok("s3cret".to_owned()));
-        assert_eq!(password_of("s3cret"), Ok("s3cret".to_owned()));
-        assert_eq!(password_of(" with spaces \n"), Ok(" with spaces ".to_owned()));
-        assert_eq!(password_of("\n"), Err("is empty"));
-        assert_eq!(password_of(""), Err("is empty"));
-        assert_eq!(password_of("one\ntwo\n"), Err("has more than one line"));
-        assert_eq!(password_of("s3cret\n\n"), Err("has more than one line"));
-    }
 }

@@ -3,6 +3,7 @@
 
 mod check;
 mod compile;
+mod deploy;
 mod disco;
 mod graph;
 mod keygen;
@@ -92,6 +93,10 @@ Exit status: 0 on success, 1 when the model has errors, 2 on a usage error.";
 
 const DISCO_LONG_ABOUT: &str = "\
 Run this host's discovery daemon until interrupted (Ctrl-C, SIGTERM or SIGHUP).
+
+An app's launcher (`APP run`) starts a daemon for its host by itself when none answers, which
+exits once idle; run `cohort disco` for a daemon that stays up (under a service manager), which
+the launchers then use.
 
 Actors register the endpoints of their providing ports (pub, rep, srv, ans, group pub) with the
 daemon of their host and look up the providers of their consuming ports; the daemon pushes every
@@ -268,6 +273,9 @@ pub(crate) enum Command {
     /// Watch a running app: actors, per-port message rates, groups, warnings.
     #[command(long_about = TOP_LONG_ABOUT, after_help = TOP_AFTER_HELP)]
     Top(TopArgs),
+    /// Deploy an app to its hosts over SSH; show, follow and stop it there.
+    #[command(long_about = deploy::LONG_ABOUT, after_help = deploy::AFTER_HELP)]
+    Deploy(Box<deploy::DeployArgs>),
 }
 
 /// Arguments of `cohort top`.
@@ -348,18 +356,9 @@ pub(crate) struct DiscoArgs {
     /// Never put a password in it (the command line is visible to every user in `ps`).
     #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379/")]
     pub(crate) redis_url: String,
-    /// The Redis ACL user to log in as [default: the `default` user]; needs a password.
-    #[arg(long, value_name = "NAME")]
-    pub(crate) redis_user: Option<String>,
-    /// A file holding the Redis password: its one line, the final newline dropped. It must be
-    /// readable by its owner only (`chmod 600 FILE`). Or set the COHORT_REDIS_PASSWORD
-    /// environment variable instead (not both).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) redis_password_file: Option<PathBuf>,
-    /// A PEM file with the certificate of the authority that signed the Redis server's
-    /// certificate, for a rediss:// URL [default: the system's trusted roots].
-    #[arg(long, value_name = "FILE")]
-    pub(crate) redis_ca: Option<PathBuf>,
+    /// The Redis login and TLS options, shared with `APP run --registry`.
+    #[command(flatten)]
+    pub(crate) redis: cohort_runtime::launcher::RedisArgs,
     /// How long this host's entries outlive it in Redis (milliseconds); refreshed every third of it.
     #[arg(long, value_name = "MS", default_value_t = 3000)]
     pub(crate) redis_ttl_ms: u64,
@@ -452,7 +451,8 @@ pub(crate) struct GraphArgs {
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// An input has errors, and its diagnostics have been printed; or `cohort top` cannot read
-    /// the app's view, and has said why. Exit status 1.
+    /// the app's view, and has said why; or `cohort deploy` failed on a host, or found one not
+    /// running, and its report says so. Exit status 1.
     Invalid,
     /// The command could not do its work: a file cannot be read or written, is of an unknown
     /// kind, or the arguments do not fit the input. Exit status 2; `main` prints each error.
@@ -476,6 +476,7 @@ pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Keygen(args) => keygen::run(args),
         Command::New(args) => new::run(args),
         Command::Top(args) => top::run(args),
+        Command::Deploy(args) => deploy::run(args),
     }
 }
 

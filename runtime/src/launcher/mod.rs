@@ -1,5 +1,6 @@
-//! The launcher every app binary offers: `run` starts this host's actors, one process each,
-//! with an embedded discovery daemon when none answers, and supervises them.
+//! The launcher every app binary offers: `run` starts this host's actors, one process each, and
+//! supervises them; when no discovery daemon answers, it starts the host's daemon as a process
+//! of its own that outlives it ([`host_daemon`]), so that the host's launchers share it.
 //!
 //! ```no_run
 //! use cohort_runtime::{launch, AppModel, Components};
@@ -10,9 +11,11 @@
 //! }
 //! ```
 
+mod host_daemon;
 mod model;
 mod monitor;
 mod peers;
+mod redis_args;
 mod restart;
 mod security;
 mod supervise;
@@ -24,18 +27,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use cohort_discovery::DaemonSecurity;
 use cohort_model::Diagnostic;
 use cohort_ports::Interface;
 use slog::{error, info, o};
 
 pub use model::AppModel;
+pub use redis_args::RedisArgs;
 pub use restart::{Decision, RestartPolicy, RestartState};
 
 use crate::actor::{run_actor, ActorSettings};
 use crate::hosted::Components;
 use crate::logging::{logger_keeping_warnings, Level};
 use cohort_monitor::WarningRing;
+use host_daemon::{DaemonPlan, HostLink};
 use monitor::LauncherMonitor;
 use peers::PeerDiscovery;
 pub use peers::MONITOR_SERVICE;
@@ -44,7 +48,7 @@ pub use peers::MONITOR_SERVICE;
 #[derive(Debug, Parser)]
 #[command(
     about = "A Cohort app: runs this host's actors of the app and keeps them running",
-    after_help = "Examples:\n  APP run                                    Run every actor of the app on this host\n  APP run --deployment app.depl --host h1    Run the actors the deployment places on h1\n  APP run --duration 10 --log-format json    Stop after 10 s; JSON log lines\n  APP run --insecure                         Run unencrypted (warns; for a libzmq without CURVE)\n  APP run --metrics 127.0.0.1:9464           Serve Prometheus metrics and the live page there\n\nSecurity: every port and the discovery daemon are encrypted and authenticated (CURVE) with the\napp's key file (--keys, else <key directory>/<APP>.key, made on first run; copy it to the\napp's other hosts). --insecure turns this off, with a warning; a libzmq without CURVE refuses\nto start without it. See docs/security.md.\n\nExit status: 0 when stopped, 1 when the model, the deployment, an argument, the keys or a\ncomponent implementation is wrong (or an actor keeps crashing), 2 on a usage error."
+    after_help = "Examples:\n  APP run                                    Run every actor of the app on this host\n  APP run --deployment app.depl --host h1    Run the actors the deployment places on h1\n  APP run --duration 10 --log-format json    Stop after 10 s; JSON log lines\n  APP run --insecure                         Run unencrypted (warns; for a libzmq without CURVE)\n  APP run --metrics 127.0.0.1:9464           Serve Prometheus metrics and the live page there\n  APP run --host h1 --registry redis://10.0.0.1:6379/   Share discovery with the app's other hosts\n\nDiscovery: when no daemon answers at --daemon, the launcher starts this host's daemon as a\nprocess of its own, which the host's other launchers use too; it exits by itself once no\nlauncher or actor has used it for --daemon-idle seconds. See docs/runtime.md.\n\nSecurity: every port and the discovery daemon are encrypted and authenticated (CURVE) with the\napp's key file (--keys, else <key directory>/<APP>.key, made on first run; copy it to the\napp's other hosts). --insecure turns this off, with a warning; a libzmq without CURVE refuses\nto start without it. See docs/security.md.\n\nExit status: 0 when stopped, 1 when the model, the deployment, an argument, the keys or a\ncomponent implementation is wrong (or an actor keeps crashing), 2 on a usage error."
 )]
 struct LaunchCli {
     #[command(subcommand)]
@@ -63,6 +67,9 @@ enum LaunchCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Serve as this host's discovery daemon (what `run` starts when none answers).
+    #[command(hide = true)]
+    DiscoDaemon(host_daemon::serve::DaemonArgs),
 }
 
 /// Options of `run` (and of the actor processes it starts).
@@ -77,9 +84,20 @@ struct Common {
     /// This host's name in the deployment [default: the host name].
     #[arg(long, value_name = "NAME")]
     host: Option<String>,
-    /// The discovery daemon; one is started in the launcher when none answers.
+    /// The discovery daemon; when none answers, this host's is started there, as a process of
+    /// its own that the host's other launchers share.
     #[arg(long, value_name = "ENDPOINT", default_value = cohort_discovery::protocol::DEFAULT_DAEMON_ENDPOINT)]
     daemon: String,
+    /// The Redis server through which a daemon started here shares this host's providers with
+    /// the app's other hosts: redis://HOST[:PORT][/DB], or rediss://… for TLS, without a
+    /// password [default: none, this host only]. A daemon that runs already is used as it is.
+    #[arg(long, value_name = "URL")]
+    registry: Option<String>,
+    #[command(flatten)]
+    redis: RedisArgs,
+    /// A daemon started here exits once no launcher or actor has used it for this long.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_idle)]
+    daemon_idle: f64,
     /// The network interface global ports bind to [default: the first non-loopback IPv4].
     #[arg(long, value_name = "NAME")]
     interface: Option<String>,
@@ -115,7 +133,7 @@ struct Common {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum LogFormat {
+pub(crate) enum LogFormat {
     Human,
     Json,
 }
@@ -180,12 +198,34 @@ impl Common {
     }
 }
 
-/// Runs an app binary's command line: `run` (the launcher) or, internally, one actor.
+/// `--daemon-idle`: a number of seconds that a [`Duration`] holds.
+fn parse_idle(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if Duration::try_from_secs_f64(s).is_ok() => Ok(s),
+        _ => Err(format!("expected a number of seconds, at least 0, found {text:?}")),
+    }
+}
+
+/// `error` and its sources, as one line.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+/// Runs an app binary's command line: `run` (the launcher), or internally one actor or the
+/// host's discovery daemon.
 pub fn launch(model: AppModel, components: Components) -> ExitCode {
     let cli = LaunchCli::parse();
     let (common, actor) = match &cli.command {
         LaunchCommand::Run(common) => (common, None),
         LaunchCommand::Actor { name, common } => (common, Some(name.clone())),
+        LaunchCommand::DiscoDaemon(args) => return host_daemon::serve::serve(args),
     };
     let warnings = WarningRing::new();
     let source = if actor.is_some() { "actor" } else { "launcher" };
@@ -234,6 +274,11 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
             if actors.is_empty() {
                 return fail(&format!("the deployment places no actor on host {host:?} (give --host)"));
             }
+            if let Some(url) = &common.registry {
+                if let Err(e) = common.redis.options(url).check(&host) {
+                    return fail(&format!("--registry {url}: {}", chain(&e)));
+                }
+            }
             let app = &loaded.app.name.name;
             let secured = match security::for_launcher(
                 app,
@@ -251,9 +296,8 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
                 child.keys = Some(s.key_file.clone());
                 child.keys_dir = Some(s.dir.clone());
             }
-            // The launcher reaches discovery as its actors do.
-            let discovery = match child.settings(app) {
-                Ok(s) => PeerDiscovery { daemon: s.daemon, security: s.discovery, interface: s.interface },
+            let (discovery, host_link) = match open_discovery(common, &child, app, &host, secured.as_ref(), &log) {
+                Ok(opened) => opened,
                 Err(e) => return fail(&e),
             };
             let metrics = common.metrics.as_deref();
@@ -265,16 +309,13 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
             child.monitor = Some(monitor.endpoint().to_owned());
             child.metrics = None;
             let duration = common.duration.map(Duration::from_secs_f64);
-            let daemon_security = secured.map_or(DaemonSecurity::None, |s| s.daemon);
             let supervision = supervise::Supervision {
                 actors: &actors,
                 child_args: &child.to_args(),
-                daemon: &common.daemon,
-                daemon_security: &daemon_security,
                 duration,
                 board: monitor.board(),
             };
-            match supervise::run(&supervision, &stop, &log) {
+            match supervise::run(&supervision, host_link, &stop, &log) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     error!(log, "the app stopped"; "error" => &e);
@@ -283,6 +324,36 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
             }
         }
     }
+}
+
+/// Finds or starts the host's discovery daemon for `run` and registers the launcher with it;
+/// `child` holds the options the actors get (their key file and directory), with which the
+/// launcher reaches discovery too.
+fn open_discovery(
+    common: &Common,
+    child: &Common,
+    app: &str,
+    host: &str,
+    secured: Option<&security::AppSecurity>,
+    log: &slog::Logger,
+) -> Result<(PeerDiscovery, HostLink), String> {
+    let plan = DaemonPlan {
+        endpoint: &common.daemon,
+        app,
+        host,
+        security: secured,
+        registry: common.registry.as_deref().map(|url| (url, &common.redis)),
+        idle: Duration::from_secs_f64(common.daemon_idle),
+        log_format: common.log_format,
+        log_level: common.log_level,
+    };
+    // The daemon first: a secured one makes the key (daemon.key) its clients need.
+    let daemon = host_daemon::ensure(&plan, log)?;
+    let settings = child.settings(app)?;
+    let discovery =
+        PeerDiscovery { daemon: settings.daemon, security: settings.discovery, interface: settings.interface };
+    let link = HostLink::join(daemon, &plan, discovery.security.clone(), log)?;
+    Ok((discovery, link))
 }
 
 fn fail(message: &str) -> ExitCode {

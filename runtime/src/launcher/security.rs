@@ -28,8 +28,6 @@ pub(crate) struct AppSecurity {
     pub(crate) key_file: PathBuf,
     /// The key directory (the discovery daemon's keys).
     pub(crate) dir: PathBuf,
-    /// How the embedded discovery daemon (if the launcher starts one) admits clients.
-    pub(crate) daemon: DaemonSecurity,
 }
 
 fn keys_dir(given: Option<&Path>) -> Result<PathBuf, String> {
@@ -77,8 +75,8 @@ impl Asked {
 }
 
 /// For `run`, before anything starts: the app's keys (`keys`, else the key directory's
-/// `<app>.key`, made there when missing) and the embedded daemon's security; `None` after a
-/// warning with `--insecure`; an error when the run cannot be secured.
+/// `<app>.key`, made there when missing); `None` after a warning with `--insecure`; an error
+/// when the run cannot be secured.
 pub(crate) fn for_launcher(
     app: &str,
     keys: Option<&Path>,
@@ -107,12 +105,22 @@ pub(crate) fn for_launcher(
             (path, keys)
         }
     };
-    // The embedded daemon (started by the supervisor) admits this app's key even when the key
-    // file is not in the key directory.
-    let daemon = DaemonSecurity::Curve(KeysDir { dir: dir.clone(), extra: vec![(app.to_owned(), keys.public_key())] });
     info!(log, "{}", ENCRYPTED;
         "public_key" => keys.public_z85(), "key_file" => %key_file.display());
-    Ok(Some(AppSecurity { key_file, dir, daemon }))
+    Ok(Some(AppSecurity { key_file, dir }))
+}
+
+/// For the host's discovery daemon that a launcher starts: CURVE with the key directory `dir`,
+/// also admitting the app whose key file is `admit` (the launcher's, which may lie outside the
+/// directory, `--keys`).
+pub(crate) fn for_daemon(dir: &Path, admit: Option<&Path>) -> Result<DaemonSecurity, String> {
+    let mut extra = Vec::new();
+    if let Some(path) = admit {
+        let file = KeyFile::read(path).map_err(|e| e.to_string())?;
+        let app = file.app.ok_or_else(|| format!("the key file {} names no app", path.display()))?;
+        extra.push((app, file.keys.public_key()));
+    }
+    Ok(DaemonSecurity::Curve(KeysDir { dir: dir.to_owned(), extra }))
 }
 
 /// For an actor process: the security of its ports and of its discovery client, from the key

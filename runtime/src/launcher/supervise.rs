@@ -3,15 +3,15 @@
 //! the kernel when the launcher dies (see [`spawn`]).
 
 use std::os::unix::process::CommandExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{ClientSecurity, Daemon, DaemonSecurity, DaemonThread, MemoryBackend, RegistryConfig};
 use cohort_monitor::Board;
 use slog::{info, warn};
 
+use super::host_daemon::HostLink;
 use super::restart::{Decision, RestartPolicy, RestartState};
 
 /// How long stopping may take before stragglers are killed.
@@ -28,36 +28,14 @@ struct Supervised {
     history: RestartState,
 }
 
-/// Starts a daemon at `endpoint` unless one runs there. Binding first costs nothing when no
-/// daemon runs (the usual case on one host); only a taken address is asked whether it is one.
-fn ensure_daemon(
-    endpoint: &str,
-    security: &DaemonSecurity,
-    log: &slog::Logger,
-) -> Result<Option<DaemonThread>, String> {
-    let ctx = zmq::Context::new();
-    let host = crate::host::hostname().unwrap_or_else(|_| "localhost".to_owned());
-    let config = RegistryConfig::new(&host);
-    let daemon = match Daemon::bind_with(&ctx, endpoint, config, Box::new(MemoryBackend), security, log.clone()) {
-        Ok(daemon) => daemon,
-        Err(bind_error) => {
-            // Is a daemon already running there? Ask as a tool (with the daemon's key when
-            // secured).
-            let tool = match security {
-                DaemonSecurity::None => ClientSecurity::None,
-                DaemonSecurity::Curve(keys) => ClientSecurity::tool(&keys.dir).map_err(|e| e.to_string())?,
-            };
-            if cohort_discovery::list_with(&ctx, endpoint, Duration::from_secs(1), &tool).is_ok() {
-                info!(log, "using the running discovery daemon"; "endpoint" => endpoint);
-                return Ok(None);
-            }
-            return Err(format!(
-                "no discovery daemon answers at {endpoint}, and one cannot be started there: {bind_error}"
-            ));
-        }
-    };
-    info!(log, "started an embedded discovery daemon"; "endpoint" => endpoint);
-    daemon.spawn(ctx).map(Some).map_err(|e| e.to_string())
+/// The program to start for a child process, and the `argv[0]` to give it: the image this
+/// launcher runs, even if its file was replaced or deleted since (a rebuild while the app runs):
+/// /proc/self/exe still names it. `argv[0]` stays the program's path, so `ps` shows it.
+pub(crate) fn this_program() -> Result<(PathBuf, PathBuf), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
+    let image = Path::new("/proc/self/exe");
+    let program = if image.exists() { image.to_path_buf() } else { exe.clone() };
+    Ok((program, exe))
 }
 
 /// Starts actor `name` as a child process of this one.
@@ -71,12 +49,7 @@ fn ensure_daemon(
 /// forked the child: the supervisor starts every actor from the launcher's main thread, which
 /// lives as long as the launcher.
 fn spawn(name: &str, child_args: &[String]) -> Result<Child, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
-    // Start the image this launcher runs, even if its file was replaced or deleted since (a
-    // rebuild while the app runs): /proc/self/exe still names it. The actor's argv[0] stays
-    // the program's path, so `ps` shows it.
-    let image = Path::new("/proc/self/exe");
-    let program = if image.exists() { image.to_path_buf() } else { exe.clone() };
+    let (program, exe) = this_program()?;
     // SAFETY: getpid has no preconditions and cannot fail.
     let launcher = unsafe { libc::getpid() };
     let mut command = Command::new(program);
@@ -105,10 +78,6 @@ pub(crate) struct Supervision<'a> {
     pub(crate) actors: &'a [String],
     /// The arguments every actor process gets after its name.
     pub(crate) child_args: &'a [String],
-    /// The discovery daemon's endpoint (one is started there if none answers).
-    pub(crate) daemon: &'a str,
-    /// The security of a daemon started here.
-    pub(crate) daemon_security: &'a DaemonSecurity,
     /// Stop after this long.
     pub(crate) duration: Option<Duration>,
     /// Where starts, exits and restarts are recorded for the monitor.
@@ -116,10 +85,30 @@ pub(crate) struct Supervision<'a> {
 }
 
 /// Runs the actors until `stop` is set or the duration passes; gives up (and stops all) when an
-/// actor crashes too often.
-pub(crate) fn run(supervision: &Supervision<'_>, stop: &AtomicBool, log: &slog::Logger) -> Result<(), String> {
-    let Supervision { actors, child_args, daemon, daemon_security, duration, board } = *supervision;
-    let _daemon = ensure_daemon(daemon, daemon_security, log)?;
+/// actor crashes too often. The launcher stays registered with its host's discovery daemon
+/// (`host`) until its actors have stopped.
+pub(crate) fn run(
+    supervision: &Supervision<'_>,
+    mut host: HostLink,
+    stop: &AtomicBool,
+    log: &slog::Logger,
+) -> Result<(), String> {
+    let Supervision { actors, child_args, duration, board } = *supervision;
+    let outcome = supervise(actors, child_args, duration, board, &mut host, stop, log);
+    host.leave(log);
+    outcome
+}
+
+/// The body of [`run`].
+fn supervise(
+    actors: &[String],
+    child_args: &[String],
+    duration: Option<Duration>,
+    board: &Board,
+    host: &mut HostLink,
+    stop: &AtomicBool,
+    log: &slog::Logger,
+) -> Result<(), String> {
     let policy = RestartPolicy::default();
     let mut supervised = Vec::new();
     for name in actors {
@@ -176,6 +165,7 @@ pub(crate) fn run(supervision: &Supervision<'_>, stop: &AtomicBool, log: &slog::
                 }
             }
         }
+        host.tick(log);
         std::thread::sleep(TICK);
     }
     info!(log, "stopping the app");
