@@ -251,14 +251,7 @@ fn run_up(args: &UpArgs) -> Result<(), Failure> {
         let _ = writeln!(std::io::stderr().lock(), "[{at:5.1}s] {host}: {what}");
     };
     let report = up(&plan, &progress).map_err(message)?;
-    let text = if args.json {
-        let mut text = serde_json::to_string_pretty(&report).context("cannot write JSON")?;
-        text.push('\n');
-        text
-    } else {
-        report.to_string()
-    };
-    print(&text)?;
+    print_report(&report, args.json)?;
     if report.all_started() {
         Ok(())
     } else {
@@ -266,17 +259,22 @@ fn run_up(args: &UpArgs) -> Result<(), Failure> {
     }
 }
 
-fn run_status(args: &StatusArgs) -> Result<(), Failure> {
-    let (app, hosts) = targets(&args.target)?;
-    let report = status(&hosts, &app);
-    let text = if args.json {
-        let mut text = serde_json::to_string_pretty(&report).context("cannot write JSON")?;
+/// Prints a report as text, or as pretty JSON with `json`.
+fn print_report<R: serde::Serialize + std::fmt::Display>(report: &R, json: bool) -> Result<(), Failure> {
+    let text = if json {
+        let mut text = serde_json::to_string_pretty(report).context("cannot write JSON")?;
         text.push('\n');
         text
     } else {
         report.to_string()
     };
-    print(&text)?;
+    print(&text)
+}
+
+fn run_status(args: &StatusArgs) -> Result<(), Failure> {
+    let (app, hosts) = targets(&args.target)?;
+    let report = status(&hosts, &app);
+    print_report(&report, args.json)?;
     if report.healthy() {
         Ok(())
     } else {
