@@ -491,6 +491,25 @@ fn component_trait(c: &ComponentPlan, user_type: &str, kind: &str) -> Result<Tok
                 let _ = (ctx, group, event);
                 ::core::result::Result::Ok(())
             }
+
+            /// Called when the network interface the actor's global ports bind to goes up or
+            /// down. Does nothing unless implemented.
+            fn on_nic_state(&mut self, #ctx, state: ::cohort_runtime::NicState) -> ::cohort_runtime::HandlerResult {
+                let _ = (ctx, state);
+                ::core::result::Result::Ok(())
+            }
+
+            /// Called when another actor of the app, on any host, appears or disappears (at
+            /// start-up, once for each one already there). Does nothing unless implemented.
+            fn on_peer_state(
+                &mut self,
+                #ctx,
+                peer: &::cohort_runtime::Peer,
+                state: ::cohort_runtime::PeerState,
+            ) -> ::cohort_runtime::HandlerResult {
+                let _ = (ctx, peer, state);
+                ::core::result::Result::Ok(())
+            }
         }
     })
 }
@@ -631,6 +650,19 @@ fn adapter(c: &ComponentPlan) -> Result<TokenStream, Error> {
                 event: ::cohort_runtime::GroupEvent,
             ) -> ::cohort_runtime::HandlerResult {
                 <T as Component>::on_group(&mut self.0, ctx, group, event)
+            }
+
+            fn nic_state(&mut self, #ctx, state: ::cohort_runtime::NicState) -> ::cohort_runtime::HandlerResult {
+                <T as Component>::on_nic_state(&mut self.0, ctx, state)
+            }
+
+            fn peer_state(
+                &mut self,
+                #ctx,
+                peer: &::cohort_runtime::Peer,
+                state: ::cohort_runtime::PeerState,
+            ) -> ::cohort_runtime::HandlerResult {
+                <T as Component>::on_peer_state(&mut self.0, ctx, peer, state)
             }
         }
     })

@@ -11,8 +11,16 @@ use crate::names::{escape, snake_case, Names, RustName};
 use crate::params::{param_type, ParamType};
 
 /// The provided methods of every generated `Component` trait, which no port handler may take.
-pub(crate) const PROVIDED_METHODS: [&str; 6] =
-    ["new", "on_activate", "on_deactivate", "on_passivate", "on_deadline_missed", "on_group"];
+pub(crate) const PROVIDED_METHODS: [&str; 8] = [
+    "new",
+    "on_activate",
+    "on_deactivate",
+    "on_passivate",
+    "on_deadline_missed",
+    "on_group",
+    "on_nic_state",
+    "on_peer_state",
+];
 
 /// Top-level modules of the generated file, which no component module may take.
 pub(crate) const TOP_MODULES: [&str; 2] = ["messages", "groups"];
@@ -278,12 +286,23 @@ mod tests {
     fn a_handler_named_like_a_provided_method_gets_port_appended() {
         let p = plan_of(
             "app A { message M;
-               component C { sub activate : M; sub activatePort : M; timer group; sub deadlineMissed : M; }
+               component C { sub activate : M; sub activatePort : M; timer group; sub deadlineMissed : M;
+                 timer nicState; sub peer_state : M; }
                actor X { { c : C; } } }",
         );
         let handlers: Vec<String> =
             p.components[0].ports.iter().filter_map(|p| p.handler.as_ref().map(RustName::text)).collect();
-        assert_eq!(handlers, ["on_activate_port", "on_activate_port_2", "on_group_port", "on_deadline_missed_port"]);
+        assert_eq!(
+            handlers,
+            [
+                "on_activate_port",
+                "on_activate_port_2",
+                "on_group_port",
+                "on_deadline_missed_port",
+                "on_nic_state_port",
+                "on_peer_state_port"
+            ]
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The launcher's view of its app: the [`Board`] it keeps, and the [`AppView`] copies that the
 //! web page, `cohort top` and the Prometheus output read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cohort_model::ast::PortKind;
@@ -100,6 +100,9 @@ pub struct InstanceView {
     pub ports: Vec<PortView>,
     /// Its handlers.
     pub handlers: Vec<HandlerReport>,
+    /// It was passivated (`cohort ctl APP passivate`) and not activated since.
+    #[serde(default)]
+    pub passive: bool,
 }
 
 /// One port's counters and rates.
@@ -136,6 +139,8 @@ struct Entry {
     restarts: u64,
     latest: Option<ActorReport>,
     previous: Option<ActorReport>,
+    /// The current process's passivated instances.
+    passive: BTreeSet<String>,
 }
 
 #[derive(Debug)]
@@ -161,7 +166,14 @@ impl Board {
     /// A board for `actors` of `app` on `host`, none started yet; the launcher's own warnings
     /// are those of `warnings`.
     pub fn new(app: &str, host: &str, graph: AppGraph, actors: &[String], warnings: Arc<WarningRing>) -> Board {
-        let entry = Entry { state: ActorState::Starting, pid: None, restarts: 0, latest: None, previous: None };
+        let entry = Entry {
+            state: ActorState::Starting,
+            pid: None,
+            restarts: 0,
+            latest: None,
+            previous: None,
+            passive: BTreeSet::new(),
+        };
         Board {
             app: app.to_owned(),
             host: host.to_owned(),
@@ -201,6 +213,20 @@ impl Board {
             e.restarts += u64::from(restart);
             e.latest = None;
             e.previous = None;
+            e.passive.clear();
+        });
+    }
+
+    /// Instances `instances` of actor `actor` were passivated (`passive`) or activated.
+    pub fn passivated(&self, actor: &str, instances: &[String], passive: bool) {
+        self.with_actor(actor, |e| {
+            for i in instances {
+                if passive {
+                    e.passive.insert(i.clone());
+                } else {
+                    e.passive.remove(i);
+                }
+            }
         });
     }
 
@@ -341,6 +367,7 @@ impl Board {
                                 })
                                 .collect(),
                             handlers: i.handlers.clone(),
+                            passive: e.passive.contains(&i.name),
                         }
                     })
                     .collect()

@@ -55,6 +55,7 @@ fn unit(name: &str, leader: bool, state: ActorState) -> ActorView {
             component: "GeneratingUnit".to_owned(),
             ports: vec![port("report", PortKind::Pub, report), port("ask", PortKind::Qry, ask)],
             handlers: vec![tick],
+            passive: false,
         }],
         groups: vec![GroupMemberView {
             member: GroupReport {

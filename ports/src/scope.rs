@@ -53,6 +53,17 @@ impl Interface {
             }
         }
     }
+
+    /// The name of the interface this choice stands for on this host (`eth0`): the named one,
+    /// the one that holds the address, or the one [`Interface::Auto`] picks (`lo` when only
+    /// loopback is up). None when no interface that is up holds the address.
+    pub fn device(&self) -> Result<Option<String>, PortError> {
+        if let Interface::Named(name) = self {
+            return Ok(Some(name.clone()));
+        }
+        let address = self.resolve()?;
+        Ok(ipv4_interfaces()?.into_iter().find(|(_, addr)| IpAddr::V4(*addr) == address).map(|(name, _)| name))
+    }
 }
 
 /// The IPv4 interfaces that are up, in the order the kernel lists them.

@@ -1,7 +1,9 @@
 //! An actor: one process hosting component instances, one thread each, and one group
 //! coordination thread (`<actor>.groups`) that holds the group members of all of them. The
 //! actor's main thread talks to the host's discovery daemon for all of them and relays endpoint
-//! updates: those of ports to their components, those of groups to the coordination thread.
+//! updates: those of ports to their components, those of groups to the coordination thread. It
+//! also tells every component when its interface or another actor of the app goes up or down
+//! (`watches.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use cohort_monitor::WarningRing;
 use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, PortKind, Scope, Security, SocketOptions};
 use slog::{info, o, warn};
 
+use crate::actor_ctl::LauncherLink;
 use crate::context::Identity;
 use crate::control::{self, ActorEnd, DiscoveredPort, FromComponent, ToComponent};
 use crate::coordinator::Coordinator;
@@ -26,6 +29,7 @@ use crate::hosted::Components;
 use crate::metrics::{InstanceProbe, Reporter};
 use crate::params::ComponentArgs;
 use crate::portset::compare_shapes;
+use crate::watches::Watches;
 
 /// How an actor reaches the world.
 #[derive(Debug, Clone)]
@@ -45,6 +49,9 @@ pub struct ActorSettings {
     /// The launcher's endpoint for the actor's reports ([`crate::metrics`]); none: the actor
     /// does not report.
     pub monitor: Option<String>,
+    /// The launcher's endpoint for `cohort ctl` requests relayed to the actor
+    /// ([`crate::ctl`]); none: the actor cannot be controlled from outside.
+    pub control: Option<String>,
     /// The warnings of the actor's log, which its reports carry (the launcher taps its log
     /// into it: [`cohort_monitor::WarningTap`]).
     pub warnings: Arc<WarningRing>,
@@ -60,6 +67,7 @@ impl Default for ActorSettings {
             discovery: ClientSecurity::None,
             start_timeout: Duration::from_secs(10),
             monitor: None,
+            control: None,
             warnings: WarningRing::new(),
         }
     }
@@ -151,6 +159,16 @@ pub fn run_actor(
             Ok(reporter) => Some(reporter),
             Err(e) => {
                 warn!(log, "cannot report to the launcher; the actor runs unseen"; "endpoint" => endpoint, "error" => %e);
+                None
+            }
+        },
+        None => None,
+    };
+    let mut launcher = match &settings.control {
+        Some(endpoint) => match LauncherLink::connect(&ctx, endpoint, actor, &log) {
+            Ok(link) => Some(link),
+            Err(e) => {
+                warn!(log, "cannot take control requests from the launcher"; "endpoint" => endpoint, "error" => %e);
                 None
             }
         },
@@ -257,7 +275,11 @@ pub fn run_actor(
             h.control.send(ToComponent::Activate);
         }
         info!(log, "actor running"; "instances" => hosted.len());
-        result = serve(&mut disco, &coordinator, &hosted, &mut routes, reporter.as_mut(), stop, &log);
+        // NIC and peer events: after `Activate`, so the first ones find the components active.
+        let (mut watches, found) = Watches::start(&mut disco, actor, &settings.interface, &log);
+        broadcast(&hosted, found);
+        let outside = Outside { reporter: reporter.as_mut(), launcher: launcher.as_mut(), watches: Some(&mut watches) };
+        result = serve(&mut disco, &coordinator, &hosted, &mut routes, outside, stop, &log);
     }
 
     for h in &hosted {
@@ -342,23 +364,59 @@ fn join_group(
     }
 }
 
-/// Relays discovery updates to the components and the coordination thread, and sends the
-/// launcher its reports, until `stop` is set.
+/// The actor's links to its launcher: its reports, and `cohort ctl` requests; and what it
+/// watches for its components besides discovery's port updates (NIC and peer events).
+struct Outside<'a> {
+    reporter: Option<&'a mut Reporter>,
+    launcher: Option<&'a mut LauncherLink>,
+    watches: Option<&'a mut Watches>,
+}
+
+/// Sends each of `events` to every component.
+fn broadcast(hosted: &[Hosted], events: Vec<ToComponent>) {
+    for event in events {
+        for h in hosted {
+            h.control.send(event.clone());
+        }
+    }
+}
+
+/// Relays discovery updates to the components and the coordination thread, sends the
+/// launcher its reports and carries out the `cohort ctl` requests it relays, until `stop` is
+/// set.
 fn serve(
     disco: &mut DiscoveryClient,
     coordinator: &Coordinator,
     hosted: &[Hosted],
     routes: &mut BTreeMap<String, Route>,
-    mut reporter: Option<&mut Reporter>,
+    outside: Outside<'_>,
     stop: &AtomicBool,
     log: &slog::Logger,
 ) -> Result<(), ActorError> {
+    let Outside { mut reporter, mut launcher, mut watches } = outside;
     while !stop.load(Ordering::Relaxed) {
+        if let Some(watches) = watches.as_deref_mut() {
+            broadcast(hosted, watches.nic_event().into_iter().collect());
+        }
+        if let Some(launcher) = launcher.as_deref_mut() {
+            launcher.serve(hosted.iter().map(|h| (h.instance.as_str(), &h.control)));
+        }
         if let Some(reporter) = reporter.as_deref_mut() {
             reporter.report_if_due(Instant::now(), || coordinator.report());
         }
         let updates = disco.poll().map_err(|e| ActorError::Setup(format!("discovery failed: {e}")))?;
         for update in updates {
+            let ours = match watches.as_deref_mut() {
+                Some(w) => w.peer_events(update),
+                None => Err(update),
+            };
+            let update = match ours {
+                Ok(events) => {
+                    broadcast(hosted, events);
+                    continue;
+                }
+                Err(update) => update,
+            };
             let Some(route) = routes.get(&update.port) else {
                 warn!(log, "discovery sent an update for a lookup the actor did not make"; "lookup" => &update.port);
                 continue;
@@ -407,6 +465,8 @@ fn serve(
         let wait = next.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
         let mut items = vec![disco.socket().as_poll_item(zmq::POLLIN)];
         items.extend(hosted.iter().map(|h| h.control.socket().as_poll_item(zmq::POLLIN)));
+        items.extend(launcher.as_deref().map(|l| l.socket().as_poll_item(zmq::POLLIN)));
+        items.extend(watches.as_deref().and_then(Watches::poll_item));
         match zmq::poll(&mut items, i64::try_from(wait.as_millis() + 1).unwrap_or(i64::MAX)) {
             Ok(_) | Err(zmq::Error::EINTR) => {}
             Err(e) => return Err(ActorError::Setup(format!("poll failed: {e}"))),

@@ -6,6 +6,7 @@ use cohort_model::ast::PortKind as ModelPortKind;
 use cohort_ports::{FromPeer, Received, Request, Response};
 
 use crate::context::Context;
+use crate::events::{NicState, Peer, PeerState};
 use crate::group::{GroupEvent, GroupName};
 use crate::message::Message;
 use crate::params::ComponentArgs;
@@ -96,6 +97,18 @@ pub trait Component: Sized + Send + 'static {
     /// ([`Context::join_group`]): group messages, members joining and leaving, leaders elected
     /// and gone, messages to and from the leader, votes requested and ended, actions due.
     fn on_group(&mut self, _ctx: &mut Context, _group: &GroupName, _event: GroupEvent) -> HandlerResult {
+        Ok(())
+    }
+
+    /// Called when the interface the actor's global ports bind to goes up or down (not for
+    /// its state at start-up).
+    fn on_nic_state(&mut self, _ctx: &mut Context, _state: NicState) -> HandlerResult {
+        Ok(())
+    }
+
+    /// Called when another actor of the app, on any host, appears in discovery's view or
+    /// leaves it; at start-up, once for each one already there.
+    fn on_peer_state(&mut self, _ctx: &mut Context, _peer: &Peer, _state: PeerState) -> HandlerResult {
         Ok(())
     }
 }

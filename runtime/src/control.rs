@@ -13,6 +13,7 @@ use cohort_model::PortDescriptor;
 use cohort_ports::{Endpoint, PortKind};
 use slog::warn;
 
+use crate::events::{NicState, Peer, PeerState};
 use crate::group::GroupName;
 use crate::metrics::InstanceProbe;
 
@@ -21,9 +22,8 @@ use crate::metrics::InstanceProbe;
 pub(crate) enum ToComponent {
     /// Start periodic timers and call `on_activate`.
     Activate,
-    /// Call `on_passivate`; no messages are handled until the next `Activate`. (Nothing sends it
-    /// yet: the actor has no passivation command.)
-    #[allow(dead_code)]
+    /// Call `on_passivate`; no messages are handled until the next `Activate` (`cohort ctl
+    /// APP passivate`, relayed by the launcher: [`crate::actor_ctl`]).
     Passivate,
     /// Call `on_deactivate`, close the ports and end the thread.
     Stop,
@@ -37,6 +37,10 @@ pub(crate) enum ToComponent {
         /// Endpoints to disconnect from.
         removed: Vec<Endpoint>,
     },
+    /// The interface the actor's global ports bind to changed state: call `on_nic_state`.
+    Nic(NicState),
+    /// Another actor of the app appeared or disappeared: call `on_peer_state`.
+    Peer(Peer, PeerState),
 }
 
 /// A port of a component that discovery must know about.

@@ -362,6 +362,12 @@ impl<P: PortSet> Executor<P> {
                     return false;
                 }
                 ToComponent::Update { port, added, removed } => self.apply_update(port, &added, &removed),
+                ToComponent::Nic(state) => {
+                    self.guarded("on_nic_state", None, |h, c| h.nic_state(c, state));
+                }
+                ToComponent::Peer(peer, state) => {
+                    self.guarded("on_peer_state", None, |h, c| h.peer_state(c, &peer, state));
+                }
             }
         }
         true

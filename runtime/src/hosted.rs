@@ -9,6 +9,7 @@ use cohort_model::PortDescriptor;
 use crate::component::{Binding, Component, HandlerResult, Handlers, Input};
 use crate::context::Context;
 use crate::control::ComponentEnd;
+use crate::events::{NicState, Peer, PeerState};
 use crate::executor::{thread_main, Plan};
 use crate::group::{GroupEvent, GroupName};
 use crate::named::NamedPorts;
@@ -28,6 +29,8 @@ pub(crate) trait Hosted<P>: Send {
     fn passivate(&mut self, ctx: &mut Context<P>) -> HandlerResult;
     fn deadline_missed(&mut self, ctx: &mut Context<P>, port: &str, took: Duration, deadline: Duration);
     fn group(&mut self, ctx: &mut Context<P>, group: &GroupName, event: GroupEvent) -> HandlerResult;
+    fn nic_state(&mut self, ctx: &mut Context<P>, state: NicState) -> HandlerResult;
+    fn peer_state(&mut self, ctx: &mut Context<P>, peer: &Peer, state: PeerState) -> HandlerResult;
 }
 
 /// Makes a component value for an instance, given its arguments, context and ports.
@@ -78,6 +81,14 @@ impl<C: Component> Hosted<NamedPorts> for Instance<C> {
 
     fn group(&mut self, ctx: &mut Context, group: &GroupName, event: GroupEvent) -> HandlerResult {
         self.component.on_group(ctx, group, event)
+    }
+
+    fn nic_state(&mut self, ctx: &mut Context, state: NicState) -> HandlerResult {
+        self.component.on_nic_state(ctx, state)
+    }
+
+    fn peer_state(&mut self, ctx: &mut Context, peer: &Peer, state: PeerState) -> HandlerResult {
+        self.component.on_peer_state(ctx, peer, state)
     }
 }
 
@@ -188,6 +199,14 @@ impl<G: Generated> Hosted<G::Ports> for G {
 
     fn group(&mut self, ctx: &mut Context<G::Ports>, group: &GroupName, event: GroupEvent) -> HandlerResult {
         Generated::group(self, ctx, group, event)
+    }
+
+    fn nic_state(&mut self, ctx: &mut Context<G::Ports>, state: NicState) -> HandlerResult {
+        Generated::nic_state(self, ctx, state)
+    }
+
+    fn peer_state(&mut self, ctx: &mut Context<G::Ports>, peer: &Peer, state: PeerState) -> HandlerResult {
+        Generated::peer_state(self, ctx, peer, state)
     }
 }
 

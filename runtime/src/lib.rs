@@ -10,10 +10,13 @@
 //! command-line tool is the `cohort-cli` crate.
 
 pub mod actor;
+mod actor_ctl;
 mod component;
 mod context;
 mod control;
 mod coordinator;
+pub mod ctl;
+mod events;
 mod executor;
 mod group;
 pub mod host;
@@ -23,10 +26,13 @@ pub mod logging;
 mod message;
 pub mod metrics;
 mod named;
+mod nic;
 pub mod params;
+mod peer_watch;
 mod portset;
 pub mod timers;
 pub mod typed;
+mod watches;
 
 pub use actor::{run_actor, ActorError, ActorSettings};
 pub use cohort_groups::MemberId;
@@ -36,6 +42,7 @@ pub use cohort_ports::{
 };
 pub use component::{Component, HandlerError, HandlerResult, Handlers};
 pub use context::{uuid_text, Context, ContextError, Identity};
+pub use events::{NicState, Peer, PeerState};
 pub use group::{
     DecodeError, Group, GroupEvent, GroupName, GroupOpError, JoinOptions, Outcome, Payload, VoteId, VoteKind,
     VoteSubject,

@@ -618,6 +618,25 @@ impl AppRun {
         while self.next(Instant::now()).is_some() {}
     }
 
+    /// Waits up to `within` for the launcher to exit by itself (it is not signalled); its exit
+    /// status, if it did. Then reads the records written until its standard error closed (or
+    /// 2 s passed).
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let give_up = Instant::now() + within;
+        let status = loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                break Some(status);
+            }
+            if Instant::now() >= give_up {
+                break None;
+            }
+            // Records are read meanwhile, so the pipe never fills.
+            self.watch(Instant::now() + Duration::from_millis(20), |_| {});
+        };
+        self.watch(Instant::now() + Duration::from_secs(2), |_| {});
+        status
+    }
+
     /// Kills the launcher with SIGKILL (its actors are not signalled by the test) and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -558,12 +558,12 @@ fn a_killed_launchers_actors_exit_and_a_new_launcher_starts_cleanly() {
     let grid_pids: Vec<i32> = grid.app.actor_pids().values().copied().collect();
     assert_eq!((est_pids.len(), grid_pids.len()), (2, 5));
 
-    // A launcher killed with SIGKILL cannot remove its own report socket (`<pid>-monitor.sock`,
-    // named as the ports' files are so that the next actor to start sweeps it away).
-    let reports = [
-        ("DistributedEstimator", format!("{}-monitor.sock", est.pid())),
-        ("Microgrid", format!("{}-monitor.sock", grid.app.pid())),
-    ];
+    // A launcher killed with SIGKILL cannot remove its own sockets (`<pid>-monitor.sock` for
+    // reports, `<pid>-control.sock` and `<pid>-actors.sock` for `cohort ctl`), named as the ports'
+    // files are so that the next actor to start sweeps them away.
+    let reports = [("DistributedEstimator", format!("{}-", est.pid())), ("Microgrid", format!("{}-", grid.app.pid()))];
+    let launchers =
+        |f: &PathBuf, prefix: &str| f.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix));
     est.kill();
     grid.app.kill();
     let killed = Instant::now();
@@ -598,7 +598,7 @@ fn a_killed_launchers_actors_exit_and_a_new_launcher_starts_cleanly() {
         assert_no_deaths(app);
     }
     for (app, report) in &reports {
-        let left: Vec<PathBuf> = place.ipc_files(app).into_iter().filter(|f| !f.ends_with(report)).collect();
+        let left: Vec<PathBuf> = place.ipc_files(app).into_iter().filter(|f| !launchers(f, report)).collect();
         assert_eq!(left, Vec::<PathBuf>::new(), "{app}: ipc files left behind");
     }
 
@@ -616,13 +616,13 @@ fn a_killed_launchers_actors_exit_and_a_new_launcher_starts_cleanly() {
     report("new launcher after kill -9: aggregates (estimator)", flowing - started, APP_START);
     let (agreed, _) = grid.agreement(START);
     report("new launcher after kill -9: five units agree (microgrid)", agreed - started, APP_START);
-    // Nothing stale is swept but the killed launcher's report socket.
+    // Nothing stale is swept but the killed launcher's three sockets.
     for (app, (name, report)) in [&est, &grid.app].into_iter().zip(&reports) {
         let swept: Vec<&Record> =
             app.records().iter().filter(|r| r.msg() == "removed ipc files of dead processes").collect();
         let files: u64 = swept.iter().map(|r| r.value["files"].as_u64().unwrap_or_default()).sum();
-        assert!(files <= 1, "{}: stale ipc files: {swept:#?}", app.name());
-        assert!(!place.ipc_files(name).iter().any(|f| f.ends_with(report)), "{name}: {report} was not swept");
+        assert!(files <= 3, "{}: stale ipc files: {swept:#?}", app.name());
+        assert!(!place.ipc_files(name).iter().any(|f| launchers(f, report)), "{name}: {report}* was not swept");
         assert_no_deaths(app);
     }
     drop(grid);

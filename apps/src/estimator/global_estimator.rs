@@ -3,12 +3,13 @@
 //!
 //! The global estimator logs each estimate it receives on `estimate`; on each `wakeup` it logs
 //! an aggregate of the estimates received since the last one (how many, from how many local
-//! estimators, their mean, minimum and maximum) and starts afresh.
+//! estimators, their mean, minimum and maximum) and starts afresh. It logs the changes of its
+//! host's network interface and the app's other actors coming and going.
 
 use std::collections::BTreeSet;
 
 use cohort_runtime::typed::Context;
-use cohort_runtime::{HandlerError, HandlerResult, Received, Tick};
+use cohort_runtime::{HandlerError, HandlerResult, NicState, Peer, PeerState, Received, Tick};
 use slog::info;
 
 use super::messages::Estimate;
@@ -49,6 +50,17 @@ impl global_estimator::Component for GlobalEstimator {
                 "min" => round3(s.min), "max" => round3(s.max)),
             None => info!(ctx.log(), "aggregate"; "count" => 0_u64, "sources" => 0_usize),
         }
+        Ok(())
+    }
+
+    fn on_nic_state(&mut self, ctx: &mut Context<Ports>, state: NicState) -> HandlerResult {
+        info!(ctx.log(), "NIC state changed"; "state" => %state);
+        Ok(())
+    }
+
+    fn on_peer_state(&mut self, ctx: &mut Context<Ports>, peer: &Peer, state: PeerState) -> HandlerResult {
+        info!(ctx.log(), "peer state changed"; "peer_actor" => &peer.actor, "peer_host" => &peer.host,
+            "peer_pid" => peer.pid, "state" => %state);
         Ok(())
     }
 }

@@ -31,6 +31,17 @@ impl sensor::Component for Sensor {
         Ok(Sensor { walk, seq: 0, value })
     }
 
+    fn on_activate(&mut self, ctx: &mut Context<sensor::Ports>) -> HandlerResult {
+        info!(ctx.log(), "Sensor active"; "seq" => self.seq);
+        Ok(())
+    }
+
+    /// `cohort ctl APP passivate Estimator.sensor`: the clock stops, and so do the readings.
+    fn on_passivate(&mut self, ctx: &mut Context<sensor::Ports>) -> HandlerResult {
+        info!(ctx.log(), "Sensor passive"; "seq" => self.seq);
+        Ok(())
+    }
+
     fn on_clock(&mut self, ctx: &mut Context<sensor::Ports>, tick: Tick) -> HandlerResult {
         if tick.missed > 0 {
             warn!(ctx.log(), "sensor was late"; "missed_ticks" => tick.missed);

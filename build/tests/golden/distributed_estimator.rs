@@ -202,6 +202,29 @@ pub mod sensor {
             let _ = (ctx, group, event);
             ::core::result::Result::Ok(())
         }
+
+        /// Called when the network interface the actor's global ports bind to goes up or
+        /// down. Does nothing unless implemented.
+        fn on_nic_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            state: ::cohort_runtime::NicState,
+        ) -> ::cohort_runtime::HandlerResult {
+            let _ = (ctx, state);
+            ::core::result::Result::Ok(())
+        }
+
+        /// Called when another actor of the app, on any host, appears or disappears (at
+        /// start-up, once for each one already there). Does nothing unless implemented.
+        fn on_peer_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            peer: &::cohort_runtime::Peer,
+            state: ::cohort_runtime::PeerState,
+        ) -> ::cohort_runtime::HandlerResult {
+            let _ = (ctx, peer, state);
+            ::core::result::Result::Ok(())
+        }
     }
 
     /// Plugs your `Component` into the runtime: `components()` registers
@@ -313,6 +336,23 @@ pub mod sensor {
             event: ::cohort_runtime::GroupEvent,
         ) -> ::cohort_runtime::HandlerResult {
             <T as Component>::on_group(&mut self.0, ctx, group, event)
+        }
+
+        fn nic_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            state: ::cohort_runtime::NicState,
+        ) -> ::cohort_runtime::HandlerResult {
+            <T as Component>::on_nic_state(&mut self.0, ctx, state)
+        }
+
+        fn peer_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            peer: &::cohort_runtime::Peer,
+            state: ::cohort_runtime::PeerState,
+        ) -> ::cohort_runtime::HandlerResult {
+            <T as Component>::on_peer_state(&mut self.0, ctx, peer, state)
         }
     }
 }
@@ -488,6 +528,29 @@ pub mod local_estimator {
             let _ = (ctx, group, event);
             ::core::result::Result::Ok(())
         }
+
+        /// Called when the network interface the actor's global ports bind to goes up or
+        /// down. Does nothing unless implemented.
+        fn on_nic_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            state: ::cohort_runtime::NicState,
+        ) -> ::cohort_runtime::HandlerResult {
+            let _ = (ctx, state);
+            ::core::result::Result::Ok(())
+        }
+
+        /// Called when another actor of the app, on any host, appears or disappears (at
+        /// start-up, once for each one already there). Does nothing unless implemented.
+        fn on_peer_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            peer: &::cohort_runtime::Peer,
+            state: ::cohort_runtime::PeerState,
+        ) -> ::cohort_runtime::HandlerResult {
+            let _ = (ctx, peer, state);
+            ::core::result::Result::Ok(())
+        }
     }
 
     /// Plugs your `Component` into the runtime: `components()` registers
@@ -605,6 +668,23 @@ pub mod local_estimator {
             event: ::cohort_runtime::GroupEvent,
         ) -> ::cohort_runtime::HandlerResult {
             <T as Component>::on_group(&mut self.0, ctx, group, event)
+        }
+
+        fn nic_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            state: ::cohort_runtime::NicState,
+        ) -> ::cohort_runtime::HandlerResult {
+            <T as Component>::on_nic_state(&mut self.0, ctx, state)
+        }
+
+        fn peer_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            peer: &::cohort_runtime::Peer,
+            state: ::cohort_runtime::PeerState,
+        ) -> ::cohort_runtime::HandlerResult {
+            <T as Component>::on_peer_state(&mut self.0, ctx, peer, state)
         }
     }
 }
@@ -759,6 +839,29 @@ pub mod global_estimator {
             let _ = (ctx, group, event);
             ::core::result::Result::Ok(())
         }
+
+        /// Called when the network interface the actor's global ports bind to goes up or
+        /// down. Does nothing unless implemented.
+        fn on_nic_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            state: ::cohort_runtime::NicState,
+        ) -> ::cohort_runtime::HandlerResult {
+            let _ = (ctx, state);
+            ::core::result::Result::Ok(())
+        }
+
+        /// Called when another actor of the app, on any host, appears or disappears (at
+        /// start-up, once for each one already there). Does nothing unless implemented.
+        fn on_peer_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            peer: &::cohort_runtime::Peer,
+            state: ::cohort_runtime::PeerState,
+        ) -> ::cohort_runtime::HandlerResult {
+            let _ = (ctx, peer, state);
+            ::core::result::Result::Ok(())
+        }
     }
 
     /// Plugs your `Component` into the runtime: `components()` registers
@@ -865,6 +968,23 @@ pub mod global_estimator {
             event: ::cohort_runtime::GroupEvent,
         ) -> ::cohort_runtime::HandlerResult {
             <T as Component>::on_group(&mut self.0, ctx, group, event)
+        }
+
+        fn nic_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            state: ::cohort_runtime::NicState,
+        ) -> ::cohort_runtime::HandlerResult {
+            <T as Component>::on_nic_state(&mut self.0, ctx, state)
+        }
+
+        fn peer_state(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            peer: &::cohort_runtime::Peer,
+            state: ::cohort_runtime::PeerState,
+        ) -> ::cohort_runtime::HandlerResult {
+            <T as Component>::on_peer_state(&mut self.0, ctx, peer, state)
         }
     }
 }

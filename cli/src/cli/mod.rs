@@ -3,6 +3,7 @@
 
 mod check;
 mod compile;
+mod ctl;
 mod deploy;
 mod disco;
 mod graph;
@@ -276,6 +277,9 @@ pub(crate) enum Command {
     /// Deploy an app to its hosts over SSH; show, follow and stop it there.
     #[command(long_about = deploy::LONG_ABOUT, after_help = deploy::AFTER_HELP)]
     Deploy(Box<deploy::DeployArgs>),
+    /// Control a running app: passivate, activate, restart an actor, stop, status.
+    #[command(long_about = ctl::LONG_ABOUT, after_help = ctl::AFTER_HELP)]
+    Ctl(ctl::CtlArgs),
 }
 
 /// Arguments of `cohort top`.
@@ -452,7 +456,8 @@ pub(crate) struct GraphArgs {
 pub(crate) enum Failure {
     /// An input has errors, and its diagnostics have been printed; or `cohort top` cannot read
     /// the app's view, and has said why; or `cohort deploy` failed on a host, or found one not
-    /// running, and its report says so. Exit status 1.
+    /// running, and its report says so; or `cohort ctl`'s launcher refused or did not answer,
+    /// and it has said why. Exit status 1.
     Invalid,
     /// The command could not do its work: a file cannot be read or written, is of an unknown
     /// kind, or the arguments do not fit the input. Exit status 2; `main` prints each error.
@@ -477,6 +482,7 @@ pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
         Command::New(args) => new::run(args),
         Command::Top(args) => top::run(args),
         Command::Deploy(args) => deploy::run(args),
+        Command::Ctl(args) => ctl::run(args),
     }
 }
 

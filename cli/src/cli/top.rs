@@ -283,9 +283,11 @@ fn render_actors(view: &AppView, out: &mut String) {
         ]);
         let first = ports.rows.len();
         for instance in &actor.instances {
+            // A passivated instance (`cohort ctl APP passivate`) is marked.
+            let name = if instance.passive { format!("{} (passive)", instance.name) } else { instance.name.clone() };
             for port in &instance.ports {
                 ports.row(vec![
-                    instance.name.clone(),
+                    name.clone(),
                     port.name.clone(),
                     port.kind.keyword().to_owned(),
                     rate(port.rates.sent),

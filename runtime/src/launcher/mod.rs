@@ -11,6 +11,7 @@
 //! }
 //! ```
 
+mod ctl_server;
 mod host_daemon;
 mod model;
 mod monitor;
@@ -130,6 +131,10 @@ struct Common {
     /// Where an actor sends its reports (the launcher gives it to the actors it starts).
     #[arg(long, value_name = "ENDPOINT", hide = true)]
     monitor: Option<String>,
+    /// Where an actor takes `cohort ctl` requests from (the launcher gives it to the actors it
+    /// starts).
+    #[arg(long, value_name = "ENDPOINT", hide = true)]
+    control: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -155,6 +160,7 @@ impl Common {
             security,
             discovery,
             monitor: self.monitor.clone(),
+            control: self.control.clone(),
             ..ActorSettings::default()
         })
     }
@@ -193,6 +199,10 @@ impl Common {
         if let Some(m) = &self.monitor {
             args.push("--monitor".to_owned());
             args.push(m.clone());
+        }
+        if let Some(c) = &self.control {
+            args.push("--control".to_owned());
+            args.push(c.clone());
         }
         args
     }
@@ -308,14 +318,27 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
             };
             child.monitor = Some(monitor.endpoint().to_owned());
             child.metrics = None;
+            let instances = actors
+                .iter()
+                .map(|a| {
+                    let names = loaded.app.actor(a).map(|m| m.instances.iter().map(|i| i.name.name.clone()).collect());
+                    (a.clone(), names.unwrap_or_default())
+                })
+                .collect();
+            let mut ctl = match ctl_server::CtlServer::bind(app, instances, &log) {
+                Ok(c) => c,
+                Err(e) => return fail(&e),
+            };
+            child.control = Some(ctl.actor_endpoint().to_owned());
             let duration = common.duration.map(Duration::from_secs_f64);
             let supervision = supervise::Supervision {
                 actors: &actors,
                 child_args: &child.to_args(),
                 duration,
                 board: monitor.board(),
+                ctl: &mut ctl,
             };
-            match supervise::run(&supervision, host_link, &stop, &log) {
+            match supervise::run(supervision, host_link, &stop, &log) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     error!(log, "the app stopped"; "error" => &e);

@@ -1,6 +1,8 @@
 //! The supervisor: one child process per actor, restarted with backoff when it crashes, all
 //! stopped gracefully (SIGTERM, then SIGKILL after 5 s) when the app stops, and sent SIGTERM by
-//! the kernel when the launcher dies (see [`spawn`]).
+//! the kernel when the launcher dies (see [`spawn`]). Between its turns it serves `cohort ctl`
+//! ([`super::ctl_server`]): a restart asked for stops the actor the same graceful way and starts
+//! it again at once, without backoff and without counting a crash.
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,9 @@ use std::time::{Duration, Instant};
 use cohort_monitor::Board;
 use slog::{info, warn};
 
+use crate::ctl::{ActorLine, CtlError, Done, Reply};
+
+use super::ctl_server::{Client, CtlServer, Order};
 use super::host_daemon::HostLink;
 use super::restart::{Decision, RestartPolicy, RestartState};
 
@@ -26,6 +31,22 @@ struct Supervised {
     started: Instant,
     restart_at: Option<Instant>,
     history: RestartState,
+    /// A restart asked with `cohort ctl`, under way: the process was sent SIGTERM.
+    asked: Option<AskedRestart>,
+    /// Restarts after crashes.
+    crashes: u64,
+    /// Restarts asked with `cohort ctl`.
+    restarts_asked: u64,
+}
+
+/// A restart asked with `cohort ctl`.
+struct AskedRestart {
+    /// Who waits for the answer.
+    client: Client,
+    /// The process stopped.
+    old_pid: Option<u32>,
+    /// When to SIGKILL the process if it has not exited.
+    kill_at: Instant,
 }
 
 /// The program to start for a child process, and the `argv[0]` to give it: the image this
@@ -82,33 +103,32 @@ pub(crate) struct Supervision<'a> {
     pub(crate) duration: Option<Duration>,
     /// Where starts, exits and restarts are recorded for the monitor.
     pub(crate) board: &'a Board,
+    /// The control sockets of `cohort ctl`, polled between turns.
+    pub(crate) ctl: &'a mut CtlServer,
 }
 
-/// Runs the actors until `stop` is set or the duration passes; gives up (and stops all) when an
-/// actor crashes too often. The launcher stays registered with its host's discovery daemon
-/// (`host`) until its actors have stopped.
+/// Runs the actors until `stop` is set, the duration passes or `cohort ctl APP stop` asks;
+/// gives up (and stops all) when an actor crashes too often. The launcher stays registered
+/// with its host's discovery daemon (`host`) until its actors have stopped.
 pub(crate) fn run(
-    supervision: &Supervision<'_>,
+    supervision: Supervision<'_>,
     mut host: HostLink,
     stop: &AtomicBool,
     log: &slog::Logger,
 ) -> Result<(), String> {
-    let Supervision { actors, child_args, duration, board } = *supervision;
-    let outcome = supervise(actors, child_args, duration, board, &mut host, stop, log);
+    let outcome = supervise(supervision, &mut host, stop, log);
     host.leave(log);
     outcome
 }
 
 /// The body of [`run`].
 fn supervise(
-    actors: &[String],
-    child_args: &[String],
-    duration: Option<Duration>,
-    board: &Board,
+    supervision: Supervision<'_>,
     host: &mut HostLink,
     stop: &AtomicBool,
     log: &slog::Logger,
 ) -> Result<(), String> {
+    let Supervision { actors, child_args, duration, board, ctl } = supervision;
     let policy = RestartPolicy::default();
     let mut supervised = Vec::new();
     for name in actors {
@@ -121,6 +141,9 @@ fn supervise(
             started: Instant::now(),
             restart_at: None,
             history: RestartState::new(policy),
+            asked: None,
+            crashes: 0,
+            restarts_asked: 0,
         });
     }
     let until = duration.map(|d| Instant::now() + d);
@@ -130,6 +153,14 @@ fn supervise(
             if let Some(child) = &mut s.child {
                 if let Ok(Some(status)) = child.try_wait() {
                     s.child = None;
+                    if let Some(asked) = s.asked.take() {
+                        if let Err(e) = restart_now(s, asked, child_args, board, ctl, log) {
+                            outcome = Err(e);
+                            break 'serve;
+                        }
+                        continue;
+                    }
+                    s.crashes += 1;
                     let now = Instant::now();
                     match s.history.crashed(s.started, now) {
                         Decision::RestartAt(at) => {
@@ -147,6 +178,9 @@ fn supervise(
                             break 'serve;
                         }
                     }
+                } else if s.asked.as_ref().is_some_and(|a| Instant::now() >= a.kill_at) {
+                    warn!(log, "actor did not stop in time; killing it"; "actor" => &s.name);
+                    let _ = child.kill();
                 }
             }
             if s.restart_at.is_some_and(|at| Instant::now() >= at) {
@@ -166,12 +200,101 @@ fn supervise(
             }
         }
         host.tick(log);
-        std::thread::sleep(TICK);
+        let pid_of =
+            |name: &str| supervised.iter().find(|s| s.name == name).and_then(|s| s.child.as_ref()).map(Child::id);
+        let orders = ctl.serve(TICK, &pid_of, board);
+        for order in orders {
+            obey(order, &mut supervised, ctl, stop, log);
+        }
     }
     info!(log, "stopping the app");
+    for s in &mut supervised {
+        if let Some(asked) = s.asked.take() {
+            ctl.reply(&asked.client, Reply::Err(CtlError::Stopping));
+        }
+    }
+    ctl.finish();
     stop_all(&mut supervised, log);
     board.stopped();
     outcome
+}
+
+/// Starts `s` again at once after the restart `asked` stopped it, and tells who asked.
+fn restart_now(
+    s: &mut Supervised,
+    asked: AskedRestart,
+    child_args: &[String],
+    board: &Board,
+    ctl: &CtlServer,
+    log: &slog::Logger,
+) -> Result<(), String> {
+    match spawn(&s.name, child_args) {
+        Ok(child) => {
+            let pid = child.id();
+            info!(log, "actor restarted on request"; "actor" => &s.name, "pid" => pid, "old_pid" => asked.old_pid);
+            board.started(&s.name, pid, false);
+            s.child = Some(child);
+            s.started = Instant::now();
+            s.restarts_asked += 1;
+            let done = Done::Restarted { actor: s.name.clone(), old_pid: asked.old_pid, new_pid: pid };
+            ctl.reply(&asked.client, Reply::Ok(done));
+            Ok(())
+        }
+        Err(e) => {
+            ctl.reply(&asked.client, Reply::Err(CtlError::NotRunning(s.name.clone())));
+            Err(e)
+        }
+    }
+}
+
+/// Carries out what `cohort ctl` asked of the supervisor.
+fn obey(order: Order, supervised: &mut [Supervised], ctl: &CtlServer, stop: &AtomicBool, log: &slog::Logger) {
+    match order {
+        Order::Status(client) => {
+            let actors = supervised
+                .iter()
+                .map(|s| {
+                    let pid = s.child.as_ref().map(Child::id);
+                    let state = match (&s.child, &s.asked) {
+                        (Some(_), Some(_)) => "restarting",
+                        (Some(_), None) => "running",
+                        (None, _) => "restarting",
+                    };
+                    ActorLine {
+                        name: s.name.clone(),
+                        state: state.to_owned(),
+                        pid,
+                        crashes: s.crashes,
+                        restarts_asked: s.restarts_asked,
+                        passive: ctl.passive(&s.name, pid),
+                    }
+                })
+                .collect();
+            ctl.reply(&client, Reply::Ok(Done::Status { launcher: std::process::id(), actors }));
+        }
+        Order::Stop(client) => {
+            info!(log, "stopping on request");
+            stop.store(true, Ordering::Relaxed);
+            ctl.reply(&client, Reply::Ok(Done::Stopping));
+        }
+        Order::Restart(client, actor) => {
+            let Some(s) = supervised.iter_mut().find(|s| s.name == actor) else {
+                ctl.reply(&client, Reply::Err(CtlError::UnknownActor { actor, known: Vec::new() }));
+                return;
+            };
+            let Some(child) = s.child.as_ref().filter(|_| s.asked.is_none()) else {
+                ctl.reply(&client, Reply::Err(CtlError::NotRunning(actor)));
+                return;
+            };
+            let old_pid = child.id();
+            info!(log, "restarting an actor on request"; "actor" => &actor, "pid" => old_pid);
+            if let Ok(pid) = i32::try_from(old_pid) {
+                // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+            s.asked = Some(AskedRestart { client, old_pid: Some(old_pid), kill_at: Instant::now() + GRACE });
+        }
+    }
 }
 
 /// SIGTERM to every child, then SIGKILL to those still running after [`GRACE`].

@@ -21,6 +21,7 @@ pub use crate::context::Context;
 pub use crate::portset::{BindError, OpenedPorts, PortSet, PortShape};
 
 use crate::component::{HandlerError, HandlerResult};
+use crate::events::{NicState, Peer, PeerState};
 use crate::group::{Group, GroupEvent, GroupName, GroupOpError, JoinOptions};
 use crate::message::Message;
 use crate::params::{ArgError, ComponentArgs};
@@ -64,6 +65,18 @@ pub trait Generated: Sized + Send + 'static {
 
     /// Something happened in a joined group instance.
     fn group(&mut self, ctx: &mut Context<Self::Ports>, group: &GroupName, event: GroupEvent) -> HandlerResult;
+
+    /// The interface the actor's global ports bind to went up or down.
+    fn nic_state(&mut self, ctx: &mut Context<Self::Ports>, state: NicState) -> HandlerResult {
+        let _ = (ctx, state);
+        Ok(())
+    }
+
+    /// Another actor of the app appeared or disappeared.
+    fn peer_state(&mut self, ctx: &mut Context<Self::Ports>, peer: &Peer, state: PeerState) -> HandlerResult {
+        let _ = (ctx, peer, state);
+        Ok(())
+    }
 }
 
 /// A group type of the model (`group Sync using Reading;`): generated as a unit struct, used to
