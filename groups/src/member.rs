@@ -147,6 +147,9 @@ pub struct GroupMember {
     backlog: bool,
     actions: Schedule,
     stats: MemberStats,
+    /// The member DEALER's connection losses counted into `stats` so far (the DEALER's own
+    /// count, [`cohort_ports::Spoke::link_downs`], may be ahead).
+    counted_downs: u64,
     /// This member was elected, and its `LeaderElected` waits for its lease (see
     /// [`GroupMember::poll`]).
     elected_unannounced: bool,
@@ -222,6 +225,7 @@ impl GroupMember {
             backlog: false,
             actions: Schedule::default(),
             stats: MemberStats::default(),
+            counted_downs: 0,
             elected_unannounced: false,
             log,
         };
@@ -566,16 +570,25 @@ impl GroupMember {
                 return;
             }
         };
-        let leader = self.following.as_ref().map(text);
         for event in events {
-            match event {
-                LinkEvent::Disconnected => {
-                    self.stats.leader_disconnects += 1;
-                    info!(self.log, "the connection to the leader closed";
-                        "leader" => &leader, "times" => self.stats.leader_disconnects);
-                }
-                LinkEvent::Connected => debug!(self.log, "connected to the leader"; "leader" => &leader),
+            if event == LinkEvent::Connected {
+                debug!(self.log, "connected to the leader"; "leader" => self.following.as_ref().map(text));
             }
+        }
+        self.count_leader_downs();
+    }
+
+    /// Counts the closes of the connection to the leader that the DEALER saw since the last
+    /// count. Counted from the DEALER's own count rather than from the events this member
+    /// read: a receive that finds nothing reads (and drops) the monitor's events too, so a
+    /// close can be seen there first.
+    fn count_leader_downs(&mut self) {
+        let downs = self.spoke.link_downs();
+        while self.counted_downs < downs {
+            self.counted_downs += 1;
+            self.stats.leader_disconnects += 1;
+            info!(self.log, "the connection to the leader closed";
+                "leader" => self.following.as_ref().map(text), "times" => self.stats.leader_disconnects);
         }
     }
 
@@ -584,7 +597,11 @@ impl GroupMember {
         for _ in 0..BATCH {
             let envelope = match self.spoke.recv::<Envelope<'static>>() {
                 Ok(Some(received)) => received.value,
-                Ok(None) => return,
+                Ok(None) => {
+                    // The empty receive read the monitor: a close it found is counted now.
+                    self.count_leader_downs();
+                    return;
+                }
                 Err(e) => {
                     warn!(self.log, "receiving on the member DEALER failed"; "error" => %e);
                     return;

@@ -262,6 +262,12 @@ impl Spoke {
         self.link.read_events(self.inbox.log())
     }
 
+    /// How many times the connection to a hub closed so far, whoever read the monitor's
+    /// events ([`Spoke::link_events`], or a receive that found nothing).
+    pub fn link_downs(&self) -> u64 {
+        self.link.downs()
+    }
+
     /// Reads the monitor for a receive: keeps [`Spoke::link`] current, drops the events.
     fn watch_link(&mut self) {
         if let Err(e) = self.link_events() {
