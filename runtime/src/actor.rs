@@ -55,6 +55,44 @@ pub struct ActorSettings {
     /// The warnings of the actor's log, which its reports carry (the launcher taps its log
     /// into it: [`cohort_monitor::WarningTap`]).
     pub warnings: Arc<WarningRing>,
+    /// Which of the actor's instances this process runs.
+    pub part: Part,
+}
+
+/// Which of an actor's component instances a process runs. The launcher runs each device
+/// instance (a `device` component type) in a process of its own and the actor's other
+/// instances in another; then every port the model makes `internal` in the actor becomes
+/// `local` (ipc), in both processes, so that the device and its actor still reach each other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Part {
+    /// Every instance, devices included, in this process: ports keep their scopes.
+    #[default]
+    Whole,
+    /// Every instance but the devices (the launcher's actor process).
+    WithoutDevices,
+    /// The device instance of this name alone (the launcher's process for that device).
+    Device(String),
+}
+
+impl Part {
+    /// Whether this process runs `instance`, of a device type if `device`.
+    fn runs(&self, instance: &str, device: bool) -> bool {
+        match self {
+            Part::Whole => true,
+            Part::WithoutDevices => !device,
+            Part::Device(name) => device && name == instance,
+        }
+    }
+}
+
+/// The device instances of `actor`, in the actor's order.
+pub(crate) fn device_instances(app: &ast::App, actor: &ast::Actor) -> Vec<String> {
+    actor
+        .instances
+        .iter()
+        .filter(|i| app.component(&i.component.name).is_some_and(|c| c.is_device))
+        .map(|i| i.name.name.clone())
+        .collect()
 }
 
 impl Default for ActorSettings {
@@ -69,6 +107,7 @@ impl Default for ActorSettings {
             monitor: None,
             control: None,
             warnings: WarningRing::new(),
+            part: Part::Whole,
         }
     }
 }
@@ -88,6 +127,14 @@ pub enum ActorError {
         component: String,
         /// Why.
         why: String,
+    },
+    /// The actor has no device instance of this name.
+    #[error("actor {actor:?} has no device instance {instance:?}")]
+    UnknownDevice {
+        /// The actor.
+        actor: String,
+        /// The instance asked for.
+        instance: String,
     },
     /// Ports, discovery or threads failed.
     #[error("{0}")]
@@ -129,6 +176,18 @@ pub fn run_actor(
     log: &slog::Logger,
 ) -> Result<(), ActorError> {
     let model = app.actor(actor).ok_or_else(|| ActorError::UnknownActor(actor.to_owned()))?;
+    // The devices run in processes of their own: what is internal to the actor crosses them.
+    let split = settings.part != Part::Whole && !device_instances(app, model).is_empty();
+    if let Part::Device(name) = &settings.part {
+        if !device_instances(app, model).contains(name) {
+            return Err(ActorError::UnknownDevice { actor: actor.to_owned(), instance: name.clone() });
+        }
+    }
+    // A device process reports to the launcher as `ACTOR.INSTANCE`.
+    let reported = match &settings.part {
+        Part::Device(name) => format!("{actor}.{name}"),
+        _ => actor.to_owned(),
+    };
     let log = log.new(o!("actor" => actor.to_owned()));
     let ctx = zmq::Context::new();
     let addressing = Addressing::new(&app.name.name, actor, &settings.interface)
@@ -155,7 +214,7 @@ pub fn run_actor(
         .map_err(|e| ActorError::Setup(e.to_string()))
     };
     let mut reporter = match &settings.monitor {
-        Some(endpoint) => match Reporter::connect(&ctx, endpoint, actor, Arc::clone(&settings.warnings), &log) {
+        Some(endpoint) => match Reporter::connect(&ctx, endpoint, &reported, Arc::clone(&settings.warnings), &log) {
             Ok(reporter) => Some(reporter),
             Err(e) => {
                 warn!(log, "cannot report to the launcher; the actor runs unseen"; "endpoint" => endpoint, "error" => %e);
@@ -164,7 +223,9 @@ pub fn run_actor(
         },
         None => None,
     };
-    let mut launcher = match &settings.control {
+    // `cohort ctl` reaches the actor's process, not its devices'.
+    let control = settings.control.as_ref().filter(|_| !matches!(settings.part, Part::Device(_)));
+    let mut launcher = match control {
         Some(endpoint) => match LauncherLink::connect(&ctx, endpoint, actor, &log) {
             Ok(link) => Some(link),
             Err(e) => {
@@ -191,6 +252,9 @@ pub fn run_actor(
             result = Err(failed("the model has no such component type".into()));
             break;
         };
+        if !settings.part.runs(&name, component.is_device) {
+            continue;
+        }
         let Some(entry) = components.entry(&component_type) else {
             let known: Vec<&str> = components.names().collect();
             result = Err(failed(format!(
@@ -199,7 +263,12 @@ pub fn run_actor(
             )));
             break;
         };
-        let ports = describe_ports(component, Some(model));
+        let mut ports = describe_ports(component, Some(model));
+        if split {
+            for port in ports.iter_mut().filter(|p| p.scope == Scope::Internal) {
+                port.scope = Scope::Local;
+            }
+        }
         if let Some(shapes) = entry.shapes {
             if let Err(why) = compare_shapes(&component_type, shapes, &ports) {
                 result = Err(failed(why));

@@ -34,7 +34,7 @@ pub mod timers;
 pub mod typed;
 mod watches;
 
-pub use actor::{run_actor, ActorError, ActorSettings};
+pub use actor::{run_actor, ActorError, ActorSettings, Part};
 pub use cohort_groups::MemberId;
 /// Port types that handlers see, re-exported so an app needs no direct dependency on `cohort-ports`.
 pub use cohort_ports::{

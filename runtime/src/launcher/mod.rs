@@ -36,7 +36,7 @@ pub use model::AppModel;
 pub use redis_args::RedisArgs;
 pub use restart::{Decision, RestartPolicy, RestartState};
 
-use crate::actor::{run_actor, ActorSettings};
+use crate::actor::{device_instances, run_actor, ActorSettings, Part};
 use crate::hosted::Components;
 use crate::logging::{logger_keeping_warnings, Level};
 use cohort_monitor::WarningRing;
@@ -60,11 +60,15 @@ struct LaunchCli {
 enum LaunchCommand {
     /// Start this host's actors, supervise them, stop them on Ctrl-C or SIGTERM.
     Run(Common),
-    /// Run one actor in this process (what `run` starts for each actor).
+    /// Run one actor in this process, its device instances excepted (what `run` starts for
+    /// each actor), or one device instance of it (`--device`).
     #[command(hide = true)]
     Actor {
         /// The actor.
         name: String,
+        /// Run this device instance of the actor alone (what `run` starts for each device).
+        #[arg(long, value_name = "INSTANCE")]
+        device: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -234,7 +238,10 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
     let cli = LaunchCli::parse();
     let (common, actor) = match &cli.command {
         LaunchCommand::Run(common) => (common, None),
-        LaunchCommand::Actor { name, common } => (common, Some(name.clone())),
+        LaunchCommand::Actor { name, device, common } => {
+            let part = device.clone().map_or(Part::WithoutDevices, Part::Device);
+            (common, Some((name.clone(), part)))
+        }
         LaunchCommand::DiscoDaemon(args) => return host_daemon::serve::serve(args),
     };
     let warnings = WarningRing::new();
@@ -263,9 +270,9 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
         return fail(&format!("cannot install the signal handler: {e}"));
     }
     match actor {
-        Some(name) => match common.settings(&loaded.app.name.name) {
+        Some((name, part)) => match common.settings(&loaded.app.name.name) {
             Ok(settings) => {
-                let settings = ActorSettings { warnings, ..settings };
+                let settings = ActorSettings { warnings, part, ..settings };
                 run_one(&loaded, &name, &host, &components, &settings, &stop, &log)
             }
             Err(e) => fail(&e),
@@ -310,9 +317,10 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
                 Ok(opened) => opened,
                 Err(e) => return fail(&e),
             };
+            let children = child_processes(&loaded.app, &actors);
+            let names: Vec<String> = children.iter().map(supervise::ChildSpec::name).collect();
             let metrics = common.metrics.as_deref();
-            let monitor = match LauncherMonitor::start(&loaded.app, &host, &actors, metrics, discovery, warnings, &log)
-            {
+            let monitor = match LauncherMonitor::start(&loaded.app, &host, &names, metrics, discovery, warnings, &log) {
                 Ok(m) => m,
                 Err(e) => return fail(&e),
             };
@@ -332,7 +340,7 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
             child.control = Some(ctl.actor_endpoint().to_owned());
             let duration = common.duration.map(Duration::from_secs_f64);
             let supervision = supervise::Supervision {
-                actors: &actors,
+                children: &children,
                 child_args: &child.to_args(),
                 duration,
                 board: monitor.board(),
@@ -347,6 +355,17 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
             }
         }
     }
+}
+
+/// The processes that run `actors` of `app`: each actor's, then one per device instance of it.
+fn child_processes(app: &cohort_model::ast::App, actors: &[String]) -> Vec<supervise::ChildSpec> {
+    let mut children = Vec::new();
+    for actor in actors {
+        children.push(supervise::ChildSpec { actor: actor.clone(), device: None });
+        let devices = app.actor(actor).map(|model| device_instances(app, model)).unwrap_or_default();
+        children.extend(devices.into_iter().map(|d| supervise::ChildSpec { actor: actor.clone(), device: Some(d) }));
+    }
+    children
 }
 
 /// Finds or starts the host's discovery daemon for `run` and registers the launcher with it;
@@ -469,7 +488,12 @@ fn run_one(
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
-    info!(log, "actor starting"; "actor" => actor, "pid" => std::process::id());
+    match &settings.part {
+        Part::Device(device) => {
+            info!(log, "device starting"; "actor" => actor, "instance" => device, "pid" => std::process::id());
+        }
+        _ => info!(log, "actor starting"; "actor" => actor, "pid" => std::process::id()),
+    }
     match run_actor(&loaded.app, actor, args, components, settings, stop, log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,4 +1,5 @@
-//! The supervisor: one child process per actor, restarted with backoff when it crashes, all
+//! The supervisor: one child process per actor, and one per device instance of each actor
+//! ([`ChildSpec`]), restarted with backoff when it crashes, all
 //! stopped gracefully (SIGTERM, then SIGKILL after 5 s) when the app stops, and sent SIGTERM by
 //! the kernel when the launcher dies (see [`spawn`]). Between its turns it serves `cohort ctl`
 //! ([`super::ctl_server`]): a restart asked for stops the actor the same graceful way and starts
@@ -25,8 +26,30 @@ const GRACE: Duration = Duration::from_secs(5);
 /// How often the supervisor looks at its children.
 const TICK: Duration = Duration::from_millis(20);
 
+/// A process the supervisor runs: an actor (its instances but the devices), or one device
+/// instance of an actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChildSpec {
+    /// The actor.
+    pub(crate) actor: String,
+    /// The device instance, for a device's process.
+    pub(crate) device: Option<String>,
+}
+
+impl ChildSpec {
+    /// The name the launcher's log, the monitor and `cohort ctl status` give the process:
+    /// `ACTOR`, or `ACTOR.INSTANCE` for a device.
+    pub(crate) fn name(&self) -> String {
+        match &self.device {
+            Some(d) => format!("{}.{d}", self.actor),
+            None => self.actor.clone(),
+        }
+    }
+}
+
 struct Supervised {
     name: String,
+    spec: ChildSpec,
     child: Option<Child>,
     started: Instant,
     restart_at: Option<Instant>,
@@ -69,13 +92,17 @@ pub(crate) fn this_program() -> Result<(PathBuf, PathBuf), String> {
 /// (`getppid` differs) and the child exits at once. The kernel ties the signal to the thread that
 /// forked the child: the supervisor starts every actor from the launcher's main thread, which
 /// lives as long as the launcher.
-fn spawn(name: &str, child_args: &[String]) -> Result<Child, String> {
+fn spawn(spec: &ChildSpec, child_args: &[String]) -> Result<Child, String> {
     let (program, exe) = this_program()?;
     // SAFETY: getpid has no preconditions and cannot fail.
     let launcher = unsafe { libc::getpid() };
     let mut command = Command::new(program);
     command.arg0(&exe);
-    command.arg("actor").arg(name).args(child_args).stdin(Stdio::null());
+    command.arg("actor").arg(&spec.actor);
+    if let Some(device) = &spec.device {
+        command.arg("--device").arg(device);
+    }
+    command.args(child_args).stdin(Stdio::null());
     // SAFETY: the hook runs in the forked child before exec. It calls only async-signal-safe
     // functions (prctl, getppid, _exit), allocates nothing and touches no lock.
     unsafe {
@@ -90,13 +117,13 @@ fn spawn(name: &str, child_args: &[String]) -> Result<Child, String> {
             Ok(())
         });
     }
-    command.spawn().map_err(|e| format!("cannot start actor {name}: {e}"))
+    command.spawn().map_err(|e| format!("cannot start actor {}: {e}", spec.name()))
 }
 
 /// What the supervisor runs, and where it says what it did.
 pub(crate) struct Supervision<'a> {
-    /// The actors, one process each.
-    pub(crate) actors: &'a [String],
+    /// The processes: the actors, and their device instances.
+    pub(crate) children: &'a [ChildSpec],
     /// The arguments every actor process gets after its name.
     pub(crate) child_args: &'a [String],
     /// Stop after this long.
@@ -128,15 +155,17 @@ fn supervise(
     stop: &AtomicBool,
     log: &slog::Logger,
 ) -> Result<(), String> {
-    let Supervision { actors, child_args, duration, board, ctl } = supervision;
+    let Supervision { children, child_args, duration, board, ctl } = supervision;
     let policy = RestartPolicy::default();
     let mut supervised = Vec::new();
-    for name in actors {
-        let child = spawn(name, child_args)?;
-        info!(log, "actor started"; "actor" => name, "pid" => child.id());
-        board.started(name, child.id(), false);
+    for spec in children {
+        let name = spec.name();
+        let child = spawn(spec, child_args)?;
+        info!(log, "actor started"; "actor" => &name, "pid" => child.id());
+        board.started(&name, child.id(), false);
         supervised.push(Supervised {
-            name: name.clone(),
+            name,
+            spec: spec.clone(),
             child: Some(child),
             started: Instant::now(),
             restart_at: None,
@@ -185,7 +214,7 @@ fn supervise(
             }
             if s.restart_at.is_some_and(|at| Instant::now() >= at) {
                 s.restart_at = None;
-                match spawn(&s.name, child_args) {
+                match spawn(&s.spec, child_args) {
                     Ok(child) => {
                         info!(log, "actor restarted"; "actor" => &s.name, "pid" => child.id());
                         board.started(&s.name, child.id(), true);
@@ -228,7 +257,7 @@ fn restart_now(
     ctl: &CtlServer,
     log: &slog::Logger,
 ) -> Result<(), String> {
-    match spawn(&s.name, child_args) {
+    match spawn(&s.spec, child_args) {
         Ok(child) => {
             let pid = child.id();
             info!(log, "actor restarted on request"; "actor" => &s.name, "pid" => pid, "old_pid" => asked.old_pid);
