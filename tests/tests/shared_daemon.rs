@@ -131,14 +131,22 @@ fn group_of(app: &mut AppRun, units: &[&str], members: u64, from: usize) {
     let quorum = members * 2 > GROUP_SIZE;
     let mut views: BTreeMap<String, (bool, u64)> = BTreeMap::new();
     let what = format!("{units:?} seeing {members} members and {}", if quorum { "a leader" } else { "no leader" });
-    app.wait_from(from, &what, START, |r| {
+    let waited = app.wait_from(from, &what, START, |r| {
         if r.msg() == "group view" && units.contains(&r.actor()) {
             let view = (r.text("leader") != "none", r.value["members"].as_u64().unwrap_or_default());
             views.insert(r.actor().to_owned(), view);
         }
         units.iter().all(|u| views.get(*u) == Some(&(quorum, members))).then_some(())
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    });
+    if let Err(e) = waited {
+        // What each unit showed last (leader known, members), and the group records seen.
+        let seen: Vec<String> = app.records()[from..]
+            .iter()
+            .filter(|r| r.value.to_string().contains("group") || r.msg().contains("leader"))
+            .map(|r| r.value.to_string())
+            .collect();
+        panic!("{e}; last views {views:?}; records:\n{}", seen.join("\n"));
+    }
 }
 
 /// A record of trouble with discovery: a warning or an error that speaks of it.
