@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use cohort_tests::skip;
 use cohort_tests::{exited, installed, netns_unavailable, Hosts, Proc, RedisServer, TempDir};
 use serde_json::Value;
 
@@ -46,12 +47,6 @@ app Microgrid {
 const HOST_NAMES: [&str; 3] = ["host-a", "host-b", "host-c"];
 /// How long the units may take to agree on a leader after a deploy.
 const SETTLE: Duration = Duration::from_secs(20);
-
-fn skip(test: &str, why: &str, require: &str) {
-    let line = format!("SKIPPED {test}: {why}\n");
-    let _ = std::io::stderr().write_all(line.as_bytes());
-    assert!(std::env::var_os(require).is_none(), "{require} is set: {why}");
-}
 
 /// What a `cohort deploy …` run printed, and how it ended.
 struct Ran {

@@ -33,6 +33,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cohort_runtime::launcher::{Decision, RestartPolicy, RestartState};
+use cohort_tests::skip;
 use cohort_tests::{
     exited, free_port, host_key_dirs, memory_daemon, signal, unix_nanos, AppRun, Proc, Record, Rng, TempDir,
 };
@@ -1149,19 +1150,6 @@ fn timers_run_on_the_monotonic_clock_alone() {
     assert_eq!(timers.next_deadline(), Some(t0 + msec(5_100)));
 }
 
-/// The estimator split over two hosts (network namespaces on a bridge, one discovery daemon
-/// each, sharing one Redis server): the Estimator on host a, the Aggregator on host b.
-const SPLIT_DEPLOYMENT: &str = "app DistributedEstimator {
-    on (host-a) Estimator;
-    on (host-b) Aggregator(posArg = 12, optArg = \"fromDeployment\");
-}
-";
-
-fn skip(test: &str, why: &str, require: &str) {
-    note(&format!("SKIPPED {test}: {why}"));
-    assert!(std::env::var_os(require).is_none(), "{require} is set: {why}");
-}
-
 #[test]
 fn the_estimator_across_a_partition_resumes_after_the_heal() {
     use cohort_tests::{installed, ip, netns_unavailable, Hosts, RedisServer};
@@ -1179,7 +1167,7 @@ fn the_estimator_across_a_partition_resumes_after_the_heal() {
     };
     let place = Place::new();
     let deployment = place.dir.path().join("split.depl");
-    std::fs::write(&deployment, SPLIT_DEPLOYMENT).unwrap();
+    std::fs::write(&deployment, cohort_tests::SPLIT_ESTIMATOR_DEPLOYMENT).unwrap();
     let (deployment, model) = (deployment.display().to_string(), place.model.display().to_string());
     let server = RedisServer::start(&hosts.bridge_address()).unwrap();
     let redis = server.url();

@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cohort_tests::http::{get_ok, wait_for_view};
+use cohort_tests::skip;
 use cohort_tests::{free_port, installed, AppRun, TempDir};
 use serde_json::Value;
 
@@ -174,20 +175,7 @@ fn the_estimator_serves_metrics_promtool_accepts_with_message_rates() {
     app.stop();
 }
 
-/// The estimator split over two hosts (network namespaces on a bridge, one discovery daemon
-/// each, sharing one Redis server): the Estimator on host a, the Aggregator on host b.
-const SPLIT_DEPLOYMENT: &str = "app DistributedEstimator {
-    on (host-a) Estimator;
-    on (host-b) Aggregator(posArg = 12, optArg = \"fromDeployment\");
-}
-";
-
 const PROBE: &str = env!("CARGO_BIN_EXE_cohort-probe");
-
-fn skip(test: &str, why: &str, require: &str) {
-    eprintln!("SKIPPED {test}: {why}");
-    assert!(std::env::var_os(require).is_none(), "{require} is set: {why}");
-}
 
 #[test]
 fn each_hosts_page_shows_every_host_through_discovery() {
@@ -205,7 +193,7 @@ fn each_hosts_page_shows_every_host_through_discovery() {
     };
     let dir = TempDir::new("metrics-hosts").unwrap();
     let deployment = dir.path().join("split.depl");
-    std::fs::write(&deployment, SPLIT_DEPLOYMENT).unwrap();
+    std::fs::write(&deployment, cohort_tests::SPLIT_ESTIMATOR_DEPLOYMENT).unwrap();
     let deployment = deployment.display().to_string();
     let server = RedisServer::start(&hosts.bridge_address()).unwrap();
     let redis = server.url();

@@ -46,9 +46,9 @@ fn report(event: &str, took: Duration, bound: Duration) {
     assert!(took <= bound, "{event}: {took:?}, more than the bound {bound:?}");
 }
 
-fn skip(test: &str, why: &str) {
-    note(&format!("SKIPPED {test}: {why}"));
-    assert!(std::env::var_os("COHORT_REQUIRE_NETNS").is_none(), "COHORT_REQUIRE_NETNS is set: {why}");
+/// Skips a test that needs network namespaces.
+fn skip_netns(test: &str, why: &str) {
+    cohort_tests::skip(test, why, "COHORT_REQUIRE_NETNS");
 }
 
 /// The Aggregator's component logged a NIC event with `state`.
@@ -70,12 +70,12 @@ fn peer_event(r: &Record, state: &str) -> Option<i64> {
 fn a_veth_taken_down_and_up_reaches_the_components() {
     let test = "a_veth_taken_down_and_up_reaches_the_components";
     if let Some(why) = netns_unavailable() {
-        return skip(test, &why);
+        return skip_netns(test, &why);
     }
     let _serial = serial();
     let hosts = match Hosts::create_n(1) {
         Ok(hosts) => hosts,
-        Err(why) => return skip(test, &format!("cannot create network namespaces: {why}")),
+        Err(why) => return skip_netns(test, &format!("cannot create network namespaces: {why}")),
     };
     let ns = hosts.ns("a");
     let veth = format!("{ns}i");
@@ -178,32 +178,24 @@ fn a_killed_actor_goes_down_and_comes_back_up_for_its_peers() {
     app.stop();
 }
 
-/// The estimator split over two hosts (network namespaces on a bridge, one discovery daemon
-/// each, sharing one Redis server): the Estimator on host a, the Aggregator on host b.
-const SPLIT_DEPLOYMENT: &str = "app DistributedEstimator {
-    on (host-a) Estimator;
-    on (host-b) Aggregator(posArg = 12, optArg = \"fromDeployment\");
-}
-";
-
 #[test]
 fn a_peer_hosts_killed_processes_go_down_on_the_other_host() {
     use cohort_tests::{installed, RedisServer};
     let test = "a_peer_hosts_killed_processes_go_down_on_the_other_host";
     if let Some(why) = netns_unavailable() {
-        return skip(test, &why);
+        return skip_netns(test, &why);
     }
     if !installed("redis-server") {
-        return skip(test, "redis-server not found (apt-get install -y redis-server)");
+        return skip_netns(test, "redis-server not found (apt-get install -y redis-server)");
     }
     let _serial = serial();
     let hosts = match Hosts::create() {
         Ok(hosts) => hosts,
-        Err(why) => return skip(test, &format!("cannot create network namespaces: {why}")),
+        Err(why) => return skip_netns(test, &format!("cannot create network namespaces: {why}")),
     };
     let dir = TempDir::new("node-events").unwrap();
     let deployment = dir.path().join("split.depl");
-    std::fs::write(&deployment, SPLIT_DEPLOYMENT).unwrap();
+    std::fs::write(&deployment, cohort_tests::SPLIT_ESTIMATOR_DEPLOYMENT).unwrap();
     let deployment = deployment.display().to_string();
     let runtime_dir = dir.path().display().to_string();
     let server = RedisServer::start(&hosts.bridge_address()).unwrap();
