@@ -32,6 +32,11 @@ pub trait Source: Send + Sync + 'static {
     /// The app's view as JSON for `/api/view` and `/events`; `None` where there is no app (the
     /// discovery daemon), which serves `/metrics` only.
     fn view_json(&self) -> Option<String>;
+    /// Whether there is an app to show (the page and `/events`), without making its view; by
+    /// default whether [`Source::view_json`] gives one.
+    fn has_app(&self) -> bool {
+        self.view_json().is_some()
+    }
     /// This host's part of the view as JSON for `/api/local`, which the launchers of other
     /// hosts read; by default the whole view.
     fn local_json(&self) -> Option<String> {
@@ -128,7 +133,7 @@ fn answer(
     let reply = match path.as_str() {
         "/metrics" => Response::from_string(source.prometheus())
             .with_header(header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")),
-        "/" | "/index.html" if source.view_json().is_some() => {
+        "/" | "/index.html" if source.has_app() => {
             Response::from_string(PAGE).with_header(header("Content-Type", "text/html; charset=utf-8"))
         }
         "/api/view" => match source.view_json() {
@@ -139,7 +144,7 @@ fn answer(
             Some(json) => Response::from_string(json).with_header(header("Content-Type", "application/json")),
             None => not_found(),
         },
-        "/events" if source.view_json().is_some() => {
+        "/events" if source.has_app() => {
             if streams.fetch_add(1, Ordering::Relaxed) >= MAX_EVENT_STREAMS {
                 streams.fetch_sub(1, Ordering::Relaxed);
                 let _ = request.respond(Response::from_string("too many event streams\n").with_status_code(503));

@@ -149,6 +149,37 @@ impl Hosts {
         format!("{}{host}", self.tag)
     }
 
+    /// Starts the app launcher `program run` in `host`'s namespace, named `name`: discovery at
+    /// `daemon`, its ports bound to the host's interface, JSON log, then the arguments `extra`,
+    /// with the environment `env`.
+    pub fn launcher(
+        &self,
+        host: &str,
+        name: &str,
+        program: &str,
+        daemon: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> std::io::Result<AppRun> {
+        let ns = self.ns(host);
+        let interface = format!("{ns}i");
+        let mut args = vec![
+            "netns",
+            "exec",
+            &ns,
+            program,
+            "run",
+            "--daemon",
+            daemon,
+            "--interface",
+            &interface,
+            "--log-format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        AppRun::start(name, "ip", &args, env)
+    }
+
     /// The address of `host` (`"a"` → `10.<net>.0.1`, …; `10.<net>.0.0`, nobody's, for a
     /// host it does not have).
     pub fn address(&self, host: &str) -> String {

@@ -1182,31 +1182,11 @@ fn the_estimator_across_a_partition_resumes_after_the_heal() {
         let disco_args = ["disco", daemon, &name, &redis, "--keys-dir", &keys_dir];
         let disco = Proc::in_ns(&format!("disco {host}"), &ns, PROBE, &disco_args).unwrap();
         disco.expect("READY");
-        let interface = format!("{ns}i");
-        let args = [
-            "netns",
-            "exec",
-            &ns,
-            ESTIMATOR,
-            "run",
-            "--model",
-            &model,
-            "--deployment",
-            &deployment,
-            "--host",
-            &name,
-            "--daemon",
-            daemon,
-            "--interface",
-            &interface,
-            "--log-format",
-            "json",
-            "--keys-dir",
-            &keys_dir,
-        ];
+        let extra = ["--model", &model, "--deployment", &deployment, "--host", &name, "--keys-dir", &keys_dir];
         let env = place.env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        launchers.push((disco, AppRun::start(&format!("estimator on {name}"), "ip", &args, &env).unwrap()));
+        let app = hosts.launcher(host, &format!("estimator on {name}"), ESTIMATOR, daemon, &extra, &env).unwrap();
+        launchers.push((disco, app));
     }
     let aggregator = &mut launchers[1].1;
     aggregate(aggregator, "an aggregate of estimates from the other host", START);

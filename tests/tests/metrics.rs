@@ -204,30 +204,11 @@ fn each_hosts_page_shows_every_host_through_discovery() {
         let (ns, name) = (hosts.ns(host), format!("host-{host}"));
         let disco = Proc::in_ns(&format!("disco {host}"), &ns, PROBE, &["disco", daemon, &name, &redis]).unwrap();
         disco.expect("READY");
-        let interface = format!("{ns}i");
         let monitor = format!("{}.0.{}:9464", hosts.net(), i + 1);
-        let args = [
-            "netns",
-            "exec",
-            &ns,
-            ESTIMATOR,
-            "run",
-            "--deployment",
-            &deployment,
-            "--host",
-            &name,
-            "--daemon",
-            daemon,
-            "--interface",
-            &interface,
-            "--log-format",
-            "json",
-            "--insecure",
-            "--metrics",
-            &monitor,
-        ];
+        let extra = ["--deployment", &deployment, "--host", &name, "--insecure", "--metrics", &monitor];
         let env = [("XDG_RUNTIME_DIR", dir.path().to_str().unwrap())];
-        running.push((disco, AppRun::start(&format!("estimator on {name}"), "ip", &args, &env).unwrap()));
+        let app = hosts.launcher(host, &format!("estimator on {name}"), ESTIMATOR, daemon, &extra, &env).unwrap();
+        running.push((disco, app));
         monitors.push(monitor);
     }
     // Each host's view shows both hosts' actors running, the other's through discovery.

@@ -83,24 +83,10 @@ fn a_veth_taken_down_and_up_reaches_the_components() {
     let daemon = "tcp://127.0.0.1:9700";
     let disco = Proc::in_ns("disco", &ns, PROBE, &["disco", daemon, "host-a"]).unwrap();
     disco.expect("READY");
-    let args = [
-        "netns",
-        "exec",
-        &ns,
-        ESTIMATOR,
-        "run",
-        "--deployment",
-        DEPLOYMENT,
-        "--daemon",
-        daemon,
-        "--interface",
-        &veth,
-        "--log-format",
-        "json",
-        "--insecure",
-    ];
     let runtime_dir = dir.path().display().to_string();
-    let mut app = AppRun::start("estimator in a namespace", "ip", &args, &[("XDG_RUNTIME_DIR", &runtime_dir)]).unwrap();
+    let env = [("XDG_RUNTIME_DIR", runtime_dir.as_str())];
+    let extra = ["--deployment", DEPLOYMENT, "--insecure"];
+    let mut app = hosts.launcher("a", "estimator in a namespace", ESTIMATOR, daemon, &extra, &env).unwrap();
     app.wait("the Aggregator following its interface", START, |r| {
         (r.actor() == "Aggregator" && r.msg() == "following the network interface").then_some(())
     })
@@ -208,27 +194,9 @@ fn a_peer_hosts_killed_processes_go_down_on_the_other_host() {
         let disco_args = ["disco", daemon, &name, &redis, "--heartbeat-ms", &hb, "--liveness-ms", &live];
         let disco = Proc::in_ns(&format!("disco {host}"), &ns, PROBE, &disco_args).unwrap();
         disco.expect("READY");
-        let veth = format!("{ns}i");
-        let args = [
-            "netns",
-            "exec",
-            &ns,
-            ESTIMATOR,
-            "run",
-            "--deployment",
-            &deployment,
-            "--host",
-            &name,
-            "--daemon",
-            daemon,
-            "--interface",
-            &veth,
-            "--log-format",
-            "json",
-            "--insecure",
-        ];
-        let app =
-            AppRun::start(&format!("estimator on {name}"), "ip", &args, &[("XDG_RUNTIME_DIR", &runtime_dir)]).unwrap();
+        let extra = ["--deployment", &deployment, "--host", &name, "--insecure"];
+        let env = [("XDG_RUNTIME_DIR", runtime_dir.as_str())];
+        let app = hosts.launcher(host, &format!("estimator on {name}"), ESTIMATOR, daemon, &extra, &env).unwrap();
         launchers.push((disco, app));
     }
     let (_, aggregator) = &mut launchers[1];

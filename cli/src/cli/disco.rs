@@ -80,6 +80,10 @@ impl Source for DaemonMetrics {
     fn view_json(&self) -> Option<String> {
         None
     }
+
+    fn has_app(&self) -> bool {
+        false
+    }
 }
 
 /// The metric families of a daemon's `stats`, every series labelled with its `host`.

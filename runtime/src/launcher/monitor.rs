@@ -26,11 +26,16 @@ struct BoardSource {
 
 impl Source for BoardSource {
     fn prometheus(&self) -> String {
-        cohort_monitor::prometheus::encode_app(&self.board.view())
+        // This host's actors only: each host's launcher is scraped for its own.
+        cohort_monitor::prometheus::encode_app(&self.board.local_view())
     }
 
     fn view_json(&self) -> Option<String> {
         serde_json::to_string(&self.board.view()).ok()
+    }
+
+    fn has_app(&self) -> bool {
+        true
     }
 
     fn local_json(&self) -> Option<String> {
