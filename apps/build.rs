@@ -8,6 +8,7 @@ fn main() -> ExitCode {
     let apps = [
         ("estimator/estimator.riaps", "crate::estimator::messages", "crate::estimator"),
         ("microgrid/microgrid.riaps", "crate::microgrid::messages", "crate::microgrid"),
+        ("budgets/budgets.riaps", "crate::budgets::messages", "crate::budgets"),
         // The runtime benchmark's app (apps/benches/runtime.rs).
         ("benches/bench.riaps", "crate::messages", "crate::components"),
     ];

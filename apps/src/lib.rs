@@ -6,8 +6,11 @@
 //! actor, a global estimator in another; [`estimator`] holds its components and the
 //! `estimator` binary runs it. `apps/microgrid` is a feeder of five generating units whose
 //! controllers form a group with a leader and vote on setpoints; [`microgrid`] holds its
-//! component and the `microgrid` binary runs it. The tests make sure every example model and
+//! component and the `microgrid` binary runs it. `apps/budgets` has two actors that go over
+//! their resource budgets (`uses`), one its CPU quota and one its memory; [`budgets`] holds its
+//! components and the `budgets` binary runs it. The tests make sure every example model and
 //! deployment checks cleanly, and run the estimator's two actors in one process.
 
+pub mod budgets;
 pub mod estimator;
 pub mod microgrid;

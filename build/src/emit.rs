@@ -510,6 +510,13 @@ fn component_trait(c: &ComponentPlan, user_type: &str, kind: &str) -> Result<Tok
                 let _ = (ctx, peer, state);
                 ::core::result::Result::Ok(())
             }
+
+            /// Called when the actor goes over a part of its budget (the model's `uses`), each
+            /// kind at most once a second. Does nothing unless implemented.
+            fn on_limit(&mut self, #ctx, limit: ::cohort_runtime::Limit) -> ::cohort_runtime::HandlerResult {
+                let _ = (ctx, limit);
+                ::core::result::Result::Ok(())
+            }
         }
     })
 }
@@ -663,6 +670,10 @@ fn adapter(c: &ComponentPlan) -> Result<TokenStream, Error> {
                 state: ::cohort_runtime::PeerState,
             ) -> ::cohort_runtime::HandlerResult {
                 <T as Component>::on_peer_state(&mut self.0, ctx, peer, state)
+            }
+
+            fn limit(&mut self, #ctx, limit: ::cohort_runtime::Limit) -> ::cohort_runtime::HandlerResult {
+                <T as Component>::on_limit(&mut self.0, ctx, limit)
             }
         }
     })

@@ -81,7 +81,7 @@
 //!   component types keep the model's spelling.
 //! - A port's handler is `on_<port>`, or `on_<port>_port` where that is a provided method
 //!   (`on_activate`, `on_deactivate`, `on_passivate`, `on_deadline_missed`, `on_group`,
-//!   `on_nic_state`, `on_peer_state`).
+//!   `on_nic_state`, `on_peer_state`, `on_limit`).
 //! - Rust keywords are raw (`type` → `r#type`); `self`, `Self`, `super`, `crate` and `_`, which
 //!   cannot be, get a trailing underscore (`self_`). A character Rust refuses in a name becomes
 //!   `_`.

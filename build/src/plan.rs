@@ -11,7 +11,7 @@ use crate::names::{escape, snake_case, Names, RustName};
 use crate::params::{param_type, ParamType};
 
 /// The provided methods of every generated `Component` trait, which no port handler may take.
-pub(crate) const PROVIDED_METHODS: [&str; 8] = [
+pub(crate) const PROVIDED_METHODS: [&str; 9] = [
     "new",
     "on_activate",
     "on_deactivate",
@@ -20,6 +20,7 @@ pub(crate) const PROVIDED_METHODS: [&str; 8] = [
     "on_group",
     "on_nic_state",
     "on_peer_state",
+    "on_limit",
 ];
 
 /// Top-level modules of the generated file, which no component module may take.

@@ -342,6 +342,18 @@ pub enum SizeUnit {
     Gb,
 }
 
+impl SizeUnit {
+    /// Kilobytes in `amount` of the unit `unit` (megabytes when none is written), as RIAPS
+    /// counts them (a kilobyte is 1024 bytes).
+    pub fn kilobytes(amount: i64, unit: Option<SizeUnit>) -> i64 {
+        match unit.unwrap_or(SizeUnit::Mb) {
+            SizeUnit::Kb => amount,
+            SizeUnit::Mb => amount.saturating_mul(1024),
+            SizeUnit::Gb => amount.saturating_mul(1024 * 1024),
+        }
+    }
+}
+
 /// A network rate unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateUnit {
@@ -349,6 +361,16 @@ pub enum RateUnit {
     Kbps,
     /// `mbps`.
     Mbps,
+}
+
+impl RateUnit {
+    /// Bytes per second in `amount` of this unit, as RIAPS counts them (1024 bytes a kilo).
+    pub fn bytes_per_second(self, amount: f64) -> f64 {
+        match self {
+            RateUnit::Kbps => amount * 1024.0,
+            RateUnit::Mbps => amount * 1024.0 * 1024.0,
+        }
+    }
 }
 
 /// One clause of a `uses { ... }` resource budget.

@@ -125,6 +125,10 @@ fn port_json(port: &Port, index: &mut i64) -> (&'static str, Value) {
     }
 }
 
+fn bytes_per_second((amount, unit): (f64, RateUnit)) -> i64 {
+    unit.bytes_per_second(amount) as i64
+}
+
 fn actor_json(actor: &Actor) -> Value {
     let mut usage = json!({"cpu": {}, "mem": {}, "spc": {}, "net": {}});
     for clause in &actor.usage {
@@ -134,8 +138,8 @@ fn actor_json(actor: &Actor) -> Value {
                 let interval = interval.map_or(0, |i| i.millis(TimeUnit::Sec));
                 usage["cpu"] = json!({"use": percent, "max": max, "interval": interval});
             }
-            Usage::Mem { amount, unit, .. } => usage["mem"] = json!({"use": kilobytes(*amount, *unit)}),
-            Usage::Space { amount, unit, .. } => usage["spc"] = json!({"use": kilobytes(*amount, *unit)}),
+            Usage::Mem { amount, unit, .. } => usage["mem"] = json!({"use": SizeUnit::kilobytes(*amount, *unit)}),
+            Usage::Space { amount, unit, .. } => usage["spc"] = json!({"use": SizeUnit::kilobytes(*amount, *unit)}),
             Usage::Net { rate, ceil, burst, .. } => {
                 usage["net"] = json!({
                     "rate": bytes_per_second(*rate),
@@ -174,22 +178,6 @@ fn actor_json(actor: &Actor) -> Value {
         "scheduler": scheduler,
         "instances": instances,
     })
-}
-
-fn kilobytes(amount: i64, unit: Option<SizeUnit>) -> i64 {
-    match unit.unwrap_or(SizeUnit::Mb) {
-        SizeUnit::Kb => amount,
-        SizeUnit::Mb => amount.saturating_mul(1024),
-        SizeUnit::Gb => amount.saturating_mul(1024 * 1024),
-    }
-}
-
-fn bytes_per_second((amount, unit): (f64, RateUnit)) -> i64 {
-    let factor = match unit {
-        RateUnit::Kbps => 1024.0,
-        RateUnit::Mbps => 1024.0 * 1024.0,
-    };
-    (amount * factor) as i64
 }
 
 /// The deployment as RIAPS's `<App>-deplo.json`: `{App: {deployment: [...], network: {...}}}`.

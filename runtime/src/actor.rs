@@ -5,6 +5,7 @@
 //! also tells every component when its interface or another actor of the app goes up or down
 //! (`watches.rs`).
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
 
+use cohort_budgets::Budget;
 use cohort_discovery::{port_messages, ClientConfig, ClientSecurity, DiscoveryClient};
 use cohort_groups::MemberId;
 use cohort_model::{ast, describe_ports};
@@ -26,6 +28,7 @@ use crate::coordinator::Coordinator;
 use crate::executor::Plan;
 use crate::group::GroupName;
 use crate::hosted::Components;
+use crate::limits::LimitWatch;
 use crate::metrics::{InstanceProbe, Reporter};
 use crate::params::ComponentArgs;
 use crate::portset::compare_shapes;
@@ -57,6 +60,10 @@ pub struct ActorSettings {
     pub warnings: Arc<WarningRing>,
     /// Which of the actor's instances this process runs.
     pub part: Part,
+    /// The cgroup folders the launcher put the process in, from which it reads its use
+    /// against its budget; none: the launcher enforces no budget (the process measures its use
+    /// itself).
+    pub cgroup: Vec<PathBuf>,
 }
 
 /// Which of an actor's component instances a process runs. The launcher runs each device
@@ -108,6 +115,7 @@ impl Default for ActorSettings {
             control: None,
             warnings: WarningRing::new(),
             part: Part::Whole,
+            cgroup: Vec::new(),
         }
     }
 }
@@ -241,6 +249,8 @@ pub fn run_actor(
         Coordinator::start(group_factory, actor, &log).map_err(|e| ActorError::Setup(e.to_string()))?;
 
     let mut routes: BTreeMap<String, Route> = BTreeMap::new();
+    // The counters of the actor's ports, whose bytes sent its network budget is measured by.
+    let mut sent_by_ports = Vec::new();
     let mut hosted = Vec::new();
     let mut result = Ok(());
     for (instance, args) in model.instances.iter().zip(args) {
@@ -304,6 +314,7 @@ pub fn run_actor(
         let h = Hosted { instance: name.clone(), control: ours, thread: Some(thread) };
         match wait_ready(&h.control, settings.start_timeout) {
             Ok((discovered, probe)) => {
+                sent_by_ports.extend(probe.ports.iter().map(|p| Arc::clone(&p.stats)));
                 if let Some(reporter) = &mut reporter {
                     reporter.add_instance(&name, &component_type, probe);
                 }
@@ -345,7 +356,8 @@ pub fn run_actor(
         }
         info!(log, "actor running"; "instances" => hosted.len());
         // NIC and peer events: after `Activate`, so the first ones find the components active.
-        let (mut watches, found) = Watches::start(&mut disco, actor, &settings.interface, &log);
+        let limits = LimitWatch::start(&reported, Budget::of(model), &settings.cgroup, sent_by_ports, &log);
+        let (mut watches, found) = Watches::start(&mut disco, actor, &settings.interface, limits, &log);
         broadcast(&hosted, found);
         let outside = Outside { reporter: reporter.as_mut(), launcher: launcher.as_mut(), watches: Some(&mut watches) };
         result = serve(&mut disco, &coordinator, &hosted, &mut routes, outside, stop, &log);
@@ -466,6 +478,7 @@ fn serve(
     while !stop.load(Ordering::Relaxed) {
         if let Some(watches) = watches.as_deref_mut() {
             broadcast(hosted, watches.nic_event().into_iter().collect());
+            broadcast(hosted, watches.limit_events(Instant::now()));
         }
         if let Some(launcher) = launcher.as_deref_mut() {
             launcher.serve(hosted.iter().map(|h| (h.instance.as_str(), &h.control)));
@@ -530,12 +543,17 @@ fn serve(
                 }
             }
         }
-        let next = reporter.as_deref().map_or(disco.next_deadline(), |r| disco.next_deadline().min(r.next_due()));
+        let mut next = reporter.as_deref().map_or(disco.next_deadline(), |r| disco.next_deadline().min(r.next_due()));
+        if let Some(due) = watches.as_deref().and_then(Watches::next_due) {
+            next = next.min(due);
+        }
         let wait = next.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
         let mut items = vec![disco.socket().as_poll_item(zmq::POLLIN)];
         items.extend(hosted.iter().map(|h| h.control.socket().as_poll_item(zmq::POLLIN)));
         items.extend(launcher.as_deref().map(|l| l.socket().as_poll_item(zmq::POLLIN)));
-        items.extend(watches.as_deref().and_then(Watches::poll_item));
+        for item in watches.as_deref().map(Watches::poll_items).unwrap_or_default() {
+            items.push(item);
+        }
         match zmq::poll(&mut items, i64::try_from(wait.as_millis() + 1).unwrap_or(i64::MAX)) {
             Ok(_) | Err(zmq::Error::EINTR) => {}
             Err(e) => return Err(ActorError::Setup(format!("poll failed: {e}"))),

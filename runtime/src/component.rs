@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use cohort_budgets::Limit;
 use cohort_model::ast::PortKind as ModelPortKind;
 use cohort_ports::{FromPeer, Received, Request, Response};
 
@@ -109,6 +110,13 @@ pub trait Component: Sized + Send + 'static {
     /// Called when another actor of the app, on any host, appears in discovery's view or
     /// leaves it; at start-up, once for each one already there.
     fn on_peer_state(&mut self, _ctx: &mut Context, _peer: &Peer, _state: PeerState) -> HandlerResult {
+        Ok(())
+    }
+
+    /// Called when the actor goes over a part of its budget (the model's `uses`): each kind at
+    /// most once a second while it stays over. A memory notice comes at 90 % of the budget;
+    /// past it the kernel kills the actor, and the launcher restarts it.
+    fn on_limit(&mut self, _ctx: &mut Context, _limit: Limit) -> HandlerResult {
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 
 use std::sync::mpsc;
 
+use cohort_budgets::Limit;
 use cohort_groups::{GroupKey, MemberId};
 use cohort_model::PortDescriptor;
 use cohort_ports::{Endpoint, PortKind};
@@ -41,6 +42,8 @@ pub(crate) enum ToComponent {
     Nic(NicState),
     /// Another actor of the app appeared or disappeared: call `on_peer_state`.
     Peer(Peer, PeerState),
+    /// The actor went over a part of its budget: call `on_limit`.
+    Limit(Limit),
 }
 
 /// A port of a component that discovery must know about.

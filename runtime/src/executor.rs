@@ -368,6 +368,9 @@ impl<P: PortSet> Executor<P> {
                 ToComponent::Peer(peer, state) => {
                     self.guarded("on_peer_state", None, |h, c| h.peer_state(c, &peer, state));
                 }
+                ToComponent::Limit(limit) => {
+                    self.guarded("on_limit", None, |h, c| h.limit(c, limit));
+                }
             }
         }
         true

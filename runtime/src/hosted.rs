@@ -9,6 +9,8 @@ use cohort_model::PortDescriptor;
 use crate::component::{Binding, Component, HandlerResult, Handlers, Input};
 use crate::context::Context;
 use crate::control::ComponentEnd;
+use cohort_budgets::Limit;
+
 use crate::events::{NicState, Peer, PeerState};
 use crate::executor::{thread_main, Plan};
 use crate::group::{GroupEvent, GroupName};
@@ -31,6 +33,7 @@ pub(crate) trait Hosted<P>: Send {
     fn group(&mut self, ctx: &mut Context<P>, group: &GroupName, event: GroupEvent) -> HandlerResult;
     fn nic_state(&mut self, ctx: &mut Context<P>, state: NicState) -> HandlerResult;
     fn peer_state(&mut self, ctx: &mut Context<P>, peer: &Peer, state: PeerState) -> HandlerResult;
+    fn limit(&mut self, ctx: &mut Context<P>, limit: Limit) -> HandlerResult;
 }
 
 /// Makes a component value for an instance, given its arguments, context and ports.
@@ -89,6 +92,10 @@ impl<C: Component> Hosted<NamedPorts> for Instance<C> {
 
     fn peer_state(&mut self, ctx: &mut Context, peer: &Peer, state: PeerState) -> HandlerResult {
         self.component.on_peer_state(ctx, peer, state)
+    }
+
+    fn limit(&mut self, ctx: &mut Context, limit: Limit) -> HandlerResult {
+        self.component.on_limit(ctx, limit)
     }
 }
 
@@ -207,6 +214,10 @@ impl<G: Generated> Hosted<G::Ports> for G {
 
     fn peer_state(&mut self, ctx: &mut Context<G::Ports>, peer: &Peer, state: PeerState) -> HandlerResult {
         Generated::peer_state(self, ctx, peer, state)
+    }
+
+    fn limit(&mut self, ctx: &mut Context<G::Ports>, limit: Limit) -> HandlerResult {
+        Generated::limit(self, ctx, limit)
     }
 }
 

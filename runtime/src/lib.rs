@@ -22,6 +22,7 @@ mod group;
 pub mod host;
 mod hosted;
 pub mod launcher;
+mod limits;
 pub mod logging;
 mod message;
 pub mod metrics;
@@ -35,6 +36,7 @@ pub mod typed;
 mod watches;
 
 pub use actor::{run_actor, ActorError, ActorSettings, Part};
+pub use cohort_budgets::{Bytes, Limit};
 pub use cohort_groups::MemberId;
 /// Port types that handlers see, re-exported so an app needs no direct dependency on `cohort-ports`.
 pub use cohort_ports::{

@@ -1,12 +1,16 @@
 //! What the actor's main thread watches for its components besides their ports: the network
-//! interface its global ports bind to ([`crate::nic`]) and the app's other actors
-//! ([`crate::peer_watch`]). Both become control messages that every component of the actor gets.
+//! interface its global ports bind to ([`crate::nic`]), the app's other actors
+//! ([`crate::peer_watch`]) and its use against its budget ([`crate::limits`]). All become control
+//! messages that every component of the actor gets.
+
+use std::time::Instant;
 
 use cohort_discovery::{DiscoveryClient, Update};
 use cohort_ports::Interface;
 use slog::{info, warn};
 
 use crate::control::ToComponent;
+use crate::limits::LimitWatch;
 use crate::nic::NicMonitor;
 use crate::peer_watch::PeerWatch;
 
@@ -14,16 +18,19 @@ use crate::peer_watch::PeerWatch;
 pub(crate) struct Watches {
     nic: Option<NicMonitor>,
     peers: Option<PeerWatch>,
+    limits: Option<LimitWatch>,
     log: slog::Logger,
 }
 
 impl Watches {
     /// Starts following `interface` and the app's other actors (advertising actor `actor`
-    /// through `disco`); the events of the peers already there.
+    /// through `disco`), and watching the actor's budget with `limits`; the events of the peers
+    /// already there.
     pub(crate) fn start(
         disco: &mut DiscoveryClient,
         actor: &str,
         interface: &Interface,
+        limits: Option<LimitWatch>,
         log: &slog::Logger,
     ) -> (Watches, Vec<ToComponent>) {
         let nic = match interface.device() {
@@ -67,12 +74,23 @@ impl Watches {
                 None
             }
         };
-        (Watches { nic, peers, log: log.clone() }, events)
+        (Watches { nic, peers, limits, log: log.clone() }, events)
     }
 
-    /// The descriptor to poll beside the actor's sockets, if any.
-    pub(crate) fn poll_item(&self) -> Option<zmq::PollItem<'static>> {
-        self.nic.as_ref().map(|nic| zmq::PollItem::from_fd(nic.fd(), zmq::POLLIN))
+    /// The descriptors to poll beside the actor's sockets.
+    pub(crate) fn poll_items(&self) -> Vec<zmq::PollItem<'static>> {
+        let nic = self.nic.as_ref().map(|nic| zmq::PollItem::from_fd(nic.fd(), zmq::POLLIN));
+        nic.into_iter().chain(self.limits.as_ref().and_then(LimitWatch::poll_item)).collect()
+    }
+
+    /// When the watches want to be asked again at the latest, if they do.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.limits.as_ref().map(LimitWatch::next_due)
+    }
+
+    /// The limits the actor is over now, if a sample is due at `now`.
+    pub(crate) fn limit_events(&mut self, now: Instant) -> Vec<ToComponent> {
+        self.limits.as_mut().map(|l| l.events(now)).unwrap_or_default()
     }
 
     /// The interface's new state, if it changed since last asked (reads without blocking).

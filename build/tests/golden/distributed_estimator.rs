@@ -225,6 +225,17 @@ pub mod sensor {
             let _ = (ctx, peer, state);
             ::core::result::Result::Ok(())
         }
+
+        /// Called when the actor goes over a part of its budget (the model's `uses`), each
+        /// kind at most once a second. Does nothing unless implemented.
+        fn on_limit(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            limit: ::cohort_runtime::Limit,
+        ) -> ::cohort_runtime::HandlerResult {
+            let _ = (ctx, limit);
+            ::core::result::Result::Ok(())
+        }
     }
 
     /// Plugs your `Component` into the runtime: `components()` registers
@@ -353,6 +364,14 @@ pub mod sensor {
             state: ::cohort_runtime::PeerState,
         ) -> ::cohort_runtime::HandlerResult {
             <T as Component>::on_peer_state(&mut self.0, ctx, peer, state)
+        }
+
+        fn limit(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            limit: ::cohort_runtime::Limit,
+        ) -> ::cohort_runtime::HandlerResult {
+            <T as Component>::on_limit(&mut self.0, ctx, limit)
         }
     }
 }
@@ -551,6 +570,17 @@ pub mod local_estimator {
             let _ = (ctx, peer, state);
             ::core::result::Result::Ok(())
         }
+
+        /// Called when the actor goes over a part of its budget (the model's `uses`), each
+        /// kind at most once a second. Does nothing unless implemented.
+        fn on_limit(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            limit: ::cohort_runtime::Limit,
+        ) -> ::cohort_runtime::HandlerResult {
+            let _ = (ctx, limit);
+            ::core::result::Result::Ok(())
+        }
     }
 
     /// Plugs your `Component` into the runtime: `components()` registers
@@ -685,6 +715,14 @@ pub mod local_estimator {
             state: ::cohort_runtime::PeerState,
         ) -> ::cohort_runtime::HandlerResult {
             <T as Component>::on_peer_state(&mut self.0, ctx, peer, state)
+        }
+
+        fn limit(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            limit: ::cohort_runtime::Limit,
+        ) -> ::cohort_runtime::HandlerResult {
+            <T as Component>::on_limit(&mut self.0, ctx, limit)
         }
     }
 }
@@ -862,6 +900,17 @@ pub mod global_estimator {
             let _ = (ctx, peer, state);
             ::core::result::Result::Ok(())
         }
+
+        /// Called when the actor goes over a part of its budget (the model's `uses`), each
+        /// kind at most once a second. Does nothing unless implemented.
+        fn on_limit(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            limit: ::cohort_runtime::Limit,
+        ) -> ::cohort_runtime::HandlerResult {
+            let _ = (ctx, limit);
+            ::core::result::Result::Ok(())
+        }
     }
 
     /// Plugs your `Component` into the runtime: `components()` registers
@@ -985,6 +1034,14 @@ pub mod global_estimator {
             state: ::cohort_runtime::PeerState,
         ) -> ::cohort_runtime::HandlerResult {
             <T as Component>::on_peer_state(&mut self.0, ctx, peer, state)
+        }
+
+        fn limit(
+            &mut self,
+            ctx: &mut ::cohort_runtime::typed::Context<Ports>,
+            limit: ::cohort_runtime::Limit,
+        ) -> ::cohort_runtime::HandlerResult {
+            <T as Component>::on_limit(&mut self.0, ctx, limit)
         }
     }
 }

@@ -11,6 +11,7 @@
 //! }
 //! ```
 
+mod budgets;
 mod ctl_server;
 mod host_daemon;
 mod model;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use cohort_budgets::Budget;
 use cohort_model::Diagnostic;
 use cohort_ports::Interface;
 use slog::{error, info, o};
@@ -139,6 +141,10 @@ struct Common {
     /// starts).
     #[arg(long, value_name = "ENDPOINT", hide = true)]
     control: Option<String>,
+    /// A cgroup folder the launcher put the actor in, to read its use from (the launcher gives
+    /// them to the actors whose budgets it enforces).
+    #[arg(long, value_name = "DIR", hide = true)]
+    cgroup: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -165,6 +171,7 @@ impl Common {
             discovery,
             monitor: self.monitor.clone(),
             control: self.control.clone(),
+            cgroup: self.cgroup.clone(),
             ..ActorSettings::default()
         })
     }
@@ -339,14 +346,20 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
             };
             child.control = Some(ctl.actor_endpoint().to_owned());
             let duration = common.duration.map(Duration::from_secs_f64);
+            let cgroups = budgets::open(app, &children, &log);
             let supervision = supervise::Supervision {
                 children: &children,
                 child_args: &child.to_args(),
                 duration,
                 board: monitor.board(),
                 ctl: &mut ctl,
+                cgroups: cgroups.as_ref(),
             };
-            match supervise::run(supervision, host_link, &stop, &log) {
+            let outcome = supervise::run(supervision, host_link, &stop, &log);
+            if let Some(cgroups) = &cgroups {
+                cgroups.remove();
+            }
+            match outcome {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     error!(log, "the app stopped"; "error" => &e);
@@ -358,12 +371,15 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
 }
 
 /// The processes that run `actors` of `app`: each actor's, then one per device instance of it.
+/// Each gets the actor's budget.
 fn child_processes(app: &cohort_model::ast::App, actors: &[String]) -> Vec<supervise::ChildSpec> {
     let mut children = Vec::new();
     for actor in actors {
-        children.push(supervise::ChildSpec { actor: actor.clone(), device: None });
-        let devices = app.actor(actor).map(|model| device_instances(app, model)).unwrap_or_default();
-        children.extend(devices.into_iter().map(|d| supervise::ChildSpec { actor: actor.clone(), device: Some(d) }));
+        let Some(model) = app.actor(actor) else { continue };
+        let budget = Budget::of(model);
+        let child = |device| supervise::ChildSpec { actor: actor.clone(), device, budget: budget.clone() };
+        children.push(child(None));
+        children.extend(device_instances(app, model).into_iter().map(|d| child(Some(d))));
     }
     children
 }

@@ -12,6 +12,7 @@ mod reporter;
 use std::time::Duration;
 
 pub(crate) use handler::{CallOutcome, HandlerStats};
+pub(crate) use process::{cpu_seconds, resident_bytes};
 pub(crate) use reporter::{HandlerProbe, InstanceProbe, PortProbe, Reporter};
 
 /// How often an actor reports.

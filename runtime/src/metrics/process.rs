@@ -9,7 +9,7 @@ pub(crate) fn process_stats() -> ProcessStats {
 }
 
 /// Resident memory: the second field of `/proc/self/statm`, in pages.
-fn resident_bytes() -> Option<u64> {
+pub(crate) fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // SAFETY: sysconf has no preconditions.
@@ -18,7 +18,7 @@ fn resident_bytes() -> Option<u64> {
 }
 
 /// User and system CPU time of the whole process, in seconds.
-fn cpu_seconds() -> f64 {
+pub(crate) fn cpu_seconds() -> f64 {
     // SAFETY: an all-zero rusage is a valid value; getrusage only writes into it.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: RUSAGE_SELF with a valid pointer; it cannot fail so.

@@ -21,6 +21,8 @@ pub use crate::context::Context;
 pub use crate::portset::{BindError, OpenedPorts, PortSet, PortShape};
 
 use crate::component::{HandlerError, HandlerResult};
+use cohort_budgets::Limit;
+
 use crate::events::{NicState, Peer, PeerState};
 use crate::group::{Group, GroupEvent, GroupName, GroupOpError, JoinOptions};
 use crate::message::Message;
@@ -75,6 +77,12 @@ pub trait Generated: Sized + Send + 'static {
     /// Another actor of the app appeared or disappeared.
     fn peer_state(&mut self, ctx: &mut Context<Self::Ports>, peer: &Peer, state: PeerState) -> HandlerResult {
         let _ = (ctx, peer, state);
+        Ok(())
+    }
+
+    /// The actor went over a part of its budget.
+    fn limit(&mut self, ctx: &mut Context<Self::Ports>, limit: Limit) -> HandlerResult {
+        let _ = (ctx, limit);
         Ok(())
     }
 }
