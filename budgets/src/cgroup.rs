@@ -75,18 +75,10 @@ impl Hierarchy {
                 return Ok(Hierarchy::Unified(mount));
             }
         }
-        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-        let own_path = |controller: &str| {
-            own.lines().find_map(|line| {
-                let mut fields = line.splitn(3, ':');
-                let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
-                controllers.split(',').any(|c| c == controller).then(|| path.trim_start_matches('/').to_owned())
-            })
-        };
         let legacy = |controller: &str, file: &str| {
             let mounts = [root.join(controller), root.join("cpu,cpuacct")];
             let mount = mounts.into_iter().find(|m| m.join(file).exists())?;
-            Some(mount.join(own_path(controller).unwrap_or_default()))
+            Some(mount.join(own_cgroup(controller).unwrap_or_default()))
         };
         match (legacy("cpu", "cpu.cfs_quota_us"), legacy("memory", "memory.limit_in_bytes")) {
             (Some(cpu), Some(memory)) => Ok(Hierarchy::Legacy { cpu, memory }),
@@ -170,6 +162,17 @@ impl Cgroups {
     }
 }
 
+/// This process's cgroup in the v1 hierarchy of `controller`, relative to its mount, from
+/// `/proc/self/cgroup` (`N:cpu,cpuacct:/path`).
+pub(crate) fn own_cgroup(controller: &str) -> Option<String> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    own.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        controllers.split(',').any(|c| c == controller).then(|| path.trim_start_matches('/').to_owned())
+    })
+}
+
 /// Writes `+cpu +memory` into the `cgroup.subtree_control` of `dir`, so that its children get
 /// the controllers.
 fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
@@ -183,7 +186,7 @@ fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
 
 /// Removes the folders of launchers that are gone (`<app>.<pid>` with no such process) under
 /// `parent`.
-fn sweep(parent: &Path) {
+pub(crate) fn sweep(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -201,7 +204,7 @@ fn sweep(parent: &Path) {
 
 /// Removes cgroup `dir` and the cgroups in it, deepest first (a cgroup folder is removed with
 /// rmdir, its files go with it). One that still has a process stays.
-fn remove_tree(dir: &Path) {
+pub(crate) fn remove_tree(dir: &Path) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -295,22 +298,7 @@ impl ActorCgroup {
     /// (`CommandExt::pre_exec`), so that all it does is counted. It only opens and writes files
     /// whose names were made before the fork: it allocates nothing and takes no lock.
     pub fn join_self(&self) -> io::Result<()> {
-        for procs in &self.procs {
-            // SAFETY: procs is a valid C string; open, write and close are async-signal-safe.
-            unsafe {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-                let error = io::Error::last_os_error();
-                libc::close(fd);
-                if written != 1 {
-                    return Err(error);
-                }
-            }
-        }
-        Ok(())
+        join(&self.procs)
     }
 
     /// How many times the kernel's OOM killer has killed a process of the cgroup so far.
@@ -338,6 +326,27 @@ impl ActorCgroup {
             let _ = std::fs::remove_dir(dir);
         }
     }
+}
+
+/// Writes `0` (the writing process) into each of the `cgroup.procs` files `procs`. Only
+/// async-signal-safe calls, no allocation: a forked child may call it before `exec`.
+pub(crate) fn join(procs: &[CString]) -> io::Result<()> {
+    for procs in procs {
+        // SAFETY: procs is a valid C string; open, write and close are async-signal-safe.
+        unsafe {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+            let error = io::Error::last_os_error();
+            libc::close(fd);
+            if written != 1 {
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The value of `key` in a flat keyed file (`key value` lines), such as `memory.events`.

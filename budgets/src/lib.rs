@@ -7,6 +7,8 @@
 //!   launcher that the kernel killed an actor over its memory.
 //! - [`CgroupUsage`] and [`SpaceMeter`] (the actor's side): what the actor uses, and the
 //!   kernel's notice that its memory reached 90 % of the budget.
+//! - [`NetShaper`] (the launcher's side): an HTB class per actor process with `tc`, which a
+//!   `net_cls` cgroup sends the process's packets to, where the host has both.
 //! - [`Detector`]: a pure state machine that turns samples of use into the [`Limit`]s the
 //!   components hear of (`on_limit`).
 //!
@@ -16,6 +18,7 @@ mod budget;
 mod cgroup;
 mod detect;
 mod limit;
+mod net;
 mod space;
 mod usage;
 
@@ -23,5 +26,6 @@ pub use budget::{Budget, CpuBudget, NetBudget};
 pub use cgroup::{ActorCgroup, CgroupError, Cgroups, Hierarchy, DEFAULT_ROOT, ROOT_VARIABLE};
 pub use detect::{Detector, Sample, MEMORY_NOTICE_PERCENT, WINDOW};
 pub use limit::{Bytes, Limit};
+pub use net::{NetClass, NetError, NetShaper};
 pub use space::SpaceMeter;
 pub use usage::CgroupUsage;

@@ -7,14 +7,23 @@
 //! `COHORT_CGROUP_ROOT`. The enforcing tests skip visibly where cgroups are not writable, and
 //! fail there instead when `COHORT_REQUIRE_CGROUPS` is set (as CI does). The app is the
 //! `apps/budgets` example, whose components use the typed API (`on_limit` of the generated trait).
+//!
+//! The network budget is tested across two hosts (network namespaces): an actor that sends 10
+//! times its ceiling is shaped to it (`tc` on its host's interface, a `net_cls` cgroup, mounted
+//! for the launcher in its own mount namespace), as the other host's receiver measures, and its
+//! component hears `on_limit(Net)`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
-use cohort_tests::{free_port, skip, AppRun, Record, TempDir};
+use cohort_tests::{free_port, installed, netns_unavailable, skip, AppRun, Hosts, Record, RedisServer, TempDir};
 
 const BUDGETS: &str = env!("CARGO_BIN_EXE_cohort-budgets");
+const NETBUDGET: &str = env!("CARGO_BIN_EXE_cohort-netbudget");
+
+/// The talker's network ceiling, in bytes a second (its model's `ceil 20 kbps`).
+const NET_CEIL: f64 = 20.0 * 1024.0;
 
 /// How long the app may take to start and its first limit to come.
 const START: Duration = Duration::from_secs(15);
@@ -155,4 +164,71 @@ fn without_cgroups_the_launcher_warns_once_and_actors_measure_their_use() {
     let warnings = app.records().iter().filter(|r| r.msg().starts_with("resource budgets are not enforced")).count();
     assert_eq!(warnings, 1, "the launcher warns once");
     assert!(!app.records().iter().any(|r| r.msg().starts_with("the kernel killed")), "nothing enforces the budget");
+}
+
+/// Mounts a tmpfs on /sys/fs/cgroup and the `net_cls` hierarchy in it (in the mount namespace
+/// `ip netns exec` makes), then runs the command line it is given.
+const WITH_NET_CLS: &str = "mount -t tmpfs cohort-cgroups /sys/fs/cgroup && mkdir /sys/fs/cgroup/net_cls \
+    && mount -t cgroup -o net_cls net_cls /sys/fs/cgroup/net_cls && exec \"$@\"";
+
+#[test]
+fn an_actor_over_its_network_budget_is_shaped_to_it_and_told() {
+    let test = "an_actor_over_its_network_budget_is_shaped_to_it_and_told";
+    if let Some(why) = netns_unavailable() {
+        return skip(test, &why, "COHORT_REQUIRE_NETNS");
+    }
+    if !installed("redis-server") {
+        return skip(test, "redis-server not found (apt-get install -y redis-server)", "COHORT_REQUIRE_REDIS");
+    }
+    let hosts = match Hosts::create() {
+        Ok(hosts) => hosts,
+        Err(why) => return skip(test, &format!("cannot create network namespaces: {why}"), "COHORT_REQUIRE_NETNS"),
+    };
+    let server = RedisServer::start(&hosts.bridge_address()).unwrap();
+    let redis = server.url();
+    let dir = TempDir::new("budget-net").unwrap();
+    let depl = dir.path().join("netbudget.depl");
+    std::fs::write(&depl, "app NetBudget {\n\ton (host-a) Talk;\n\ton (host-b) Listen;\n}\n").unwrap();
+    let depl = depl.display().to_string();
+    let runtime_dir = dir.path().display().to_string();
+    let env = [("XDG_RUNTIME_DIR", runtime_dir.as_str())];
+    let daemon = "tcp://127.0.0.1:9700";
+    let common = ["--deployment", depl.as_str(), "--registry", redis.as_str(), "--daemon-idle", "1", "--insecure"];
+
+    let ns = hosts.ns("a");
+    let interface = format!("{ns}i");
+    let mut talker_args = vec!["netns", "exec", &ns, "sh", "-c", WITH_NET_CLS, "sh", NETBUDGET, "run", "--host"];
+    talker_args.extend(["host-a", "--daemon", daemon, "--interface", &interface, "--log-format", "json"]);
+    talker_args.extend(common);
+    let mut talker = AppRun::start("talker on host a", "ip", &talker_args, &env).unwrap();
+    let mut listener_args = vec!["--host", "host-b"];
+    listener_args.extend(common);
+    let mut listener = hosts.launcher("b", "listener on host b", NETBUDGET, daemon, &listener_args, &env).unwrap();
+
+    let shaped = talker.wait("the launcher shaping its interface", START, |r| {
+        (r.msg() == "network budgets are shaped with tc").then_some(())
+    });
+    if let Err(why) = shaped {
+        talker.records().iter().for_each(|r| eprintln!("talker: {}", r.value));
+        panic!("{why}");
+    }
+    let (_, (actor, _)) = talker.wait("on_limit(Net)", START, |r| limit(r).filter(|(_, k)| k == "net")).unwrap();
+    assert_eq!(actor, "Talk");
+
+    // What arrives each second, once the chunks flow (and the burst is spent): the ceiling's
+    // worth, not the 200 KiB sent.
+    let received = |r: &Record| (r.msg() == "received").then(|| r.value["bytes"].as_f64()).flatten();
+    listener.wait("the first chunks", START, |r| received(r).filter(|b| *b > 0.0)).unwrap();
+    listener.wait("a second's count", START, received).unwrap();
+    let mut seconds = Vec::new();
+    while seconds.len() < 5 {
+        let (_, bytes) = listener.wait("a second's count", START, received).unwrap();
+        seconds.push(bytes);
+    }
+    let rate = seconds.iter().sum::<f64>() / seconds.len() as f64;
+    eprintln!("the listener received {rate:.0} bytes a second (ceiling {NET_CEIL:.0}): {seconds:?}");
+    assert!(rate <= NET_CEIL * 1.25, "shaped to its ceiling: {rate:.0} bytes a second");
+    assert!(rate >= NET_CEIL * 0.25, "traffic flows up to its ceiling: {rate:.0} bytes a second");
+    assert!(talker.terminate().is_some_and(|s| s.success()), "the talker stops cleanly");
+    assert!(listener.terminate().is_some_and(|s| s.success()), "the listener stops cleanly");
 }

@@ -346,19 +346,19 @@ pub fn launch(model: AppModel, components: Components) -> ExitCode {
             };
             child.control = Some(ctl.actor_endpoint().to_owned());
             let duration = common.duration.map(Duration::from_secs_f64);
-            let cgroups = budgets::open(app, &children, &log);
+            let interface = common.interface.clone().map_or(Interface::Auto, Interface::Named).device();
+            let interface = interface.ok().flatten();
+            let enforcement = budgets::Enforcement::open(app, interface.as_deref(), &children, &log);
             let supervision = supervise::Supervision {
                 children: &children,
                 child_args: &child.to_args(),
                 duration,
                 board: monitor.board(),
                 ctl: &mut ctl,
-                cgroups: cgroups.as_ref(),
+                enforcement: &enforcement,
             };
             let outcome = supervise::run(supervision, host_link, &stop, &log);
-            if let Some(cgroups) = &cgroups {
-                cgroups.remove();
-            }
+            enforcement.remove();
             match outcome {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -11,12 +11,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cohort_budgets::{ActorCgroup, Budget, Bytes, Cgroups};
+use cohort_budgets::Budget;
 use cohort_monitor::Board;
 use slog::{info, warn};
 
 use crate::ctl::{ActorLine, CtlError, Done, Reply};
 
+use super::budgets::{Enforcement, Placement};
 use super::ctl_server::{Client, CtlServer, Order};
 use super::host_daemon::HostLink;
 use super::restart::{Decision, RestartPolicy, RestartState};
@@ -53,11 +54,8 @@ impl ChildSpec {
 struct Supervised {
     name: String,
     spec: ChildSpec,
-    /// The cgroup that enforces the budget, if it has a part the kernel enforces and cgroups
-    /// are writable.
-    cgroup: Option<ActorCgroup>,
-    /// The OOM kills of the cgroup seen so far.
-    oom_kills: u64,
+    /// The cgroup and the class that enforce its budget, if any.
+    placement: Placement,
     child: Option<Child>,
     started: Instant,
     restart_at: Option<Instant>,
@@ -101,9 +99,10 @@ pub(crate) fn this_program() -> Result<(PathBuf, PathBuf), String> {
 /// forked the child: the supervisor starts every actor from the launcher's main thread, which
 /// lives as long as the launcher.
 ///
-/// With a `cgroup`, the forked child moves itself into it before `exec`, so that everything the
-/// actor does is counted against its budget, and the actor is told its folders (`--cgroup`).
-fn spawn(spec: &ChildSpec, child_args: &[String], cgroup: Option<&ActorCgroup>) -> Result<Child, String> {
+/// The forked child moves itself into the cgroups of its `placement` before `exec`, so that
+/// everything the actor does is counted against its budget, and the actor is told their folders
+/// (`--cgroup`).
+fn spawn(spec: &ChildSpec, child_args: &[String], placement: &Placement) -> Result<Child, String> {
     let (program, exe) = this_program()?;
     // SAFETY: getpid has no preconditions and cannot fail.
     let launcher = unsafe { libc::getpid() };
@@ -114,10 +113,10 @@ fn spawn(spec: &ChildSpec, child_args: &[String], cgroup: Option<&ActorCgroup>) 
         command.arg("--device").arg(device);
     }
     command.args(child_args).stdin(Stdio::null());
-    for dir in cgroup.map(ActorCgroup::dirs).unwrap_or_default() {
+    for dir in placement.dirs() {
         command.arg("--cgroup").arg(dir);
     }
-    let cgroup = cgroup.cloned();
+    let placement = placement.clone();
     // SAFETY: the hook runs in the forked child before exec. It calls only async-signal-safe
     // functions (prctl, getppid, _exit, and open/write/close in `join_self`), allocates nothing
     // and touches no lock.
@@ -130,9 +129,7 @@ fn spawn(spec: &ChildSpec, child_args: &[String], cgroup: Option<&ActorCgroup>) 
             if libc::getppid() != launcher {
                 libc::_exit(1);
             }
-            if let Some(cgroup) = &cgroup {
-                cgroup.join_self()?;
-            }
+            placement.join_self()?;
             Ok(())
         });
     }
@@ -151,8 +148,8 @@ pub(crate) struct Supervision<'a> {
     pub(crate) board: &'a Board,
     /// The control sockets of `cohort ctl`, polled between turns.
     pub(crate) ctl: &'a mut CtlServer,
-    /// Where the processes' cgroups are made, if budgets are enforced.
-    pub(crate) cgroups: Option<&'a Cgroups>,
+    /// What the processes' budgets are enforced with.
+    pub(crate) enforcement: &'a Enforcement,
 }
 
 /// Runs the actors until `stop` is set, the duration passes or `cohort ctl APP stop` asks;
@@ -176,20 +173,19 @@ fn supervise(
     stop: &AtomicBool,
     log: &slog::Logger,
 ) -> Result<(), String> {
-    let Supervision { children, child_args, duration, board, ctl, cgroups } = supervision;
+    let Supervision { children, child_args, duration, board, ctl, enforcement } = supervision;
     let policy = RestartPolicy::default();
     let mut supervised = Vec::new();
     for spec in children {
         let name = spec.name();
-        let cgroup = cgroups.and_then(|c| enforce(c, spec, log));
-        let child = spawn(spec, child_args, cgroup.as_ref())?;
+        let placement = enforcement.place(spec, log);
+        let child = spawn(spec, child_args, &placement)?;
         info!(log, "actor started"; "actor" => &name, "pid" => child.id());
         board.started(&name, child.id(), false);
         supervised.push(Supervised {
             name,
             spec: spec.clone(),
-            oom_kills: cgroup.as_ref().and_then(ActorCgroup::oom_kills).unwrap_or(0),
-            cgroup,
+            placement,
             child: Some(child),
             started: Instant::now(),
             restart_at: None,
@@ -214,7 +210,7 @@ fn supervise(
                         continue;
                     }
                     s.crashes += 1;
-                    tell_oom_kill(s, log);
+                    s.placement.tell_oom_kill(&s.name, s.spec.budget.memory, log);
                     let now = Instant::now();
                     match s.history.crashed(s.started, now) {
                         Decision::RestartAt(at) => {
@@ -239,7 +235,7 @@ fn supervise(
             }
             if s.restart_at.is_some_and(|at| Instant::now() >= at) {
                 s.restart_at = None;
-                match spawn(&s.spec, child_args, s.cgroup.as_ref()) {
+                match spawn(&s.spec, child_args, &s.placement) {
                     Ok(child) => {
                         info!(log, "actor restarted"; "actor" => &s.name, "pid" => child.id());
                         board.started(&s.name, child.id(), true);
@@ -269,39 +265,11 @@ fn supervise(
     }
     ctl.finish();
     stop_all(&mut supervised, log);
-    for cgroup in supervised.iter().filter_map(|s| s.cgroup.as_ref()) {
-        cgroup.remove();
+    for s in &supervised {
+        s.placement.remove();
     }
     board.stopped();
     outcome
-}
-
-/// The cgroup that enforces the budget of `spec`, if it has a part the kernel enforces; none,
-/// with a warning, if it cannot be made.
-fn enforce(cgroups: &Cgroups, spec: &ChildSpec, log: &slog::Logger) -> Option<ActorCgroup> {
-    if !spec.budget.needs_cgroup() {
-        return None;
-    }
-    match cgroups.create(&spec.name(), &spec.budget) {
-        Ok(cgroup) => {
-            info!(log, "the actor's budget is enforced"; "actor" => spec.name(), "budget" => %spec.budget, "cgroup" => ?cgroup.dirs());
-            Some(cgroup)
-        }
-        Err(e) => {
-            warn!(log, "cannot make the actor's cgroup: its budget is not enforced"; "actor" => spec.name(), "error" => %e);
-            None
-        }
-    }
-}
-
-/// Says so in the log if the kernel killed the process of `s` for going over its memory budget
-/// (the OOM kills of its cgroup went up).
-fn tell_oom_kill(s: &mut Supervised, log: &slog::Logger) {
-    let Some(cgroup) = &s.cgroup else { return };
-    let Some(kills) = cgroup.oom_kills().filter(|k| *k > s.oom_kills) else { return };
-    s.oom_kills = kills;
-    let budget = s.spec.budget.memory.or_else(|| cgroup.memory_limit()).map(|b| Bytes(b).to_string());
-    warn!(log, "the kernel killed the actor: it went over its memory budget"; "actor" => &s.name, "budget" => budget);
 }
 
 /// Starts `s` again at once after the restart `asked` stopped it, and tells who asked.
@@ -313,7 +281,7 @@ fn restart_now(
     ctl: &CtlServer,
     log: &slog::Logger,
 ) -> Result<(), String> {
-    match spawn(&s.spec, child_args, s.cgroup.as_ref()) {
+    match spawn(&s.spec, child_args, &s.placement) {
         Ok(child) => {
             let pid = child.id();
             info!(log, "actor restarted on request"; "actor" => &s.name, "pid" => pid, "old_pid" => asked.old_pid);
