@@ -8,7 +8,8 @@
 //! fail there instead when `COHORT_REQUIRE_CGROUPS` is set (as CI does). The app is the
 //! `apps/budgets` example, whose components use the typed API (`on_limit` of the generated trait).
 //!
-//! The network budget is tested across two hosts (network namespaces): an actor that sends 10
+//! The space budget is tested with an actor that writes a file twice its budget into its working
+//! directory: its component hears `on_limit(Space)`. The network budget is tested across two hosts (network namespaces): an actor that sends 10
 //! times its ceiling is shaped to it (`tc` on its host's interface, a `net_cls` cgroup, mounted
 //! for the launcher in its own mount namespace), as the other host's receiver measures, and its
 //! component hears `on_limit(Net)`.
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use cohort_tests::{free_port, installed, netns_unavailable, skip, AppRun, Hosts, Record, RedisServer, TempDir};
 
 const BUDGETS: &str = env!("CARGO_BIN_EXE_cohort-budgets");
-const NETBUDGET: &str = env!("CARGO_BIN_EXE_cohort-netbudget");
+const LIMITS: &str = env!("CARGO_BIN_EXE_cohort-limits");
 
 /// The talker's network ceiling, in bytes a second (its model's `ceil 20 kbps`).
 const NET_CEIL: f64 = 20.0 * 1024.0;
@@ -187,8 +188,8 @@ fn an_actor_over_its_network_budget_is_shaped_to_it_and_told() {
     let server = RedisServer::start(&hosts.bridge_address()).unwrap();
     let redis = server.url();
     let dir = TempDir::new("budget-net").unwrap();
-    let depl = dir.path().join("netbudget.depl");
-    std::fs::write(&depl, "app NetBudget {\n\ton (host-a) Talk;\n\ton (host-b) Listen;\n}\n").unwrap();
+    let depl = dir.path().join("limits.depl");
+    std::fs::write(&depl, "app Limits {\n\ton (host-a) Talk;\n\ton (host-b) Listen;\n}\n").unwrap();
     let depl = depl.display().to_string();
     let runtime_dir = dir.path().display().to_string();
     let env = [("XDG_RUNTIME_DIR", runtime_dir.as_str())];
@@ -197,13 +198,13 @@ fn an_actor_over_its_network_budget_is_shaped_to_it_and_told() {
 
     let ns = hosts.ns("a");
     let interface = format!("{ns}i");
-    let mut talker_args = vec!["netns", "exec", &ns, "sh", "-c", WITH_NET_CLS, "sh", NETBUDGET, "run", "--host"];
+    let mut talker_args = vec!["netns", "exec", &ns, "sh", "-c", WITH_NET_CLS, "sh", LIMITS, "run", "--host"];
     talker_args.extend(["host-a", "--daemon", daemon, "--interface", &interface, "--log-format", "json"]);
     talker_args.extend(common);
     let mut talker = AppRun::start("talker on host a", "ip", &talker_args, &env).unwrap();
     let mut listener_args = vec!["--host", "host-b"];
     listener_args.extend(common);
-    let mut listener = hosts.launcher("b", "listener on host b", NETBUDGET, daemon, &listener_args, &env).unwrap();
+    let mut listener = hosts.launcher("b", "listener on host b", LIMITS, daemon, &listener_args, &env).unwrap();
 
     let shaped = talker.wait("the launcher shaping its interface", START, |r| {
         (r.msg() == "network budgets are shaped with tc").then_some(())
@@ -231,4 +232,24 @@ fn an_actor_over_its_network_budget_is_shaped_to_it_and_told() {
     assert!(rate >= NET_CEIL * 0.25, "traffic flows up to its ceiling: {rate:.0} bytes a second");
     assert!(talker.terminate().is_some_and(|s| s.success()), "the talker stops cleanly");
     assert!(listener.terminate().is_some_and(|s| s.success()), "the listener stops cleanly");
+}
+
+#[test]
+fn an_actor_over_its_space_budget_is_told() {
+    let dir = TempDir::new("budget-space").unwrap();
+    std::fs::write(dir.path().join("limits.depl"), "app Limits {\n\ton all Fill;\n}\n").unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let daemon = format!("tcp://127.0.0.1:{}", free_port().unwrap());
+    // The launcher, and so the actor, works in the test's folder.
+    let script = "cd \"$1\" && shift && exec \"$@\"";
+    let folder = dir.path().to_str().unwrap();
+    let args = ["-c", script, "sh", folder, LIMITS, "run", "--deployment", "limits.depl", "--daemon", &daemon];
+    let args = [&args[..], &["--daemon-idle", "1", "--interface", "lo", "--log-format", "json", "--insecure"]].concat();
+    let env = [("XDG_RUNTIME_DIR", run.to_str().unwrap())];
+    let mut app = AppRun::start("space", "sh", &args, &env).unwrap();
+    let (_, (actor, _)) = app.wait("on_limit(Space)", START, |r| limit(r).filter(|(_, k)| k == "space")).unwrap();
+    assert_eq!(actor, "Fill");
+    assert!(dir.path().join("fill.bin").exists(), "the file was written where the actor works");
+    assert!(app.terminate().is_some_and(|s| s.success()), "the app stops cleanly");
 }

@@ -1,8 +1,13 @@
-//! `cohort-netbudget`: a tiny app whose actor sends faster than its network budget, for the
-//! network budget test (`tests/budgets.rs`). Actor `Talk` (`net rate 20 kbps ceil 20 kbps`, 20 KiB
-//! a second as RIAPS counts) hosts `talker`, which publishes a 2 KiB chunk every 10 ms (200 KiB
-//! a second) and logs each `on_limit` (`limit`, with `kind` and `detail`). Actor `Listen` hosts
-//! `listener`, which logs every second the bytes it received in it (`received`, `bytes`).
+//! `cohort-limits`: a tiny app whose actors go over their network and space budgets, for the
+//! budget tests (`tests/budgets.rs`; the CPU and memory budgets are the `apps/budgets` example's).
+//! - Actor `Talk` (`net rate 20 kbps ceil 20 kbps`, 20 KiB a second as RIAPS counts) hosts
+//!   `talker`, which publishes a 2 KiB chunk every 10 ms (200 KiB a second).
+//! - Actor `Listen` hosts `listener`, which logs every second the bytes it received in it
+//!   (`received`, `bytes`).
+//! - Actor `Fill` (`space 1 mb`) hosts `filler`, which writes a 2 MiB file (`fill.bin`) into the
+//!   working directory when it starts.
+//!
+//! The talker and the filler log each `on_limit` (`limit`, with `kind` and `detail`).
 
 use cohort_runtime::{
     AppModel, Component, ComponentArgs, Components, Context, HandlerError, HandlerResult, Handlers, Limit, Message,
@@ -13,15 +18,20 @@ use slog::info;
 
 /// The app's model.
 const MODEL: &str = r#"
-app NetBudget {
+app Limits {
     message Chunk;
     component Talker { timer clock 10; pub out : Chunk; }
     component Listener { sub in : Chunk; timer report 1000; }
+    component Filler { }
     actor Talk {
         uses { net rate 20 kbps ceil 20 kbps burst 4 k; }
         { talker : Talker(); }
     }
     actor Listen { { listener : Listener(); } }
+    actor Fill {
+        uses { space 1 mb; }
+        { filler : Filler(); }
+    }
 }
 "#;
 
@@ -55,8 +65,35 @@ impl Component for Talker {
     }
 
     fn on_limit(&mut self, ctx: &mut Context, limit: Limit) -> HandlerResult {
-        info!(ctx.log(), "limit"; "kind" => limit.keyword(), "detail" => %limit);
+        log_limit(ctx, limit)
+    }
+}
+
+/// Logs a limit, as the talker and the filler do.
+fn log_limit(ctx: &Context, limit: Limit) -> HandlerResult {
+    info!(ctx.log(), "limit"; "kind" => limit.keyword(), "detail" => %limit);
+    Ok(())
+}
+
+/// Writes a file bigger than its actor's space budget.
+struct Filler;
+
+impl Component for Filler {
+    const TYPE: &'static str = "Filler";
+
+    fn new(_: &ComponentArgs, _: &mut Context) -> Result<Self, HandlerError> {
+        Ok(Filler)
+    }
+
+    fn handlers(_: &mut Handlers<Self>) {}
+
+    fn on_activate(&mut self, _: &mut Context) -> HandlerResult {
+        std::fs::write("fill.bin", vec![7u8; 2 << 20])?;
         Ok(())
+    }
+
+    fn on_limit(&mut self, ctx: &mut Context, limit: Limit) -> HandlerResult {
+        log_limit(ctx, limit)
     }
 }
 
@@ -98,6 +135,6 @@ impl Listener {
 }
 
 fn main() -> std::process::ExitCode {
-    let components = Components::new().with::<Talker>().with::<Listener>();
-    cohort_runtime::launch(AppModel::embedded("netbudget.riaps", MODEL), components)
+    let components = Components::new().with::<Talker>().with::<Listener>().with::<Filler>();
+    cohort_runtime::launch(AppModel::embedded("limits.riaps", MODEL), components)
 }
