@@ -72,7 +72,25 @@ impl Outbox {
     /// [`send_frame`] to put together straight in a ZeroMQ message.
     #[inline]
     pub(crate) fn raw_frame<'a>(&self, ty: &MessageType, seq: u64, extra: Flags, payload: &'a [u8]) -> RawFrame<'a> {
-        let flags = self.flags(extra.with(Flags::RAW));
+        self.frame(ty, seq, extra.with(Flags::RAW), payload)
+    }
+
+    /// A frame of `payload`, a message already encoded as CBOR, as [`Outbox::typed`] would have
+    /// made it.
+    #[inline]
+    pub(crate) fn encoded_frame<'a>(
+        &self,
+        ty: &MessageType,
+        seq: u64,
+        extra: Flags,
+        payload: &'a [u8],
+    ) -> RawFrame<'a> {
+        self.frame(ty, seq, extra, payload)
+    }
+
+    #[inline]
+    fn frame<'a>(&self, ty: &MessageType, seq: u64, extra: Flags, payload: &'a [u8]) -> RawFrame<'a> {
+        let flags = self.flags(extra);
         let mut frame =
             RawFrame { header: [0; wire::TIMED_HEADER_LEN], header_len: wire::header_len(flags), prefix: &[], payload };
         wire::put_header(&mut frame.header[..frame.header_len], flags, ty.id(), seq);

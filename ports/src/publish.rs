@@ -65,6 +65,17 @@ impl PubPort {
         Ok(())
     }
 
+    /// Publishes `payload`, a message already encoded as CBOR (a recording's, which `cohort
+    /// replay` sends again): subscribers receive it as if [`PubPort::send`] had encoded it. The
+    /// payload is not checked.
+    pub fn send_encoded(&mut self, payload: &[u8]) -> Result<(), PortError> {
+        self.seq += 1;
+        let frame = self.outbox.encoded_frame(&self.message, self.seq, Flags::empty(), payload);
+        send_frame(&mut self.socket, &frame, false, &self.options)?;
+        self.stats.sent(frame.len());
+        Ok(())
+    }
+
     /// Publishes `prefix` followed by `bytes` as one raw payload, as [`PubPort::send_bytes`]
     /// would publish the two joined, without joining them first: both are copied once, straight
     /// into the outgoing message. For a fixed header of the caller's own before application

@@ -12,6 +12,7 @@ mod load;
 mod ls;
 mod new;
 mod output;
+mod record;
 mod top;
 
 use clap::{Args, Parser, Subcommand};
@@ -280,6 +281,15 @@ pub(crate) enum Command {
     /// Control a running app: passivate, activate, restart an actor, stop, status.
     #[command(long_about = ctl::LONG_ABOUT, after_help = ctl::AFTER_HELP)]
     Ctl(ctl::CtlArgs),
+    /// Record a running app's messages into an MCAP file.
+    #[command(long_about = record::RECORD_LONG_ABOUT, after_help = record::RECORD_AFTER_HELP)]
+    Record(record::RecordArgs),
+    /// Publish a recording's messages into a running app.
+    #[command(long_about = record::REPLAY_LONG_ABOUT, after_help = record::REPLAY_AFTER_HELP)]
+    Replay(record::ReplayArgs),
+    /// Read a recording: its channels and losses, or its messages as JSON.
+    #[command(long_about = record::BAG_LONG_ABOUT)]
+    Bag(record::BagArgs),
 }
 
 /// Arguments of `cohort top`.
@@ -483,6 +493,9 @@ pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Top(args) => top::run(args),
         Command::Deploy(args) => deploy::run(args),
         Command::Ctl(args) => ctl::run(args),
+        Command::Record(args) => record::record(args),
+        Command::Replay(args) => record::replay(args),
+        Command::Bag(args) => record::bag(args),
     }
 }
 

@@ -1,0 +1,178 @@
+//! `cohort bag`: what a recording holds ([`Bag::info`]) and its messages ([`Bag::messages`]),
+//! whose CBOR payloads [`to_json`] turns into JSON.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cohort_ports::Scope;
+
+use crate::layout::{ChannelKey, Losses, DROPS_METADATA, MODEL_ATTACHMENT, RECORDING_METADATA};
+
+/// Why a recording cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BagError {
+    /// The file cannot be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a readable MCAP file.
+    #[error("{path}: {source}")]
+    Mcap {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: mcap::McapError,
+    },
+}
+
+/// A recording, read whole into memory.
+#[derive(Debug)]
+pub struct Bag {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+/// One channel of a recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// Its message type and provider (`None` for a channel of another kind of recording).
+    pub key: Option<ChannelKey>,
+    /// Its topic.
+    pub topic: String,
+    /// Its message encoding.
+    pub encoding: String,
+    /// How many messages it has.
+    pub count: u64,
+    /// What was lost of it.
+    pub losses: Losses,
+}
+
+/// What a recording holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BagInfo {
+    /// The app recorded.
+    pub app: Option<String>,
+    /// The channels, in the order of their ids.
+    pub channels: Vec<ChannelInfo>,
+    /// Messages in all.
+    pub messages: u64,
+    /// The first and the last message's receive time, in nanoseconds since the Unix epoch.
+    pub span: Option<(u64, u64)>,
+    /// The model's text, if the recording carries it.
+    pub model: Option<String>,
+}
+
+/// One recorded message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BagMessage {
+    /// The message type.
+    pub message: String,
+    /// Its provider's endpoint, if known.
+    pub endpoint: Option<String>,
+    /// Its scope where it was provided, if known.
+    pub scope: Option<Scope>,
+    /// The provider's sequence number (its low 32 bits).
+    pub seq: u32,
+    /// When it was received, in nanoseconds since the Unix epoch.
+    pub log_time: u64,
+    /// When it was sent, in nanoseconds since the Unix epoch.
+    pub publish_time: u64,
+    /// Its payload, as sent.
+    pub data: Vec<u8>,
+}
+
+impl Bag {
+    /// Reads the recording at `path`.
+    pub fn open(path: &Path) -> Result<Bag, BagError> {
+        let bytes = std::fs::read(path).map_err(|source| BagError::Read { path: path.to_owned(), source })?;
+        Ok(Bag { path: path.to_owned(), bytes })
+    }
+
+    fn failed(&self, source: mcap::McapError) -> BagError {
+        BagError::Mcap { path: self.path.clone(), source }
+    }
+
+    /// Its metadata record `name`, if any.
+    fn metadata(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, BagError> {
+        for record in mcap::read::LinearReader::new(&self.bytes).map_err(|e| self.failed(e))? {
+            if let mcap::records::Record::Metadata(m) = record.map_err(|e| self.failed(e))? {
+                if m.name == name {
+                    return Ok(Some(m.metadata));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The model's text, if the recording carries it.
+    fn model(&self) -> Result<Option<String>, BagError> {
+        for record in mcap::read::LinearReader::new(&self.bytes).map_err(|e| self.failed(e))? {
+            if let mcap::records::Record::Attachment { header, data, .. } = record.map_err(|e| self.failed(e))? {
+                if header.name == MODEL_ATTACHMENT {
+                    return Ok(Some(String::from_utf8_lossy(&data).into_owned()));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Its channels, counts, time span, losses, app and model.
+    pub fn info(&self) -> Result<BagInfo, BagError> {
+        let drops = self.metadata(DROPS_METADATA)?.unwrap_or_default();
+        let mut channels: BTreeMap<u16, ChannelInfo> = BTreeMap::new();
+        let mut info = BagInfo::default();
+        for message in mcap::MessageStream::new(&self.bytes).map_err(|e| self.failed(e))? {
+            let message = message.map_err(|e| self.failed(e))?;
+            let channel = channels.entry(message.channel.id).or_insert_with(|| {
+                let key = ChannelKey::of_channel(&message.channel);
+                let losses = key.as_ref().and_then(|k| drops.get(&k.label())).and_then(|t| Losses::parse(t));
+                ChannelInfo {
+                    key,
+                    topic: message.channel.topic.clone(),
+                    encoding: message.channel.message_encoding.clone(),
+                    count: 0,
+                    losses: losses.unwrap_or_default(),
+                }
+            });
+            channel.count += 1;
+            info.messages += 1;
+            info.span = Some(match info.span {
+                None => (message.log_time, message.log_time),
+                Some((a, b)) => (a.min(message.log_time), b.max(message.log_time)),
+            });
+        }
+        info.channels = channels.into_values().collect();
+        info.app = self.metadata(RECORDING_METADATA)?.and_then(|m| m.get("app").cloned());
+        info.model = self.model()?;
+        Ok(info)
+    }
+
+    /// Its messages, in the order they were received.
+    pub fn messages(&self) -> Result<Vec<BagMessage>, BagError> {
+        let mut all = Vec::new();
+        for message in mcap::MessageStream::new(&self.bytes).map_err(|e| self.failed(e))? {
+            let message = message.map_err(|e| self.failed(e))?;
+            let key = ChannelKey::of_channel(&message.channel);
+            all.push(BagMessage {
+                message: message.channel.topic.clone(),
+                endpoint: key.as_ref().map(|k| k.endpoint.clone()),
+                scope: key.map(|k| k.scope),
+                seq: message.sequence,
+                log_time: message.log_time,
+                publish_time: message.publish_time,
+                data: message.data.into_owned(),
+            });
+        }
+        all.sort_by_key(|m| m.log_time);
+        Ok(all)
+    }
+}
+
+/// A CBOR payload as JSON; `None` if it does not decode.
+pub fn to_json(data: &[u8]) -> Option<serde_json::Value> {
+    minicbor_serde::from_slice::<serde_json::Value>(data).ok()
+}

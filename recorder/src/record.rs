@@ -1,0 +1,320 @@
+//! `cohort record`: joins a running app through discovery as a subscriber of its message types,
+//! one subscriber per provider (so each provider's messages form a channel of their own, and its
+//! sequence numbers show what was lost), and writes what arrives into an MCAP file, or keeps the
+//! last seconds of it in a [`Ring`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cohort_discovery::{ClientConfig, DiscoveryClient};
+use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, PortKind, PortSpec, Scope, SocketOptions, SubPort};
+use slog::{info, warn};
+
+use crate::access::Access;
+use crate::layout::{ChannelKey, Losses};
+use crate::ring::Ring;
+use crate::sink::{Heading, Recorded, Sink};
+
+/// The name under which the recorder registers with discovery.
+const RECORDER: &str = "$recorder";
+
+/// What to record, and where.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// The app.
+    pub app: String,
+    /// The message types to record.
+    pub messages: Vec<String>,
+    /// The model's text, written into the file.
+    pub model: Option<String>,
+    /// The discovery daemon of this host.
+    pub daemon: String,
+    /// How to reach the app.
+    pub access: Access,
+    /// The file to write (with a ring: the first dump's; later ones get `-2`, `-3`, … before the
+    /// extension).
+    pub output: PathBuf,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Keep only the last this long, written when `dump` is set and at the end.
+    pub ring: Option<Duration>,
+}
+
+/// What a recording did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordSummary {
+    /// The files written.
+    pub files: Vec<PathBuf>,
+    /// Messages received.
+    pub received: u64,
+    /// Messages written (all of them, or a ring's last ones).
+    pub written: u64,
+    /// Channels (providers) seen.
+    pub channels: usize,
+    /// Messages the providers' sequence numbers show lost.
+    pub lost: u64,
+    /// Frames refused.
+    pub refused: u64,
+}
+
+/// Why a recording failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Discovery failed.
+    #[error("discovery: {0}")]
+    Discovery(#[from] cohort_discovery::ClientError),
+    /// A subscriber could not be made.
+    #[error("ports: {0}")]
+    Ports(#[from] cohort_ports::PortError),
+    /// The file could not be written.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: mcap::McapError,
+    },
+    /// Polling failed.
+    #[error("poll: {0}")]
+    Poll(zmq::Error),
+}
+
+/// A provider the recorder subscribes to.
+struct Provider {
+    channel: usize,
+    sub: SubPort,
+    last_seq: Option<u64>,
+}
+
+/// Where received messages go.
+enum Target {
+    File(Box<Sink>, PathBuf),
+    Ring(Ring),
+}
+
+/// The nanoseconds since the Unix epoch of `time`.
+fn nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// The path of the `n`th dump of a ring into `output` (the first is `output` itself).
+fn dump_path(output: &Path, n: usize) -> PathBuf {
+    if n <= 1 {
+        return output.to_owned();
+    }
+    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match output.extension() {
+        Some(ext) => format!("{stem}-{n}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{n}"),
+    };
+    output.with_file_name(name)
+}
+
+/// Records the app until `stop` is set or the duration passes. With a ring, writes the ring
+/// whenever `dump` is set (and clears it), and at the end.
+pub fn record(
+    options: &RecordOptions,
+    stop: &AtomicBool,
+    dump: &AtomicBool,
+    log: &slog::Logger,
+) -> Result<RecordSummary, RecordError> {
+    let ctx = zmq::Context::new();
+    let addressing = Addressing::new(&options.app, RECORDER, &Interface::Auto)?;
+    let factory = PortFactory::with_context(
+        ctx.clone(),
+        addressing,
+        SocketOptions::default(),
+        options.access.ports.clone(),
+        log.clone(),
+    )?;
+    let mut config = ClientConfig::new(&options.app, RECORDER);
+    config.daemon = options.daemon.clone();
+    config.security = options.access.discovery.clone();
+    let mut disco = DiscoveryClient::connect(&ctx, config, log.clone())?;
+    let started = nanos(SystemTime::now());
+    let heading = Heading { app: &options.app, started, model: options.model.as_deref() };
+    let mut target = match options.ring {
+        Some(span) => Target::Ring(Ring::new(span)),
+        None => Target::File(
+            Box::new(
+                Sink::create(&options.output, &heading)
+                    .map_err(|source| RecordError::File { path: options.output.clone(), source })?,
+            ),
+            options.output.clone(),
+        ),
+    };
+
+    // Lookups: one per message type and scope, keyed `$record.<message>.<scope>`.
+    let mut lookups: BTreeMap<String, (String, Scope)> = BTreeMap::new();
+    let mut channels: Vec<ChannelKey> = Vec::new();
+    let mut losses: Vec<Losses> = Vec::new();
+    let mut providers: BTreeMap<String, Provider> = BTreeMap::new();
+    let add = |message: &str,
+               scope: Scope,
+               endpoint: &Endpoint,
+               channels: &mut Vec<ChannelKey>,
+               losses: &mut Vec<Losses>|
+     -> Result<Provider, RecordError> {
+        let key = ChannelKey::new(message, endpoint, scope);
+        let channel = match channels.iter().position(|c| *c == key) {
+            Some(i) => i,
+            None => {
+                channels.push(key);
+                losses.push(Losses::default());
+                channels.len() - 1
+            }
+        };
+        let spec = PortSpec::new(RECORDER, message, PortKind::Sub, scope, message).timed(true);
+        let mut sub = factory.subscriber(&spec)?;
+        sub.add_endpoint(endpoint)?;
+        info!(log, "recording a provider"; "message" => message, "endpoint" => endpoint.as_str());
+        Ok(Provider { channel, sub, last_seq: None })
+    };
+    for message in &options.messages {
+        for scope in [Scope::Global, Scope::Local] {
+            let key = format!("$record.{message}.{}", if scope == Scope::Global { "global" } else { "local" });
+            let endpoints = disco.lookup(&key, PortKind::Sub, message, scope)?;
+            lookups.insert(key, (message.clone(), scope));
+            for endpoint in endpoints {
+                let provider = add(message, scope, &endpoint, &mut channels, &mut losses)?;
+                providers.insert(endpoint.as_str().to_owned(), provider);
+            }
+        }
+    }
+
+    let until = options.duration.map(|d| Instant::now() + d);
+    let mut summary = RecordSummary::default();
+    let mut dumps = 0;
+    while !stop.load(Ordering::Relaxed) && until.is_none_or(|u| Instant::now() < u) {
+        for update in disco.poll()? {
+            let Some((message, scope)) = lookups.get(&update.port).cloned() else { continue };
+            for endpoint in &update.removed {
+                if let Some(gone) = providers.remove(endpoint.as_str()) {
+                    info!(log, "a provider is gone"; "message" => &message, "endpoint" => endpoint.as_str());
+                    let refused = gone.sub.stats().snapshot().dropped();
+                    if let Some(l) = losses.get_mut(gone.channel) {
+                        l.refused += refused;
+                    }
+                }
+            }
+            for endpoint in &update.added {
+                if !providers.contains_key(endpoint.as_str()) {
+                    let provider = add(&message, scope, endpoint, &mut channels, &mut losses)?;
+                    providers.insert(endpoint.as_str().to_owned(), provider);
+                }
+            }
+        }
+        for provider in providers.values_mut() {
+            while let Some(received) = provider.sub.recv_bytes()? {
+                let recv_time = nanos(received.recv_time.unwrap_or_else(SystemTime::now));
+                let message = Recorded {
+                    seq: received.seq,
+                    log_time: recv_time,
+                    publish_time: received.send_time.map_or(recv_time, nanos),
+                    data: received.value.to_vec(),
+                };
+                if let (Some(last), Some(l)) = (provider.last_seq, losses.get_mut(provider.channel)) {
+                    l.lost += message.seq.saturating_sub(last + 1);
+                }
+                provider.last_seq = Some(message.seq);
+                summary.received += 1;
+                match &mut target {
+                    Target::File(sink, path) => {
+                        let channel = &channels[provider.channel];
+                        sink.write(channel, &message)
+                            .map_err(|source| RecordError::File { path: path.clone(), source })?;
+                    }
+                    Target::Ring(ring) => ring.push(provider.channel, message),
+                }
+            }
+        }
+        if let Target::Ring(ring) = &target {
+            if dump.swap(false, Ordering::Relaxed) {
+                dumps += 1;
+                let path = dump_path(&options.output, dumps);
+                let written = write_ring(ring, &channels, &losses, &providers, &heading, &path)?;
+                info!(log, "wrote the ring"; "file" => path.display().to_string(), "messages" => written);
+                summary.files.push(path);
+            }
+        }
+        let mut items = vec![disco.socket().as_poll_item(zmq::POLLIN)];
+        items.extend(providers.values().map(|p| p.sub.socket().as_poll_item(zmq::POLLIN)));
+        let wait = disco.next_deadline().saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
+        match zmq::poll(&mut items, i64::try_from(wait.as_millis() + 1).unwrap_or(i64::MAX)) {
+            Ok(_) | Err(zmq::Error::EINTR) => {}
+            Err(e) => return Err(RecordError::Poll(e)),
+        }
+    }
+
+    summary.channels = channels.len();
+    match target {
+        Target::File(sink, path) => {
+            summary.written = sink.written();
+            let all = current_losses(&losses, &providers);
+            (*sink)
+                .finish(channels.iter().zip(all))
+                .map_err(|source| RecordError::File { path: path.clone(), source })?;
+            summary.files.push(path);
+        }
+        Target::Ring(ring) => {
+            dumps += 1;
+            let path = dump_path(&options.output, dumps);
+            summary.written = write_ring(&ring, &channels, &losses, &providers, &heading, &path)?;
+            summary.files.push(path);
+        }
+    }
+    let all = current_losses(&losses, &providers);
+    summary.lost = all.iter().map(|l| l.lost).sum();
+    summary.refused = all.iter().map(|l| l.refused).sum();
+    if summary.lost > 0 || summary.refused > 0 {
+        warn!(log, "messages were lost"; "lost" => summary.lost, "refused" => summary.refused);
+    }
+    if let Err(e) = disco.goodbye() {
+        warn!(log, "cannot unregister from discovery"; "error" => %e);
+    }
+    Ok(summary)
+}
+
+/// The losses of each channel, with the frames the current subscribers refused so far.
+fn current_losses(losses: &[Losses], providers: &BTreeMap<String, Provider>) -> Vec<Losses> {
+    let mut all = losses.to_vec();
+    for p in providers.values() {
+        if let Some(l) = all.get_mut(p.channel) {
+            l.refused += p.sub.stats().snapshot().dropped();
+        }
+    }
+    all
+}
+
+/// Writes `ring` into a new file at `path`; how many messages.
+fn write_ring(
+    ring: &Ring,
+    channels: &[ChannelKey],
+    losses: &[Losses],
+    providers: &BTreeMap<String, Provider>,
+    heading: &Heading<'_>,
+    path: &Path,
+) -> Result<u64, RecordError> {
+    let failed = |source| RecordError::File { path: path.to_owned(), source };
+    let mut sink = Sink::create(path, heading).map_err(failed)?;
+    for (channel, message) in ring.messages(channels) {
+        sink.write(channel, message).map_err(failed)?;
+    }
+    let written = sink.written();
+    sink.finish(channels.iter().zip(current_losses(losses, providers))).map_err(failed)?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_dumps_are_numbered() {
+        assert_eq!(dump_path(Path::new("/tmp/a.mcap"), 1), Path::new("/tmp/a.mcap"));
+        assert_eq!(dump_path(Path::new("/tmp/a.mcap"), 3), Path::new("/tmp/a-3.mcap"));
+        assert_eq!(dump_path(Path::new("box"), 2), Path::new("box-2"));
+    }
+}

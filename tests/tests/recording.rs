@@ -1,0 +1,148 @@
+//! Recording and replay with real processes: `cohort record` records the estimator for 5 s; what
+//! it wrote agrees with what the GlobalEstimator logged; `cohort replay` publishes the recording
+//! into a run of the Aggregator actor alone (a deployment without the Estimator), whose
+//! GlobalEstimator then logs the same estimates; and a reader nobody here wrote, the Python `mcap`
+//! package (with `cbor2`, installed into a virtual environment of the test's own), reads the
+//! same channels, counts and payloads.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use cohort_tests::{free_port, skip, AppRun, Record, TempDir};
+use serde_json::Value;
+
+const ESTIMATOR: &str = env!("CARGO_BIN_EXE_cohort-estimator");
+const COHORT: &str = env!("CARGO_BIN_EXE_cohort-cli");
+const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../apps/estimator/estimator.riaps");
+const DEPLOYMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../apps/estimator/estimator.depl");
+
+/// The Aggregator alone, with the arguments the example's deployment gives it.
+const AGGREGATOR_ONLY: &str =
+    "app DistributedEstimator {\n\ton all Aggregator(posArg=12,optArg=\"fromDeployment\");\n}\n";
+
+/// How long the app may take to start.
+const START: Duration = Duration::from_secs(15);
+
+/// An estimate the GlobalEstimator logged, as (source, seq, value).
+fn estimate(r: &Record) -> Option<(String, u64, String)> {
+    (r.msg() == "estimate received")
+        .then(|| Some((r.text("source").to_owned(), r.value["seq"].as_u64()?, r.value["value"].to_string())))
+        .flatten()
+}
+
+/// Runs `cohort` with `args`, its runtime directory `run`; its standard output, after checking
+/// that it succeeded.
+fn cohort(run: &Path, args: &[&str]) -> String {
+    let out = Command::new(COHORT).args(args).env("XDG_RUNTIME_DIR", run).output().unwrap();
+    assert!(out.status.success(), "cohort {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Starts the estimator app with `deployment`.
+fn estimator(name: &str, deployment: &str, daemon: &str, run: &Path) -> AppRun {
+    let args = ["run", "--deployment", deployment, "--daemon", daemon, "--daemon-idle", "1", "--interface", "lo"];
+    let args = [&args[..], &["--log-format", "json", "--insecure"]].concat();
+    AppRun::start(name, ESTIMATOR, &args, &[("XDG_RUNTIME_DIR", run.to_str().unwrap())]).unwrap()
+}
+
+#[test]
+fn a_recording_replays_into_the_aggregator_alone_and_python_reads_it() {
+    let dir = TempDir::new("recording").unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let daemon = format!("tcp://127.0.0.1:{}", free_port().unwrap());
+    let file = dir.path().join("estimator.mcap");
+    let file = file.to_str().unwrap();
+
+    // 1. The whole app runs; 5 s of it are recorded.
+    let mut app = estimator("estimator", DEPLOYMENT, &daemon, &run);
+    app.wait("a first estimate", START, estimate).unwrap();
+    cohort(&run, &["record", MODEL, "--daemon", &daemon, "--insecure", "-o", file, "--duration", "5"]);
+    app.terminate();
+    let logged: BTreeSet<(String, u64, String)> = app.records().iter().filter_map(estimate).collect();
+
+    // What the file holds: the Estimate and SensorReady providers, with what the app logged.
+    let info = cohort(&run, &["bag", "info", file]);
+    eprintln!("{info}");
+    assert!(info.contains("app:      DistributedEstimator"), "{info}");
+    assert!(info.contains("model:    attached"), "{info}");
+    let lines = cohort(&run, &["bag", "cat", file, "--messages", "Estimate"]);
+    let recorded: Vec<Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(recorded.len() >= 3, "about one estimate a second: {}", recorded.len());
+    let recorded: BTreeSet<(String, u64, String)> = recorded
+        .iter()
+        .map(|m| {
+            let p = &m["payload"];
+            (p["source"].as_str().unwrap().to_owned(), p["seq"].as_u64().unwrap(), p["value"].to_string())
+        })
+        .collect();
+    assert!(recorded.is_subset(&logged), "every recorded estimate was logged by the app: {recorded:?}");
+    let readies = cohort(&run, &["bag", "cat", file, "--messages", "SensorReady"]).lines().count();
+    assert!(readies >= 3, "the local SensorReady is recorded too: {readies}");
+
+    // 2. The Aggregator alone gets the recording, and logs the same estimates.
+    let depl = dir.path().join("aggregator.depl");
+    std::fs::write(&depl, AGGREGATOR_ONLY).unwrap();
+    let mut aggregator = estimator("aggregator", depl.to_str().unwrap(), &daemon, &run);
+    aggregator
+        .wait("the aggregator running", START, |r| {
+            (r.msg() == "actor running" && r.actor() == "Aggregator").then_some(())
+        })
+        .unwrap();
+    cohort(&run, &["replay", file, "--daemon", &daemon, "--insecure", "--interface", "lo"]);
+    aggregator.terminate();
+    let replayed: BTreeSet<(String, u64, String)> = aggregator.records().iter().filter_map(estimate).collect();
+    assert_eq!(replayed, recorded, "the replayed run logs the recorded estimates");
+
+    // 3. Python's mcap package reads the same channels, counts and payloads.
+    python_reads(dir.path(), file, &recorded, readies);
+}
+
+/// The Python reader: a virtual environment with `mcap` and `cbor2`, and a script that prints
+/// each message's topic, scope and decoded payload.
+fn python_reads(dir: &Path, file: &str, estimates: &BTreeSet<(String, u64, String)>, readies: usize) {
+    let test = "a_recording_replays_into_the_aggregator_alone_and_python_reads_it (Python reader)";
+    let venv = dir.join("venv");
+    let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).output();
+    if !made.is_ok_and(|o| o.status.success()) {
+        return skip(test, "python3 -m venv failed (apt-get install -y python3-venv)", "COHORT_REQUIRE_PYTHON_MCAP");
+    }
+    let pip = Command::new(venv.join("bin/pip")).args(["install", "--quiet", "mcap", "cbor2"]).output().unwrap();
+    if !pip.status.success() {
+        let why = format!("pip install mcap cbor2 failed: {}", String::from_utf8_lossy(&pip.stderr).trim());
+        return skip(test, &why, "COHORT_REQUIRE_PYTHON_MCAP");
+    }
+    let script = r#"
+import json, sys, cbor2
+from mcap.reader import make_reader
+with open(sys.argv[1], "rb") as f:
+    reader = make_reader(f)
+    for schema, channel, message in reader.iter_messages():
+        print(json.dumps({"topic": channel.topic, "schema": schema.name if schema else None,
+                          "encoding": channel.message_encoding, "scope": channel.metadata.get("scope"),
+                          "seq": message.sequence, "payload": cbor2.loads(message.data)}))
+"#;
+    let out = Command::new(venv.join("bin/python")).arg("-c").arg(script).arg(file).output().unwrap();
+    assert!(out.status.success(), "the Python reader: {}", String::from_utf8_lossy(&out.stderr));
+    let read: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let of = |topic: &'static str| read.iter().filter(move |m| m["topic"] == topic);
+    for m in &read {
+        assert_eq!(m["encoding"], "cbor");
+        assert_eq!(m["schema"], m["topic"], "the schema is named as the model's message");
+    }
+    assert!(of("Estimate").all(|m| m["scope"] == "global"));
+    assert!(of("SensorReady").all(|m| m["scope"] == "local"));
+    let python: BTreeSet<(String, u64, String)> = of("Estimate")
+        .map(|m| {
+            let p = &m["payload"];
+            (p["source"].as_str().unwrap().to_owned(), p["seq"].as_u64().unwrap(), p["value"].to_string())
+        })
+        .collect();
+    assert_eq!(&python, estimates, "Python decodes the estimates the app logged");
+    assert_eq!(of("SensorReady").count(), readies);
+}
