@@ -289,6 +289,9 @@ impl GroupCore {
             if self.prevote.is_some() {
                 next = next.min(self.prevote_retry);
             }
+            if self.leader.is_some() {
+                next = next.min(self.leader_heard + self.config.election_max);
+            }
         }
         if let Some(oldest) = self.peers.values().min() {
             next = next.min(*oldest + self.config.peer_timeout);
@@ -654,6 +657,15 @@ impl GroupCore {
             if self.next_heartbeat <= now {
                 self.next_heartbeat = now + period;
             }
+        }
+        if self.role == Role::Follower
+            && self.leader.is_some_and(|leader| leader != self.me)
+            && now >= self.leader_heard + self.config.election_max
+        {
+            // Silent for the longest election timeout: the leader is gone, even if this member's
+            // own candidacy was put off (granting a candidate's pre-vote defers it, and a
+            // candidate short of a quorum asks again and again).
+            self.lose_leader(&mut out);
         }
         if self.role != Role::Leader && now >= self.election_deadline {
             // No word from a leader within the election timeout: first ask whether the others

@@ -155,3 +155,26 @@ fn a_member_cut_off_does_not_raise_its_term_or_depose_the_leader_when_it_returns
     assert_eq!(net.agreed_leader(&[0, 1, 2, 3, 4]), Some(leader));
     assert!((0..5).all(|i| net.members[i].as_ref().unwrap().term() == term));
 }
+
+#[test]
+fn when_a_majority_leaves_the_last_follower_drops_the_leader_that_stepped_down() {
+    // Five declared, three leave: the leader no longer hears a majority and steps down; it then
+    // asks for pre-votes again and again, which the last follower grants, and each grant puts
+    // off that follower's own candidacy. The follower must still drop the silent leader.
+    let config = GroupConfig { expected_size: Some(5), ..GroupConfig::default() };
+    let mut net = Net::new(5, config);
+    net.run_for(Duration::from_secs(5));
+    let all: Vec<usize> = (0..5).collect();
+    let leader = net.leaders(&all)[0];
+    let follower = all.iter().copied().find(|&i| i != leader).unwrap();
+    for i in all.iter().copied().filter(|&i| i != leader && i != follower) {
+        let out = net.members[i].as_mut().unwrap().leave();
+        net.absorb(i, out);
+        net.members[i] = None;
+    }
+    net.run_for(Duration::from_secs(10));
+    assert!(net.leaders(&[leader, follower]).is_empty(), "two of five elect no one");
+    for i in [leader, follower] {
+        assert_eq!(net.members[i].as_ref().unwrap().leader(), None, "member {i} still follows a leader");
+    }
+}
