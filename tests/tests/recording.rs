@@ -3,7 +3,8 @@
 //! into a run of the Aggregator actor alone (a deployment without the Estimator), whose
 //! GlobalEstimator then logs the same estimates; and a reader nobody here wrote, the Python `mcap`
 //! package (with `cbor2`, installed into a virtual environment of the test's own), reads the
-//! same channels, counts and payloads.
+//! same channels, counts and payloads. A ring (`--ring 2`) writes only the last 2 s on SIGUSR1,
+//! and again when it stops.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -145,4 +146,44 @@ with open(sys.argv[1], "rb") as f:
         .collect();
     assert_eq!(&python, estimates, "Python decodes the estimates the app logged");
     assert_eq!(of("SensorReady").count(), readies);
+}
+
+#[test]
+fn a_ring_keeps_the_last_seconds_and_writes_them_on_sigusr1_and_at_the_end() {
+    let dir = TempDir::new("recording-ring").unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let daemon = format!("tcp://127.0.0.1:{}", free_port().unwrap());
+    let file = dir.path().join("box.mcap");
+    let mut app = estimator("estimator", DEPLOYMENT, &daemon, &run);
+    app.wait("a first estimate", START, estimate).unwrap();
+    let args = ["record", MODEL, "--daemon", &daemon, "--insecure", "--ring", "2", "-o", file.to_str().unwrap()];
+    let mut recorder = Command::new(COHORT).args(args).env("XDG_RUNTIME_DIR", &run).spawn().unwrap();
+    // Four more estimates (one a second) pass the recorder: more than the ring keeps.
+    for n in 0..4 {
+        app.wait(&format!("estimate {n}"), START, estimate).unwrap();
+    }
+    cohort_tests::signal(i32::try_from(recorder.id()).unwrap(), libc::SIGUSR1).unwrap();
+    let written = std::time::Instant::now() + START;
+    let info = loop {
+        // The file is complete once its summary reads.
+        if let Ok(out) = Command::new(COHORT).args(["bag", "info", file.to_str().unwrap()]).output() {
+            if out.status.success() {
+                break String::from_utf8(out.stdout).unwrap();
+            }
+        }
+        assert!(std::time::Instant::now() < written, "the ring was not written on SIGUSR1");
+        app.watch(std::time::Instant::now() + Duration::from_millis(50), |_| {});
+    };
+    let span: f64 =
+        info.lines().find_map(|l| l.strip_prefix("span:")).unwrap().trim().trim_end_matches(" s").parse().unwrap();
+    assert!(span <= 2.0, "the ring keeps 2 s: {info}");
+    let estimates = info.lines().find(|l| l.trim_start().starts_with("Estimate")).unwrap();
+    let count: u64 = estimates.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!((1..=3).contains(&count), "the estimates of the last 2 s, of the 4 or more sent: {info}");
+    cohort_tests::signal(i32::try_from(recorder.id()).unwrap(), libc::SIGTERM).unwrap();
+    assert!(recorder.wait().unwrap().success());
+    let last = dir.path().join("box-2.mcap");
+    cohort(&run, &["bag", "info", last.to_str().unwrap()]);
+    app.terminate();
 }
