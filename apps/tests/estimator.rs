@@ -1,7 +1,9 @@
 //! The DistributedEstimator in one process: its two actors, with the arguments the model and
 //! deployment give them, find each other through a real discovery daemon, and every handler of
 //! every component fires: sensor readings, queries, estimates, aggregates. What happens is read
-//! from the components' own log lines.
+//! from the components' own log lines. Two more tests replay one component deterministically
+//! (`cohort_runtime::replay`): the LocalEstimator with readings and the replies to its queries,
+//! and the GlobalEstimator with estimates and ticks of its timer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -89,10 +91,7 @@ fn wait_for(events: &Receiver<Event>, deadline: Instant, what: &str, wanted: imp
 
 #[test]
 fn sensor_readings_estimates_and_aggregates_flow_between_the_two_actors() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("estimator");
-    let read = |name: &str| SourceFile::new(name, std::fs::read_to_string(dir.join(name)).unwrap());
-    let (model, depl) = (read("estimator.riaps"), read("estimator.depl"));
-    let app = compile_app_model(&model.text).value.unwrap().apps.remove(0);
+    let (app, model, depl) = estimator_files();
     let deployment = compile_deployment(&depl.text).value.unwrap();
     let resolver = Resolver::new(&app, &model).with_deployment(&deployment, &depl);
     // Both actors are placed `on all`: any host will do.
@@ -173,4 +172,101 @@ fn sensor_readings_estimates_and_aggregates_flow_between_the_two_actors() {
         .collect();
     assert!(problems.is_empty(), "{problems:?}");
     eprintln!("the first aggregate with estimates came {took:?} after the start: {aggregate:?}");
+}
+
+/// The estimator's model and its deployment, read from `apps/estimator`.
+fn estimator_files() -> (cohort_model::ast::App, SourceFile, SourceFile) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("estimator");
+    let read = |name: &str| SourceFile::new(name, std::fs::read_to_string(dir.join(name)).unwrap());
+    let (model, depl) = (read("estimator.riaps"), read("estimator.depl"));
+    let app = compile_app_model(&model.text).value.unwrap().apps.remove(0);
+    (app, model, depl)
+}
+
+/// The arguments the deployment gives instance `instance` of actor `actor`.
+fn instance_args(
+    app: &cohort_model::ast::App,
+    model: &SourceFile,
+    depl: &SourceFile,
+    actor: &str,
+    instance: &str,
+) -> cohort_runtime::ComponentArgs {
+    let deployment = compile_deployment(&depl.text).value.unwrap();
+    let resolver = Resolver::new(app, model).with_deployment(&deployment, depl);
+    resolver.component_args(&resolver.actor_args(actor, "127.0.0.1").unwrap(), instance).unwrap()
+}
+
+/// Deterministic replay of one component: the LocalEstimator gets five sensor readings, each a
+/// `ready` message and the reply to the query it sends for it, at times on a simulated clock.
+/// It sends the same queries and estimates at every run, and the estimates are the moving
+/// average of the readings with its `fArg` (0.12).
+#[test]
+fn a_replayed_local_estimator_sends_the_same_queries_and_estimates_every_time() {
+    use cohort_apps::estimator::messages::{Estimate, SensorQuery, SensorReady, SensorValue};
+    use cohort_runtime::replay::{ComponentReplay, Input, OutputKind};
+
+    let (app, model, depl) = estimator_files();
+    let args = instance_args(&app, &model, &depl, "Estimator", "filter");
+    let components = cohort_apps::estimator::components();
+    let replay = ComponentReplay::new(&app, "Estimator", "filter", args, &components).unwrap();
+    let readings = [1.0, 3.0, 2.0, 5.0, 4.0];
+    let mut inputs = Vec::new();
+    for (n, value) in (1u64..).zip(readings) {
+        let at = Duration::from_secs(n);
+        inputs.push(Input::message(at, "ready", &SensorReady { seq: n }).unwrap());
+        inputs.push(Input::reply(at + Duration::from_millis(3), "query", &SensorValue { seq: n, value }).unwrap());
+    }
+
+    let first = replay.run(&inputs).unwrap();
+    for _ in 0..3 {
+        assert_eq!(replay.run(&inputs).unwrap(), first, "the same inputs give the same outputs");
+    }
+    let requests: Vec<_> = first.iter().filter(|o| o.kind == OutputKind::Request).collect();
+    let queries: Vec<u64> = requests.iter().map(|o| o.decode::<SensorQuery>().unwrap().seq).collect();
+    assert_eq!(queries, [1, 2, 3, 4, 5], "one query per reading");
+    let after: Vec<Option<usize>> = requests.iter().map(|o| o.after).collect();
+    assert_eq!(after, [Some(0), Some(2), Some(4), Some(6), Some(8)], "each right after its `ready`");
+    let estimates: Vec<Estimate> =
+        first.iter().filter(|o| o.port == "estimate").map(|o| o.decode::<Estimate>().unwrap()).collect();
+    assert_eq!(estimates.len(), readings.len());
+    let mut expected = readings[0];
+    for (i, (estimate, value)) in estimates.iter().zip(readings).enumerate() {
+        if i > 0 {
+            expected += 0.12 * (value - expected);
+        }
+        assert_eq!((estimate.seq, estimate.value), (i as u64 + 1, value));
+        assert!((estimate.estimate - expected).abs() < 1e-12, "estimate {i}: {} vs {expected}", estimate.estimate);
+    }
+}
+
+/// The GlobalEstimator replayed with estimates and ticks of its `wakeup` timer: each tick logs the
+/// aggregate of the estimates fed since the last one.
+#[test]
+fn a_replayed_global_estimator_aggregates_the_estimates_fed_between_its_ticks() {
+    use cohort_apps::estimator::messages::Estimate;
+    use cohort_runtime::replay::{ComponentReplay, Input};
+
+    let (app, model, depl) = estimator_files();
+    let args = instance_args(&app, &model, &depl, "Aggregator", "aggr");
+    let (tx, rx) = channel();
+    let log = slog::Logger::root(slog::Fuse(Capture(Mutex::new(tx))), slog::o!());
+    let components = cohort_apps::estimator::components();
+    let replay = ComponentReplay::new(&app, "Aggregator", "aggr", args, &components).unwrap().with_log(log);
+    let estimate = |source: &str, seq: u64, value: f64| Estimate { source: source.into(), seq, value, estimate: value };
+    let ms = Duration::from_millis;
+    let inputs = [
+        Input::message(ms(100), "estimate", &estimate("a", 1, 1.0)).unwrap(),
+        Input::message(ms(200), "estimate", &estimate("b", 1, 3.0)).unwrap(),
+        Input::tick(ms(3000), "wakeup"),
+        Input::message(ms(3100), "estimate", &estimate("a", 2, 5.0)).unwrap(),
+        Input::tick(ms(6000), "wakeup"),
+    ];
+    let outputs = replay.run(&inputs).unwrap();
+    assert!(outputs.is_empty(), "the GlobalEstimator sends nothing: {outputs:?}");
+    let aggregates: Vec<[String; 3]> = rx
+        .try_iter()
+        .filter(|e| e.msg == "aggregate")
+        .map(|e| ["count", "sources", "mean"].map(|k| e.get(k).unwrap_or_default().to_owned()))
+        .collect();
+    assert_eq!(aggregates, [["2", "2", "2"], ["1", "1", "5"]].map(|a| a.map(str::to_owned)));
 }

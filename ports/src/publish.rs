@@ -46,6 +46,12 @@ impl PubPort {
         &self.stats
     }
 
+    /// The underlying PUB socket (a component replay asks it to take in a new subscriber's
+    /// subscription before the component publishes).
+    pub fn socket(&self) -> &zmq::Socket {
+        &self.socket
+    }
+
     /// Publishes `value`, encoded as CBOR.
     pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PortError> {
         self.seq += 1;

@@ -107,7 +107,10 @@ pub(crate) struct Executor<P> {
 
 /// Opens the ports of `plan`, makes the component with `make`. Returns the ports discovery
 /// must know about, and the counters of the ports and handlers.
-fn build<P: PortSet>(plan: Plan, make: Maker<P>) -> Result<(Executor<P>, Vec<DiscoveredPort>, InstanceProbe), String> {
+pub(crate) fn build<P: PortSet>(
+    plan: Plan,
+    make: Maker<P>,
+) -> Result<(Executor<P>, Vec<DiscoveredPort>, InstanceProbe), String> {
     let Plan { identity, ports, scheduler, groups, args, factory, group_link, count_calls, log } = plan;
     let mut opened: Vec<Option<(PortDescriptor, Port)>> =
         (0..ports.iter().map(|p| p.index + 1).max().unwrap_or(0)).map(|_| None).collect();
@@ -418,6 +421,55 @@ impl<P: PortSet> Executor<P> {
             let (index, name, deadline) = (input.index, Rc::clone(&input.name), input.deadline);
             self.guarded(&name, deadline, |hosted, ctx| hosted.serve(ctx, index))
                 .count(self.count_calls, &self.inputs[i].stats);
+        }
+    }
+
+    /// (Replay.) Calls `on_activate`, without starting the periodic timers: the replay fires them.
+    pub(crate) fn activate_for_replay(&mut self) {
+        self.active = true;
+        self.lifecycle("on_activate", |h, c| h.activate(c));
+    }
+
+    /// (Replay.) Calls `on_deactivate`.
+    pub(crate) fn deactivate_for_replay(&mut self) {
+        self.lifecycle("on_deactivate", |h, c| h.deactivate(c));
+    }
+
+    /// (Replay.) Calls the handler of the input port of model index `index` (which drains it).
+    pub(crate) fn serve_for_replay(&mut self, index: usize) {
+        let Some(input) = self.inputs.iter().find(|i| i.index == index) else { return };
+        let (name, deadline) = (Rc::clone(&input.name), input.deadline);
+        self.guarded(&name, deadline, |hosted, ctx| hosted.serve(ctx, index));
+    }
+
+    /// (Replay.) Fires timer `name` as if it had been due and fired at `at`; false if the
+    /// component has no such timer.
+    pub(crate) fn fire_for_replay(&mut self, name: &str, at: Instant) -> bool {
+        let Some(slot) = self.timers.iter().position(|t| &*t.name == name) else { return false };
+        let (index, label, deadline) =
+            (self.timers[slot].index, Rc::clone(&self.timers[slot].name), self.timers[slot].deadline);
+        let tick = crate::timers::Tick {
+            timer: crate::timers::TimerId::at(slot),
+            name: Arc::from(name),
+            scheduled: at,
+            fired: at,
+            missed: 0,
+        };
+        self.guarded(&label, deadline, |hosted, ctx| hosted.tick(ctx, index, tick));
+        true
+    }
+
+    /// (Replay.) Connects the consuming port of model index `index` to `endpoint`.
+    pub(crate) fn connect_for_replay(&mut self, index: usize, endpoint: &Endpoint) {
+        self.apply_update(index, std::slice::from_ref(endpoint), &[]);
+    }
+
+    /// (Replay.) The sockets of the port of model index `index` (for a `pub` port, its PUB).
+    pub(crate) fn sockets_for_replay(&self, index: usize) -> Vec<&zmq::Socket> {
+        match self.ctx.ports.port(index) {
+            Some(Port::Pub(p)) => vec![p.socket()],
+            Some(port) => sockets(port),
+            None => Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ use crate::group::{GroupEvent, GroupName};
 use crate::named::NamedPorts;
 use crate::params::{ArgError, ComponentArgs};
 use crate::portset::PortShape;
+use crate::replay::{Input as ReplayInput, Output as ReplayOutput};
 use crate::timers::Tick;
 use crate::typed::Generated;
 
@@ -179,6 +180,10 @@ fn run_untyped<C: Component>(plan: Plan, control: ComponentEnd) {
     thread_main::<NamedPorts>(plan, control, make_untyped::<C>);
 }
 
+fn replay_untyped<C: Component>(plan: Plan, inputs: &[ReplayInput]) -> Result<Vec<ReplayOutput>, String> {
+    crate::replay::drive::<NamedPorts>(plan, make_untyped::<C>, inputs)
+}
+
 impl<G: Generated> Hosted<G::Ports> for G {
     fn serve(&mut self, ctx: &mut Context<G::Ports>, index: usize) -> HandlerResult {
         Generated::serve(self, ctx, index)
@@ -234,6 +239,10 @@ fn run_generated<G: Generated>(plan: Plan, control: ComponentEnd) {
     thread_main::<G::Ports>(plan, control, make_generated::<G>);
 }
 
+fn replay_generated<G: Generated>(plan: Plan, inputs: &[ReplayInput]) -> Result<Vec<ReplayOutput>, String> {
+    crate::replay::drive::<G::Ports>(plan, make_generated::<G>, inputs)
+}
+
 /// Checks a string-keyed component type's handler bindings against an instance's ports.
 pub(crate) type BindingsCheck = fn(&[PortDescriptor]) -> Result<(), String>;
 
@@ -245,6 +254,8 @@ pub(crate) type ArgsCheck = fn(&ComponentArgs) -> Result<(), ArgError>;
 pub(crate) struct Entry {
     /// Runs an instance's thread.
     pub(crate) run: fn(Plan, ComponentEnd),
+    /// Replays inputs into an instance, on the calling thread ([`crate::replay`]).
+    pub(crate) replay: fn(Plan, &[ReplayInput]) -> Result<Vec<ReplayOutput>, String>,
     /// The ports generated code expects (none for the string-keyed API).
     pub(crate) shapes: Option<&'static [PortShape]>,
     /// Whether the string-keyed API's handler bindings fit the ports.
@@ -269,8 +280,13 @@ impl Components {
     /// [`Component::TYPE`].
     #[must_use]
     pub fn with<C: Component>(mut self) -> Components {
-        let entry =
-            Entry { run: run_untyped::<C>, shapes: None, check_bindings: Some(check_untyped::<C>), check_args: None };
+        let entry = Entry {
+            run: run_untyped::<C>,
+            replay: replay_untyped::<C>,
+            shapes: None,
+            check_bindings: Some(check_untyped::<C>),
+            check_args: None,
+        };
         self.entries.insert(C::TYPE, entry);
         self
     }
@@ -281,6 +297,7 @@ impl Components {
     pub fn with_generated<G: Generated>(mut self) -> Components {
         let entry = Entry {
             run: run_generated::<G>,
+            replay: replay_generated::<G>,
             shapes: Some(G::PORTS),
             check_bindings: None,
             check_args: Some(G::check_args),

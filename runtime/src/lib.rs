@@ -31,6 +31,7 @@ mod nic;
 pub mod params;
 mod peer_watch;
 mod portset;
+pub mod replay;
 pub mod timers;
 pub mod typed;
 mod watches;

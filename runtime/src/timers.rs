@@ -51,6 +51,11 @@ use std::time::{Duration, Instant};
 pub struct TimerId(usize);
 
 impl TimerId {
+    /// The id of the timer at position `index` of its set (a replay fires timers by position).
+    pub(crate) fn at(index: usize) -> TimerId {
+        TimerId(index)
+    }
+
     /// The timer's position in its set, from 0 in the order the timers were added.
     pub fn index(self) -> usize {
         self.0
