@@ -9,10 +9,14 @@
 //! - [`replay`] publishes a recording's messages into a running app, as providers of the same
 //!   message types, with the recorded timing ([`ReplayOptions`]).
 //!
+//! - [`component_inputs`] turns a recording into the inputs of one component, for a
+//!   deterministic replay of it ([`cohort_runtime::replay`]).
+//!
 //! [`layout`] says what a Cohort recording holds, for readers that are not this crate.
 
 mod access;
 mod bag;
+mod inputs;
 pub mod layout;
 mod record;
 mod replay;
@@ -21,6 +25,7 @@ mod sink;
 
 pub use access::{Access, AccessError};
 pub use bag::{to_json, Bag, BagError, BagInfo, BagMessage, ChannelInfo};
+pub use inputs::component_inputs;
 pub use record::{record, RecordError, RecordOptions, RecordSummary};
 pub use replay::{replay, ReplayError, ReplayOptions, ReplaySummary};
 pub use ring::Ring;

@@ -99,8 +99,41 @@ fn a_recording_replays_into_the_aggregator_alone_and_python_reads_it() {
     let replayed: BTreeSet<(String, u64, String)> = aggregator.records().iter().filter_map(estimate).collect();
     assert_eq!(replayed, recorded, "the replayed run logs the recorded estimates");
 
-    // 3. Python's mcap package reads the same channels, counts and payloads.
+    // 3. The recording as a regression test of one component: its SensorReady messages replayed
+    // into the LocalEstimator alone make it query the sensor for the same readings, every time.
+    replays_into_the_local_estimator(Path::new(file), readies);
+
+    // 4. Python's mcap package reads the same channels, counts and payloads.
     python_reads(dir.path(), file, &recorded, readies);
+}
+
+/// The recorded `ready` messages fed to the LocalEstimator (`cohort_runtime::replay`): one query
+/// per reading, with its number, the same at every run.
+fn replays_into_the_local_estimator(file: &Path, readies: usize) {
+    use cohort_apps::estimator::messages::{SensorQuery, SensorReady};
+    use cohort_runtime::params::Resolver;
+    use cohort_runtime::replay::{ComponentReplay, InputEvent};
+
+    let source = cohort_model::SourceFile::new("estimator.riaps", std::fs::read_to_string(MODEL).unwrap());
+    let app = cohort_model::compile_app_model(&source.text).value.unwrap().apps.remove(0);
+    let bag = cohort_recorder::Bag::open(file).unwrap();
+    let inputs = cohort_recorder::component_inputs(&bag, &app, "Estimator", "filter", true).unwrap();
+    let readings: Vec<u64> = inputs
+        .iter()
+        .map(|i| match &i.event {
+            InputEvent::Message { payload, .. } => minicbor_serde::from_slice::<SensorReady>(payload).unwrap().seq,
+            other => panic!("the LocalEstimator has no timer and gets no reply from a recording: {other:?}"),
+        })
+        .collect();
+    assert_eq!(readings.len(), readies);
+    let resolver = Resolver::new(&app, &source);
+    let args = resolver.component_args(&resolver.actor_defaults("Estimator").unwrap(), "filter").unwrap();
+    let components = cohort_apps::estimator::components();
+    let replay = ComponentReplay::new(&app, "Estimator", "filter", args, &components).unwrap();
+    let outputs = replay.run(&inputs).unwrap();
+    assert_eq!(replay.run(&inputs).unwrap(), outputs, "the same recording, the same outputs");
+    let queries: Vec<u64> = outputs.iter().map(|o| o.decode::<SensorQuery>().unwrap().seq).collect();
+    assert_eq!(queries, readings, "one query per recorded reading");
 }
 
 /// The Python reader: a virtual environment with `mcap` and `cbor2`, and a script that prints
