@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use cohort_ports::Scope;
 
-use crate::layout::{ChannelKey, Losses, DROPS_METADATA, MODEL_ATTACHMENT, RECORDING_METADATA};
+use crate::layout::{ChannelKey, Losses, DROPS_METADATA, GROUP_ENCODING, MODEL_ATTACHMENT, RECORDING_METADATA};
 
 /// Why a recording cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +75,9 @@ pub struct BagMessage {
     pub endpoint: Option<String>,
     /// Its scope where it was provided, if known.
     pub scope: Option<Scope>,
+    /// Its channel's message encoding: `cbor` for a message type's, `cohort-group` for a group
+    /// member's frames.
+    pub encoding: String,
     /// The provider's sequence number (its low 32 bits).
     pub seq: u32,
     /// When it was received, in nanoseconds since the Unix epoch.
@@ -161,6 +164,7 @@ impl Bag {
                 message: message.channel.topic.clone(),
                 endpoint: key.as_ref().map(|k| k.endpoint.clone()),
                 scope: key.map(|k| k.scope),
+                encoding: message.channel.message_encoding.clone(),
                 seq: message.sequence,
                 log_time: message.log_time,
                 publish_time: message.publish_time,
@@ -172,7 +176,148 @@ impl Bag {
     }
 }
 
-/// A CBOR payload as JSON; `None` if it does not decode.
+impl BagMessage {
+    /// Its payload as JSON ([`to_json`]); a group member's data frame as `{"from": hex, "data":
+    /// its application bytes as JSON, or hex}`.
+    pub fn payload_json(&self) -> Option<serde_json::Value> {
+        if self.encoding != GROUP_ENCODING {
+            return to_json(&self.data);
+        }
+        match self.data.split_first() {
+            Some((&cohort_groups::envelope::DATA_TAG, rest)) if rest.len() >= 16 => {
+                let (from, data) = rest.split_at(16);
+                let data = to_json(data).unwrap_or_else(|| serde_json::Value::String(hex(data)));
+                Some(serde_json::json!({ "from": hex(from), "data": data }))
+            }
+            _ => to_json(&self.data),
+        }
+    }
+}
+
+/// A CBOR payload as JSON: maps, arrays, text, numbers, booleans and null as themselves, byte
+/// strings as hex text, map keys that are not text as their JSON text; `None` if it does not
+/// decode.
 pub fn to_json(data: &[u8]) -> Option<serde_json::Value> {
-    minicbor_serde::from_slice::<serde_json::Value>(data).ok()
+    minicbor_serde::from_slice::<Json>(data).ok().map(|j| j.0)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Any CBOR value, as JSON.
+struct Json(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(JsonVisitor).map(Json)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any CBOR value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Self::Value, E> {
+        Ok(hex(v).into())
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut all = Vec::new();
+        while let Some(Json(v)) = seq.next_element()? {
+            all.push(v);
+        }
+        Ok(all.into())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut all = serde_json::Map::new();
+        while let Some((Json(k), Json(v))) = map.next_entry()? {
+            let key = match k {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            all.insert(key, v);
+        }
+        Ok(all.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Serialize)]
+    struct Sample {
+        name: String,
+        bytes: serde_bytes_like::Bytes,
+        n: u64,
+        x: f64,
+        list: Vec<i32>,
+    }
+
+    mod serde_bytes_like {
+        /// Serialized as a CBOR byte string.
+        pub(super) struct Bytes(pub(super) Vec<u8>);
+
+        impl serde::Serialize for Bytes {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(&self.0)
+            }
+        }
+    }
+
+    #[test]
+    fn any_cbor_becomes_json_with_bytes_as_hex() {
+        let sample = Sample {
+            name: "a".into(),
+            bytes: serde_bytes_like::Bytes(vec![0xab, 0x01]),
+            n: 7,
+            x: 0.5,
+            list: vec![-1, 2],
+        };
+        let cbor = minicbor_serde::to_vec(&sample).expect("encodes");
+        assert_eq!(
+            to_json(&cbor),
+            Some(serde_json::json!({"name": "a", "bytes": "ab01", "n": 7, "x": 0.5, "list": [-1, 2]}))
+        );
+        assert_eq!(to_json(&[0xff, 0x00]), None);
+    }
 }

@@ -5,6 +5,9 @@
 //!   `""`: the payloads describe themselves);
 //! - a channel per (message type, provider): topic the message type, message encoding `cbor`,
 //!   metadata `endpoint` (the provider's) and `scope` (`global` or `local`);
+//! - with `--groups`, a channel per (group instance, member): topic `<GroupType>.<instance>`,
+//!   schema `cohort.group`, message encoding `cohort-group` (see [`GROUP_ENCODING`]), metadata
+//!   `endpoint`, `scope` `global` and `group` (the group's discovery key, `M@Type.instance`);
 //! - a message per message received: `log_time` when the recorder received it, `publish_time`
 //!   when the provider sent it (the header's send time, where its port is `timed`; else the
 //!   receive time), `sequence` the provider's sequence number (its low 32 bits), data the CBOR
@@ -22,8 +25,14 @@ use cohort_ports::{Endpoint, Scope};
 
 /// The MCAP profile of a Cohort recording.
 pub const PROFILE: &str = "cohort";
-/// The message encoding of every channel.
+/// The message encoding of a message type's channels.
 pub const MESSAGE_ENCODING: &str = "cbor";
+/// The message encoding of a group instance's channels: the payloads of the group's frames
+/// (`cohort_groups::envelope`: a CBOR envelope, or a data frame, tag `0x01`, the sender's id in
+/// 16 bytes, then the application's bytes).
+pub const GROUP_ENCODING: &str = "cohort-group";
+/// The schema name of a group instance's channels: the group frames' message type.
+pub const GROUP_SCHEMA: &str = cohort_groups::envelope::FRAME_TYPE;
 /// The name of the model's attachment.
 pub const MODEL_ATTACHMENT: &str = "model.riaps";
 /// The name of the metadata record about the recording.
@@ -31,21 +40,54 @@ pub const RECORDING_METADATA: &str = "cohort.recording";
 /// The name of the metadata record of the losses.
 pub const DROPS_METADATA: &str = "cohort.drops";
 
-/// One channel of a recording: one provider of one message type.
+/// One channel of a recording: one provider of one message type, or one member of one group
+/// instance.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ChannelKey {
-    /// The message type, as the model names it.
+    /// The message type, as the model names it; for a group, `<GroupType>.<instance>`.
     pub message: String,
     /// The provider's endpoint.
     pub endpoint: String,
     /// Whether the message type is global or local where it was provided.
     pub scope: Scope,
+    /// For a group member's channel, the group's discovery key (`M@Type.instance`).
+    pub group: Option<String>,
 }
 
 impl ChannelKey {
     /// The key of provider `endpoint` of `message` in `scope`.
     pub fn new(message: &str, endpoint: &Endpoint, scope: Scope) -> ChannelKey {
-        ChannelKey { message: message.to_owned(), endpoint: endpoint.as_str().to_owned(), scope }
+        ChannelKey { message: message.to_owned(), endpoint: endpoint.as_str().to_owned(), scope, group: None }
+    }
+
+    /// The key of member `endpoint` of the group whose discovery key is `group`
+    /// (`M@Type.instance`).
+    pub fn of_group(group: &str, endpoint: &Endpoint) -> ChannelKey {
+        let label = group.split_once('@').map_or(group, |(_, label)| label);
+        ChannelKey {
+            message: label.to_owned(),
+            endpoint: endpoint.as_str().to_owned(),
+            scope: Scope::Global,
+            group: Some(group.to_owned()),
+        }
+    }
+
+    /// The channel's message encoding.
+    pub fn encoding(&self) -> &'static str {
+        if self.group.is_some() {
+            GROUP_ENCODING
+        } else {
+            MESSAGE_ENCODING
+        }
+    }
+
+    /// The channel's schema name.
+    pub fn schema(&self) -> &str {
+        if self.group.is_some() {
+            GROUP_SCHEMA
+        } else {
+            &self.message
+        }
     }
 
     /// The channel's metadata.
@@ -55,7 +97,12 @@ impl ChannelKey {
             Scope::Local => "local",
             Scope::Internal => "internal",
         };
-        BTreeMap::from([("endpoint".to_owned(), self.endpoint.clone()), ("scope".to_owned(), scope.to_owned())])
+        let mut metadata =
+            BTreeMap::from([("endpoint".to_owned(), self.endpoint.clone()), ("scope".to_owned(), scope.to_owned())]);
+        if let Some(group) = &self.group {
+            metadata.insert("group".to_owned(), group.clone());
+        }
+        metadata
     }
 
     /// The key of an MCAP channel of a Cohort recording: its topic and metadata; `None` for a
@@ -68,7 +115,8 @@ impl ChannelKey {
             _ => return None,
         };
         let endpoint = channel.metadata.get("endpoint")?.clone();
-        Some(ChannelKey { message: channel.topic.clone(), endpoint, scope })
+        let group = channel.metadata.get("group").cloned();
+        Some(ChannelKey { message: channel.topic.clone(), endpoint, scope, group })
     }
 
     /// How the losses metadata names the channel: `<message>@<endpoint>`.

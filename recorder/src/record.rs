@@ -13,7 +13,7 @@ use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, PortKind, PortS
 use slog::{info, warn};
 
 use crate::access::Access;
-use crate::layout::{ChannelKey, Losses};
+use crate::layout::{ChannelKey, Losses, GROUP_SCHEMA};
 use crate::ring::Ring;
 use crate::sink::{Heading, Recorded, Sink};
 
@@ -40,6 +40,31 @@ pub struct RecordOptions {
     pub duration: Option<Duration>,
     /// Keep only the last this long, written when `dump` is set and at the end.
     pub ring: Option<Duration>,
+    /// Record the app's group instances too: every member's frames.
+    pub groups: bool,
+}
+
+/// How often the daemon is asked for the app's group instances (members join groups at any
+/// time, under names the model does not give).
+const GROUP_SCAN: Duration = Duration::from_secs(2);
+
+/// What a lookup of the recorder's follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Followed {
+    /// The providers of a message type in a scope.
+    Message(String, Scope),
+    /// The members of a group instance, by its discovery key (`M@Type.instance`).
+    Group(String),
+}
+
+impl Followed {
+    /// The channel of provider `endpoint`.
+    fn channel(&self, endpoint: &Endpoint) -> ChannelKey {
+        match self {
+            Followed::Message(message, scope) => ChannelKey::new(message, endpoint, *scope),
+            Followed::Group(group) => ChannelKey::of_group(group, endpoint),
+        }
+    }
 }
 
 /// What a recording did.
@@ -146,66 +171,46 @@ pub fn record(
         ),
     };
 
-    // Lookups: one per message type and scope, keyed `$record.<message>.<scope>`.
-    let mut lookups: BTreeMap<String, (String, Scope)> = BTreeMap::new();
-    let mut channels: Vec<ChannelKey> = Vec::new();
-    let mut losses: Vec<Losses> = Vec::new();
-    let mut providers: BTreeMap<String, Provider> = BTreeMap::new();
-    let add = |message: &str,
-               scope: Scope,
-               endpoint: &Endpoint,
-               channels: &mut Vec<ChannelKey>,
-               losses: &mut Vec<Losses>|
-     -> Result<Provider, RecordError> {
-        let key = ChannelKey::new(message, endpoint, scope);
-        let channel = match channels.iter().position(|c| *c == key) {
-            Some(i) => i,
-            None => {
-                channels.push(key);
-                losses.push(Losses::default());
-                channels.len() - 1
-            }
-        };
-        let spec = PortSpec::new(RECORDER, message, PortKind::Sub, scope, message).timed(true);
-        let mut sub = factory.subscriber(&spec)?;
-        sub.add_endpoint(endpoint)?;
-        info!(log, "recording a provider"; "message" => message, "endpoint" => endpoint.as_str());
-        Ok(Provider { channel, sub, last_seq: None })
-    };
+    let mut tracks = Tracks::default();
     for message in &options.messages {
         for scope in [Scope::Global, Scope::Local] {
             let key = format!("$record.{message}.{}", if scope == Scope::Global { "global" } else { "local" });
-            let endpoints = disco.lookup(&key, PortKind::Sub, message, scope)?;
-            lookups.insert(key, (message.clone(), scope));
-            for endpoint in endpoints {
-                let provider = add(message, scope, &endpoint, &mut channels, &mut losses)?;
-                providers.insert(endpoint.as_str().to_owned(), provider);
-            }
+            tracks.follow(&mut disco, &factory, Followed::Message(message.clone(), scope), key, log)?;
         }
     }
-
+    let mut next_scan = Instant::now();
     let until = options.duration.map(|d| Instant::now() + d);
     let mut summary = RecordSummary::default();
     let mut dumps = 0;
     while !stop.load(Ordering::Relaxed) && until.is_none_or(|u| Instant::now() < u) {
+        if options.groups && Instant::now() >= next_scan {
+            next_scan = Instant::now() + GROUP_SCAN;
+            for group in group_services(&ctx, options, log) {
+                let key = format!("$record.group.{group}");
+                if !tracks.lookups.contains_key(&key) {
+                    info!(log, "recording a group instance"; "group" => &group);
+                    tracks.follow(&mut disco, &factory, Followed::Group(group), key, log)?;
+                }
+            }
+        }
         for update in disco.poll()? {
-            let Some((message, scope)) = lookups.get(&update.port).cloned() else { continue };
+            let Some(followed) = tracks.lookups.get(&update.port).cloned() else { continue };
             for endpoint in &update.removed {
-                if let Some(gone) = providers.remove(endpoint.as_str()) {
-                    info!(log, "a provider is gone"; "message" => &message, "endpoint" => endpoint.as_str());
+                if let Some(gone) = tracks.providers.remove(endpoint.as_str()) {
+                    info!(log, "a provider is gone"; "channel" => &followed.channel(endpoint).message, "endpoint" => endpoint.as_str());
                     let refused = gone.sub.stats().snapshot().dropped();
-                    if let Some(l) = losses.get_mut(gone.channel) {
+                    if let Some(l) = tracks.losses.get_mut(gone.channel) {
                         l.refused += refused;
                     }
                 }
             }
             for endpoint in &update.added {
-                if !providers.contains_key(endpoint.as_str()) {
-                    let provider = add(&message, scope, endpoint, &mut channels, &mut losses)?;
-                    providers.insert(endpoint.as_str().to_owned(), provider);
+                if !tracks.providers.contains_key(endpoint.as_str()) {
+                    tracks.add(&factory, followed.channel(endpoint), log)?;
                 }
             }
         }
+        let Tracks { channels, losses, providers, .. } = &mut tracks;
         for provider in providers.values_mut() {
             while let Some(received) = provider.sub.recv_bytes()? {
                 let recv_time = nanos(received.recv_time.unwrap_or_else(SystemTime::now));
@@ -234,13 +239,13 @@ pub fn record(
             if dump.swap(false, Ordering::Relaxed) {
                 dumps += 1;
                 let path = dump_path(&options.output, dumps);
-                let written = write_ring(ring, &channels, &losses, &providers, &heading, &path)?;
+                let written = write_ring(ring, &tracks, &heading, &path)?;
                 info!(log, "wrote the ring"; "file" => path.display().to_string(), "messages" => written);
                 summary.files.push(path);
             }
         }
         let mut items = vec![disco.socket().as_poll_item(zmq::POLLIN)];
-        items.extend(providers.values().map(|p| p.sub.socket().as_poll_item(zmq::POLLIN)));
+        items.extend(tracks.providers.values().map(|p| p.sub.socket().as_poll_item(zmq::POLLIN)));
         let wait = disco.next_deadline().saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
         match zmq::poll(&mut items, i64::try_from(wait.as_millis() + 1).unwrap_or(i64::MAX)) {
             Ok(_) | Err(zmq::Error::EINTR) => {}
@@ -248,24 +253,24 @@ pub fn record(
         }
     }
 
-    summary.channels = channels.len();
+    summary.channels = tracks.channels.len();
     match target {
         Target::File(sink, path) => {
             summary.written = sink.written();
-            let all = current_losses(&losses, &providers);
+            let all = tracks.current_losses();
             (*sink)
-                .finish(channels.iter().zip(all))
+                .finish(tracks.channels.iter().zip(all))
                 .map_err(|source| RecordError::File { path: path.clone(), source })?;
             summary.files.push(path);
         }
         Target::Ring(ring) => {
             dumps += 1;
             let path = dump_path(&options.output, dumps);
-            summary.written = write_ring(&ring, &channels, &losses, &providers, &heading, &path)?;
+            summary.written = write_ring(&ring, &tracks, &heading, &path)?;
             summary.files.push(path);
         }
     }
-    let all = current_losses(&losses, &providers);
+    let all = tracks.current_losses();
     summary.lost = all.iter().map(|l| l.lost).sum();
     summary.refused = all.iter().map(|l| l.refused).sum();
     if summary.lost > 0 || summary.refused > 0 {
@@ -277,33 +282,107 @@ pub fn record(
     Ok(summary)
 }
 
-/// The losses of each channel, with the frames the current subscribers refused so far.
-fn current_losses(losses: &[Losses], providers: &BTreeMap<String, Provider>) -> Vec<Losses> {
-    let mut all = losses.to_vec();
-    for p in providers.values() {
-        if let Some(l) = all.get_mut(p.channel) {
-            l.refused += p.sub.stats().snapshot().dropped();
+/// The discovery keys (`M@Type.instance`) of the group instances of the app that the daemon
+/// knows: its actors' and other hosts'. A daemon that does not answer gives none (the next scan
+/// asks again).
+fn group_services(ctx: &zmq::Context, options: &RecordOptions, log: &slog::Logger) -> Vec<String> {
+    let listing =
+        match cohort_discovery::list_with(ctx, &options.daemon, Duration::from_secs(1), &options.access.discovery) {
+            Ok(listing) => listing,
+            Err(e) => {
+                warn!(log, "cannot list the app's groups"; "error" => %e);
+                return Vec::new();
+            }
+        };
+    let local = listing.actors.iter().flat_map(|a| a.provides.iter().map(|(_, service, _)| service));
+    let remote = listing.remote.iter().map(|(service, _)| service);
+    let mut groups: Vec<String> = local
+        .chain(remote)
+        .filter(|s| s.app == options.app && s.kind == PortKind::GroupPub.name())
+        .map(|s| s.messages.clone())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
+/// What the recorder follows: its lookups, the channels it has seen, their losses, and the
+/// providers it subscribes to now.
+#[derive(Default)]
+struct Tracks {
+    /// By lookup key.
+    lookups: BTreeMap<String, Followed>,
+    channels: Vec<ChannelKey>,
+    /// By channel number.
+    losses: Vec<Losses>,
+    /// By endpoint.
+    providers: BTreeMap<String, Provider>,
+}
+
+impl Tracks {
+    /// Looks up what `followed` names under `key`, and subscribes to each provider found.
+    fn follow(
+        &mut self,
+        disco: &mut DiscoveryClient,
+        factory: &PortFactory,
+        followed: Followed,
+        key: String,
+        log: &slog::Logger,
+    ) -> Result<(), RecordError> {
+        let endpoints = match &followed {
+            Followed::Message(message, scope) => disco.lookup(&key, PortKind::Sub, message, *scope)?,
+            Followed::Group(group) => disco.lookup(&key, PortKind::GroupSub, group, Scope::Global)?,
+        };
+        for endpoint in endpoints {
+            self.add(factory, followed.channel(&endpoint), log)?;
         }
+        self.lookups.insert(key, followed);
+        Ok(())
     }
-    all
+
+    /// Subscribes to the provider of channel `key`.
+    fn add(&mut self, factory: &PortFactory, key: ChannelKey, log: &slog::Logger) -> Result<(), RecordError> {
+        let spec = match &key.group {
+            None => PortSpec::new(RECORDER, &key.message, PortKind::Sub, key.scope, &key.message),
+            Some(_) => PortSpec::new(RECORDER, &key.message, PortKind::GroupSub, Scope::Global, GROUP_SCHEMA),
+        };
+        let mut sub = factory.subscriber(&spec.timed(true))?;
+        let endpoint = Endpoint::parse(&key.endpoint)?;
+        sub.add_endpoint(&endpoint)?;
+        info!(log, "recording a provider"; "channel" => &key.message, "endpoint" => &key.endpoint);
+        let channel = match self.channels.iter().position(|c| *c == key) {
+            Some(i) => i,
+            None => {
+                self.channels.push(key);
+                self.losses.push(Losses::default());
+                self.channels.len() - 1
+            }
+        };
+        self.providers.insert(endpoint.as_str().to_owned(), Provider { channel, sub, last_seq: None });
+        Ok(())
+    }
+
+    /// The losses of each channel, with the frames the current subscribers refused so far.
+    fn current_losses(&self) -> Vec<Losses> {
+        let mut all = self.losses.clone();
+        for p in self.providers.values() {
+            if let Some(l) = all.get_mut(p.channel) {
+                l.refused += p.sub.stats().snapshot().dropped();
+            }
+        }
+        all
+    }
 }
 
 /// Writes `ring` into a new file at `path`; how many messages.
-fn write_ring(
-    ring: &Ring,
-    channels: &[ChannelKey],
-    losses: &[Losses],
-    providers: &BTreeMap<String, Provider>,
-    heading: &Heading<'_>,
-    path: &Path,
-) -> Result<u64, RecordError> {
+fn write_ring(ring: &Ring, tracks: &Tracks, heading: &Heading<'_>, path: &Path) -> Result<u64, RecordError> {
     let failed = |source| RecordError::File { path: path.to_owned(), source };
     let mut sink = Sink::create(path, heading).map_err(failed)?;
-    for (channel, message) in ring.messages(channels) {
+    for (channel, message) in ring.messages(&tracks.channels) {
         sink.write(channel, message).map_err(failed)?;
     }
     let written = sink.written();
-    sink.finish(channels.iter().zip(current_losses(losses, providers))).map_err(failed)?;
+    sink.finish(tracks.channels.iter().zip(tracks.current_losses())).map_err(failed)?;
     Ok(written)
 }
 

@@ -11,6 +11,7 @@ use slog::{info, warn};
 
 use crate::access::Access;
 use crate::bag::{Bag, BagError, BagMessage};
+use crate::layout::GROUP_ENCODING;
 
 /// The name under which the replayer registers with discovery.
 const REPLAYER: &str = "$replay";
@@ -89,7 +90,10 @@ pub fn replay(
 ) -> Result<ReplaySummary, ReplayError> {
     let info = bag.info()?;
     let app = options.app.clone().or(info.app).ok_or(ReplayError::NoApp)?;
-    let selected = |m: &BagMessage| options.messages.is_empty() || options.messages.contains(&m.message);
+    // Group members' frames are not replayed: they would take part in the group's protocol.
+    let selected = |m: &BagMessage| {
+        m.encoding != GROUP_ENCODING && (options.messages.is_empty() || options.messages.contains(&m.message))
+    };
     let messages: Vec<BagMessage> = bag.messages()?.into_iter().filter(selected).collect();
     let first = messages.first().map(|m| m.log_time).ok_or(ReplayError::Empty)?;
     let nanos = |d: Option<Duration>| d.map(|d| first.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)));

@@ -66,7 +66,12 @@ mod tests {
         for ms in [0, 50, 100, 120, 250] {
             ring.push(0, at(ms));
         }
-        let key = ChannelKey { message: "M".into(), endpoint: "tcp://x:1".into(), scope: cohort_ports::Scope::Global };
+        let key = ChannelKey {
+            message: "M".into(),
+            endpoint: "tcp://x:1".into(),
+            scope: cohort_ports::Scope::Global,
+            group: None,
+        };
         let channels = [key];
         let kept: Vec<u64> = ring.messages(&channels).map(|(_, m)| m.seq).collect();
         assert_eq!(kept, [250], "150 ms and more before the newest are gone");

@@ -9,9 +9,7 @@ use std::path::Path;
 
 use mcap::records::MessageHeader;
 
-use crate::layout::{
-    ChannelKey, Losses, DROPS_METADATA, MESSAGE_ENCODING, MODEL_ATTACHMENT, PROFILE, RECORDING_METADATA,
-};
+use crate::layout::{ChannelKey, Losses, DROPS_METADATA, MODEL_ATTACHMENT, PROFILE, RECORDING_METADATA};
 
 /// One message to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,8 +70,8 @@ impl Sink {
         let id = match self.channels.get(channel) {
             Some(id) => *id,
             None => {
-                let schema = self.writer.add_schema(&channel.message, "", &[])?;
-                let id = self.writer.add_channel(schema, &channel.message, MESSAGE_ENCODING, &channel.metadata())?;
+                let schema = self.writer.add_schema(channel.schema(), "", &[])?;
+                let id = self.writer.add_channel(schema, &channel.message, channel.encoding(), &channel.metadata())?;
                 self.channels.insert(channel.clone(), id);
                 id
             }

@@ -3,7 +3,7 @@
 //! into a run of the Aggregator actor alone (a deployment without the Estimator), whose
 //! GlobalEstimator then logs the same estimates; and a reader nobody here wrote, the Python `mcap`
 //! package (with `cbor2`, installed into a virtual environment of the test's own), reads the
-//! same channels, counts and payloads. A ring (`--ring 2`) writes only the last 2 s on SIGUSR1,
+//! same channels, counts and payloads. The microgrid's group is recorded with `--groups`. A ring (`--ring 2`) writes only the last 2 s on SIGUSR1,
 //! and again when it stops.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -219,4 +219,38 @@ fn a_ring_keeps_the_last_seconds_and_writes_them_on_sigusr1_and_at_the_end() {
     let last = dir.path().join("box-2.mcap");
     cohort(&run, &["bag", "info", last.to_str().unwrap()]);
     app.terminate();
+}
+
+#[test]
+fn groups_are_recorded_member_by_member() {
+    const MICROGRID: &str = env!("CARGO_BIN_EXE_cohort-microgrid");
+    const GRID_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../apps/microgrid/microgrid.riaps");
+    const GRID_DEPLOYMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../apps/microgrid/microgrid.depl");
+    let dir = TempDir::new("recording-groups").unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let daemon = format!("tcp://127.0.0.1:{}", free_port().unwrap());
+    let file = dir.path().join("grid.mcap");
+    let file = file.to_str().unwrap();
+    let args = ["run", "--deployment", GRID_DEPLOYMENT, "--daemon", &daemon, "--daemon-idle", "1", "--interface", "lo"];
+    let args = [&args[..], &["--log-format", "json", "--insecure"]].concat();
+    let mut app = AppRun::start("microgrid", MICROGRID, &args, &[("XDG_RUNTIME_DIR", run.to_str().unwrap())]).unwrap();
+    app.wait("a leader", START, |r| (r.msg() == "group view" && r.text("leader") != "none").then_some(())).unwrap();
+    cohort(&run, &["record", GRID_MODEL, "--groups", "--daemon", &daemon, "--insecure", "-o", file, "--duration", "3"]);
+    app.terminate();
+
+    // A channel per member of Feeders.feeder that sent on the group's mesh: in a settled group,
+    // the leader alone (its heartbeats and votes; the others talk to the leader only).
+    let info = cohort(&run, &["bag", "info", file]);
+    eprintln!("{info}");
+    let members: Vec<&str> = info.lines().filter(|l| l.trim_start().starts_with("Feeders.feeder")).collect();
+    assert!(!members.is_empty(), "{info}");
+    assert!(members.iter().all(|l| l.contains("(cohort-group)")), "{info}");
+    let frames: Vec<Value> =
+        cohort(&run, &["bag", "cat", file]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!frames.is_empty());
+    assert!(frames.iter().all(|f| f["message"] == "Feeders.feeder"));
+    // Control frames decode as the group's envelope: who sent it and what.
+    assert!(frames.iter().all(|f| f["payload"]["from"].as_str().is_some_and(|from| from.len() == 32)), "{frames:?}");
+    assert!(frames.iter().any(|f| f["payload"]["body"]["Control"]["Leader"].is_object()), "the leader's heartbeats");
 }

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use cohort_model::ast::PortKind as ModelPortKind;
 use cohort_ports::Interface;
-use cohort_recorder::{to_json, Access, Bag, RecordOptions, ReplayOptions};
+use cohort_recorder::{Access, Bag, RecordOptions, ReplayOptions};
 
 use super::load::{accept, find_app, load};
 use super::Failure;
@@ -23,7 +23,9 @@ Record a running app's messages into an MCAP file.
 through this host's discovery daemon as a subscriber of each type published on a pub port
 (--messages picks some), global and local: one subscriber per provider, so each provider's
 messages form a channel of the file, and providers that come and go later are followed. With
-the daemon on a Redis registry, the global providers of every host are recorded.
+the daemon on a Redis registry, the global providers of every host are recorded. --groups also
+records every member of the app's group instances (found by asking the daemon every 2 s): their
+frames, as the group sends them.
 
 Each message keeps its CBOR payload as sent, the provider's sequence number, when it was sent
 (where the port is `timed`) and when it was received. The file carries the model, and what was
@@ -40,6 +42,7 @@ pub(crate) const RECORD_AFTER_HELP: &str = "\
 Examples:
   cohort record apps/estimator/estimator.riaps -o run.mcap --duration 10
   cohort record app.riaps --messages Estimate,SensorValue -o some.mcap
+  cohort record apps/microgrid/microgrid.riaps --groups -o grid.mcap
   cohort record app.riaps --ring 30 -o box.mcap      Then `kill -USR1 PID` writes the last 30 s
   cohort record app.riaps --insecure                 An app run with --insecure
 
@@ -118,6 +121,9 @@ pub(crate) struct RecordArgs {
     /// Keep only the last SECONDS in memory; write them on SIGUSR1 and at the end.
     #[arg(long, value_name = "SECONDS")]
     ring: Option<f64>,
+    /// Record the app's group instances too (every member's frames; they are not replayed).
+    #[arg(long)]
+    groups: bool,
     #[command(flatten)]
     reach: Reach,
 }
@@ -244,8 +250,8 @@ pub(crate) fn record(args: &RecordArgs) -> Result<(), Failure> {
         }
         args.messages.clone()
     };
-    if messages.is_empty() {
-        return Err(anyhow::anyhow!("app {} has no pub port: nothing to record", app.name.name).into());
+    if messages.is_empty() && !args.groups {
+        return Err(anyhow::anyhow!("app {} has no pub port: nothing to record (--groups?)", app.name.name).into());
     }
     let options = RecordOptions {
         app: app.name.name.clone(),
@@ -256,6 +262,7 @@ pub(crate) fn record(args: &RecordArgs) -> Result<(), Failure> {
         output: args.output.clone(),
         duration: seconds("--duration", args.duration)?,
         ring: seconds("--ring", args.ring)?,
+        groups: args.groups,
     };
     let stop = stop_flag()?;
     // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
@@ -346,7 +353,7 @@ pub(crate) fn bag(args: &BagArgs) -> Result<(), Failure> {
                     "seq": m.seq,
                     "log_time": m.log_time,
                     "publish_time": m.publish_time,
-                    "payload": to_json(&m.data),
+                    "payload": m.payload_json(),
                 });
                 result = writeln!(out, "{value}");
                 if result.is_err() {
