@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use cohort_discovery::ClientSecurity;
+use cohort_discovery::{ClientConfig, ClientError, ClientSecurity, DiscoveryClient};
 use cohort_ports::keyfile::{app_key_path, default_keys_dir};
+use cohort_ports::{Addressing, Interface, PortError, PortFactory, SocketOptions};
 use cohort_ports::{KeyFile, KeyFileError, Security};
 
 /// Why the app's keys cannot be had.
@@ -61,5 +62,52 @@ impl Access {
         }
         let discovery = ClientSecurity::app(file.keys.clone(), &dir)?;
         Ok(Access { ports: Security::Curve(file.keys), discovery })
+    }
+}
+
+/// Why a tool could not join the app.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// Its ports could not be set up.
+    #[error("ports: {0}")]
+    Ports(#[from] PortError),
+    /// Discovery failed.
+    #[error("discovery: {0}")]
+    Discovery(#[from] ClientError),
+}
+
+/// A tool joined to an app as a pseudo-actor (`$recorder`, `$replay`): a port factory on a
+/// context of its own, and a discovery client of this host's daemon.
+pub(crate) struct Joined {
+    pub(crate) ctx: zmq::Context,
+    pub(crate) factory: PortFactory,
+    pub(crate) disco: DiscoveryClient,
+}
+
+impl Access {
+    /// Joins app `app` as `name` through the daemon at `daemon`, its global ports bound to
+    /// `interface`.
+    pub(crate) fn join(
+        &self,
+        app: &str,
+        name: &str,
+        daemon: &str,
+        interface: &Interface,
+        log: &slog::Logger,
+    ) -> Result<Joined, JoinError> {
+        let ctx = zmq::Context::new();
+        let addressing = Addressing::new(app, name, interface)?;
+        let factory = PortFactory::with_context(
+            ctx.clone(),
+            addressing,
+            SocketOptions::default(),
+            self.ports.clone(),
+            log.clone(),
+        )?;
+        let mut config = ClientConfig::new(app, name);
+        config.daemon = daemon.to_owned();
+        config.security = self.discovery.clone();
+        let disco = DiscoveryClient::connect(&ctx, config, log.clone())?;
+        Ok(Joined { ctx, factory, disco })
     }
 }

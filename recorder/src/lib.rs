@@ -23,7 +23,7 @@ mod replay;
 mod ring;
 mod sink;
 
-pub use access::{Access, AccessError};
+pub use access::{Access, AccessError, JoinError};
 pub use bag::{to_json, Bag, BagError, BagInfo, BagMessage, ChannelInfo};
 pub use inputs::component_inputs;
 pub use record::{record, RecordError, RecordOptions, RecordSummary};

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cohort_discovery::{ClientConfig, DiscoveryClient};
-use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, PortKind, PortSpec, Scope, SocketOptions, SubPort};
+use cohort_discovery::DiscoveryClient;
+use cohort_ports::{Endpoint, Interface, PortFactory, PortKind, PortSpec, Scope, SubPort};
 use slog::{info, warn};
 
-use crate::access::Access;
+use crate::access::{Access, JoinError, Joined};
 use crate::layout::{ChannelKey, Losses, GROUP_SCHEMA};
 use crate::ring::Ring;
 use crate::sink::{Heading, Recorded, Sink};
@@ -87,6 +87,9 @@ pub struct RecordSummary {
 /// Why a recording failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// Joining the app failed.
+    #[error(transparent)]
+    Join(#[from] JoinError),
     /// Discovery failed.
     #[error("discovery: {0}")]
     Discovery(#[from] cohort_discovery::ClientError),
@@ -145,19 +148,8 @@ pub fn record(
     dump: &AtomicBool,
     log: &slog::Logger,
 ) -> Result<RecordSummary, RecordError> {
-    let ctx = zmq::Context::new();
-    let addressing = Addressing::new(&options.app, RECORDER, &Interface::Auto)?;
-    let factory = PortFactory::with_context(
-        ctx.clone(),
-        addressing,
-        SocketOptions::default(),
-        options.access.ports.clone(),
-        log.clone(),
-    )?;
-    let mut config = ClientConfig::new(&options.app, RECORDER);
-    config.daemon = options.daemon.clone();
-    config.security = options.access.discovery.clone();
-    let mut disco = DiscoveryClient::connect(&ctx, config, log.clone())?;
+    let Joined { ctx, factory, mut disco } =
+        options.access.join(&options.app, RECORDER, &options.daemon, &Interface::Auto, log)?;
     let started = nanos(SystemTime::now());
     let heading = Heading { app: &options.app, started, model: options.model.as_deref() };
     let mut target = match options.ring {

@@ -5,11 +5,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cohort_discovery::{ClientConfig, DiscoveryClient};
-use cohort_ports::{Addressing, Interface, PortFactory, PortKind, PortSpec, PubPort, Scope, SocketOptions};
+use cohort_discovery::DiscoveryClient;
+use cohort_ports::{Interface, PortKind, PortSpec, PubPort, Scope};
 use slog::{info, warn};
 
-use crate::access::Access;
+use crate::access::{Access, JoinError, Joined};
 use crate::bag::{Bag, BagError, BagMessage};
 use crate::layout::GROUP_ENCODING;
 
@@ -65,6 +65,9 @@ pub enum ReplayError {
     /// Nothing to replay.
     #[error("no message of the recording is selected")]
     Empty,
+    /// Joining the app failed.
+    #[error(transparent)]
+    Join(#[from] JoinError),
     /// Discovery failed.
     #[error("discovery: {0}")]
     Discovery(#[from] cohort_discovery::ClientError),
@@ -103,19 +106,8 @@ pub fn replay(
         return Err(ReplayError::Empty);
     }
 
-    let ctx = zmq::Context::new();
-    let addressing = Addressing::new(&app, REPLAYER, &options.interface)?;
-    let factory = PortFactory::with_context(
-        ctx.clone(),
-        addressing,
-        SocketOptions::default(),
-        options.access.ports.clone(),
-        log.clone(),
-    )?;
-    let mut config = ClientConfig::new(&app, REPLAYER);
-    config.daemon = options.daemon.clone();
-    config.security = options.access.discovery.clone();
-    let mut disco = DiscoveryClient::connect(&ctx, config, log.clone())?;
+    let Joined { factory, mut disco, .. } =
+        options.access.join(&app, REPLAYER, &options.daemon, &options.interface, log)?;
 
     // One publisher per recorded channel, in the order of their first message.
     let mut publishers: Vec<Publisher> = Vec::new();

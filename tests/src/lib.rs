@@ -36,6 +36,26 @@ pub fn skip(test: &str, why: &str, require: &str) {
     assert!(std::env::var_os(require).is_none(), "{require} is set: {why}");
 }
 
+/// The arguments of `APP run` for an app on this machine alone: `deployment`, discovery at
+/// `daemon` (a daemon the launcher starts, which exits 1 s after it), ports on loopback, a JSON
+/// log, no CURVE.
+pub fn local_run_args<'a>(deployment: &'a str, daemon: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "--deployment",
+        deployment,
+        "--daemon",
+        daemon,
+        "--daemon-idle",
+        "1",
+        "--interface",
+        "lo",
+        "--log-format",
+        "json",
+        "--insecure",
+    ]
+}
+
 /// How long a helper waits for something to happen before giving up.
 pub const WAIT: Duration = Duration::from_secs(10);
 

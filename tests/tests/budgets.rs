@@ -18,7 +18,9 @@
 
 use std::time::{Duration, Instant};
 
-use cohort_tests::{free_port, installed, netns_unavailable, skip, AppRun, Hosts, Record, RedisServer, TempDir};
+use cohort_tests::{
+    free_port, installed, local_run_args, netns_unavailable, skip, AppRun, Hosts, Record, RedisServer, TempDir,
+};
 
 const BUDGETS: &str = env!("CARGO_BIN_EXE_cohort-budgets");
 const LIMITS: &str = env!("CARGO_BIN_EXE_cohort-limits");
@@ -47,20 +49,7 @@ fn start(tag: &str, deployment: &str, env: &[(&str, &str)]) -> Started {
     std::fs::create_dir_all(&run).unwrap();
     let daemon = format!("tcp://127.0.0.1:{}", free_port().unwrap());
     let depl = depl.display().to_string();
-    let args = [
-        "run",
-        "--deployment",
-        &depl,
-        "--daemon",
-        &daemon,
-        "--daemon-idle",
-        "1",
-        "--interface",
-        "lo",
-        "--log-format",
-        "json",
-        "--insecure",
-    ];
+    let args = local_run_args(&depl, &daemon);
     let mut env: Vec<(&str, &str)> = env.to_vec();
     env.push(("XDG_RUNTIME_DIR", run.to_str().unwrap()));
     Started { app: AppRun::start(tag, BUDGETS, &args, &env).unwrap(), _dir: dir }
@@ -244,8 +233,7 @@ fn an_actor_over_its_space_budget_is_told() {
     // The launcher, and so the actor, works in the test's folder.
     let script = "cd \"$1\" && shift && exec \"$@\"";
     let folder = dir.path().to_str().unwrap();
-    let args = ["-c", script, "sh", folder, LIMITS, "run", "--deployment", "limits.depl", "--daemon", &daemon];
-    let args = [&args[..], &["--daemon-idle", "1", "--interface", "lo", "--log-format", "json", "--insecure"]].concat();
+    let args = [&["-c", script, "sh", folder, LIMITS][..], &local_run_args("limits.depl", &daemon)].concat();
     let env = [("XDG_RUNTIME_DIR", run.to_str().unwrap())];
     let mut app = AppRun::start("space", "sh", &args, &env).unwrap();
     let (_, (actor, _)) = app.wait("on_limit(Space)", START, |r| limit(r).filter(|(_, k)| k == "space")).unwrap();

@@ -49,22 +49,8 @@ fn estimator(dir: &TempDir, metrics: Option<&str>) -> AppRun {
     std::fs::write(&model, fast).unwrap();
     let daemon = format!("tcp://127.0.0.1:{}", free_port().unwrap());
     let model = model.display().to_string();
-    let mut args = vec![
-        "run",
-        "--model",
-        &model,
-        "--deployment",
-        ESTIMATOR_DEPLOYMENT,
-        "--daemon",
-        &daemon,
-        "--daemon-idle",
-        "1",
-        "--interface",
-        "lo",
-        "--log-format",
-        "json",
-        "--insecure",
-    ];
+    let mut args = cohort_tests::local_run_args(ESTIMATOR_DEPLOYMENT, &daemon);
+    args.extend(["--model", &model]);
     if let Some(addr) = metrics {
         args.extend(["--metrics", addr]);
     }

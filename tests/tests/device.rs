@@ -66,22 +66,8 @@ fn a_device_runs_in_its_own_process_and_is_restarted_after_kill_9() {
     let daemon = format!("tcp://127.0.0.1:{}", free_port().unwrap());
     let depl = depl.display().to_string();
     let metrics = format!("127.0.0.1:{}", free_port().unwrap());
-    let args = [
-        "run",
-        "--metrics",
-        &metrics,
-        "--deployment",
-        &depl,
-        "--daemon",
-        &daemon,
-        "--daemon-idle",
-        "1",
-        "--interface",
-        "lo",
-        "--log-format",
-        "json",
-        "--insecure",
-    ];
+    let mut args = cohort_tests::local_run_args(&depl, &daemon);
+    args.extend(["--metrics", &metrics]);
     let mut app = AppRun::start("devices", DEVICES, &args, &[("XDG_RUNTIME_DIR", run.to_str().unwrap())]).unwrap();
 
     // Two processes: the actor's and its device's.

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use cohort_tests::{free_port, skip, AppRun, Record, TempDir};
+use cohort_tests::{free_port, local_run_args, skip, AppRun, Record, TempDir};
 use serde_json::Value;
 
 const ESTIMATOR: &str = env!("CARGO_BIN_EXE_cohort-estimator");
@@ -45,8 +45,7 @@ fn cohort(run: &Path, args: &[&str]) -> String {
 
 /// Starts the estimator app with `deployment`.
 fn estimator(name: &str, deployment: &str, daemon: &str, run: &Path) -> AppRun {
-    let args = ["run", "--deployment", deployment, "--daemon", daemon, "--daemon-idle", "1", "--interface", "lo"];
-    let args = [&args[..], &["--log-format", "json", "--insecure"]].concat();
+    let args = local_run_args(deployment, daemon);
     AppRun::start(name, ESTIMATOR, &args, &[("XDG_RUNTIME_DIR", run.to_str().unwrap())]).unwrap()
 }
 
@@ -232,8 +231,7 @@ fn groups_are_recorded_member_by_member() {
     let daemon = format!("tcp://127.0.0.1:{}", free_port().unwrap());
     let file = dir.path().join("grid.mcap");
     let file = file.to_str().unwrap();
-    let args = ["run", "--deployment", GRID_DEPLOYMENT, "--daemon", &daemon, "--daemon-idle", "1", "--interface", "lo"];
-    let args = [&args[..], &["--log-format", "json", "--insecure"]].concat();
+    let args = local_run_args(GRID_DEPLOYMENT, &daemon);
     let mut app = AppRun::start("microgrid", MICROGRID, &args, &[("XDG_RUNTIME_DIR", run.to_str().unwrap())]).unwrap();
     app.wait("a leader", START, |r| (r.msg() == "group view" && r.text("leader") != "none").then_some(())).unwrap();
     cohort(&run, &["record", GRID_MODEL, "--groups", "--daemon", &daemon, "--insecure", "-o", file, "--duration", "3"]);
