@@ -69,6 +69,7 @@ fn report(actor: &str, pid: u32, at_ms: u64, sent: u64, group: GroupReport) -> A
             rss_bytes: 7 * 1024 * 1024,
             cpu_seconds: at_ms.saturating_sub(T0) as f64 / 10_000.0,
             threads: 4,
+            limits: Default::default(),
         },
         instances: vec![InstanceReport {
             name: "unit".to_owned(),

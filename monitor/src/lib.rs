@@ -22,8 +22,8 @@ pub mod warnings;
 pub use graph::{AppGraph, GraphActor, GraphFlow, GraphInstance, GraphPort, PortRef};
 pub use prometheus::{encode_app, MetricSet};
 pub use report::{
-    ActorReport, GroupReport, GroupTraffic, HandlerReport, Histogram, InstanceReport, PortCounters, PortReport,
-    ProcessStats, VoteCounts, Warning, WarningLevel, LATENCY_BOUNDS_SECONDS,
+    ActorReport, GroupReport, GroupTraffic, HandlerReport, Histogram, InstanceReport, LimitCounts, PortCounters,
+    PortReport, ProcessStats, VoteCounts, Warning, WarningLevel, LATENCY_BOUNDS_SECONDS,
 };
 pub use server::{MonitorServer, ServeError, Source};
 pub use view::{ActorState, ActorView, AppView, Board, GroupMemberView, InstanceView, PortRates, PortView};

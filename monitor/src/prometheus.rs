@@ -24,7 +24,8 @@
 //!
 //! - `cohort_actor_up`, `cohort_actor_restarts_total`, `cohort_actor_start_time_seconds`,
 //!   `cohort_actor_resident_memory_bytes`, `cohort_actor_cpu_seconds_total`,
-//!   `cohort_actor_threads`;
+//!   `cohort_actor_threads`, `cohort_actor_limits_total` by `kind` (`cpu`, `mem`, `space`,
+//!   `net`);
 //! - per port (`instance`, `port`, `kind`): `cohort_port_messages_total` and
 //!   `cohort_port_bytes_total` by `direction`, `cohort_port_dropped_total` by `reason` (without
 //!   `kind`), and on request ports (`req`, `clt`, `qry`) `cohort_requests_total` by `outcome`;
@@ -449,6 +450,14 @@ fn add_actor(set: &mut MetricSet, app: &str, actor: &ActorView) {
             process.cpu_seconds,
         );
         set.gauge("cohort_actor_threads", "Threads of the actor's process.", &labels, process.threads);
+        for (kind, count) in process.limits.by_kind() {
+            set.counter(
+                "cohort_actor_limits_total",
+                "Times the actor's process told its components it was over a part of its budget (on_limit), by kind.",
+                &with(&labels, &[("kind", kind)]),
+                count,
+            );
+        }
     }
 }
 

@@ -41,6 +41,30 @@ pub struct ProcessStats {
     pub cpu_seconds: f64,
     /// Threads of the process.
     pub threads: u32,
+    /// The times the process told its components it was over a part of its budget
+    /// (`on_limit`), by kind; zero for an actor without a budget.
+    #[serde(default)]
+    pub limits: LimitCounts,
+}
+
+/// How many limit events (`on_limit`) of each kind a process told its components.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LimitCounts {
+    /// Over its CPU budget.
+    pub cpu: u64,
+    /// At its memory notice level.
+    pub mem: u64,
+    /// Over its space budget.
+    pub space: u64,
+    /// Over its network ceiling.
+    pub net: u64,
+}
+
+impl LimitCounts {
+    /// Each kind's count, with the kind as the metric's `kind` label spells it.
+    pub fn by_kind(&self) -> [(&'static str, u64); 4] {
+        [("cpu", self.cpu), ("mem", self.mem), ("space", self.space), ("net", self.net)]
+    }
 }
 
 /// One component instance: its ports and its handlers.

@@ -136,7 +136,12 @@ fn report(actor: &str, pid: u32, at_ms: u64, instances: Vec<InstanceReport>, gro
         pid,
         started_ms: at_ms.saturating_sub(60_000),
         at_ms,
-        process: ProcessStats { rss_bytes: 23 << 20, cpu_seconds: at_ms as f64 / 100_000.0, threads: 6 },
+        process: ProcessStats {
+            rss_bytes: 23 << 20,
+            cpu_seconds: at_ms as f64 / 100_000.0,
+            threads: 6,
+            limits: Default::default(),
+        },
         instances,
         groups,
         warnings: Vec::new(),

@@ -48,7 +48,7 @@ fn unit(name: &str, leader: bool, state: ActorState) -> ActorView {
         restarts: 3,
         started_ms: Some(1_700_000_000_500),
         reported_ms: Some(1_700_000_010_000),
-        process: Some(ProcessStats { rss_bytes: 8_000_000, cpu_seconds: 1.5, threads: 9 }),
+        process: Some(ProcessStats { rss_bytes: 8_000_000, cpu_seconds: 1.5, threads: 9, limits: Default::default() }),
         cpu_rate: 0.1,
         instances: vec![InstanceView {
             name: "unit".to_owned(),
@@ -200,7 +200,7 @@ fn every_family_is_declared_once_with_help_before_its_samples() {
             assert!(name == current || family == current, "{name} outside its family {current}");
         }
     }
-    assert_eq!(declared.len(), 24, "{declared:?}");
+    assert_eq!(declared.len(), 25, "{declared:?}");
 }
 
 #[test]

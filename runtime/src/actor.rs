@@ -28,7 +28,7 @@ use crate::coordinator::Coordinator;
 use crate::executor::Plan;
 use crate::group::GroupName;
 use crate::hosted::Components;
-use crate::limits::LimitWatch;
+use crate::limits::{LimitTally, LimitWatch};
 use crate::metrics::{InstanceProbe, Reporter};
 use crate::params::ComponentArgs;
 use crate::portset::compare_shapes;
@@ -221,14 +221,19 @@ pub fn run_actor(
         )
         .map_err(|e| ActorError::Setup(e.to_string()))
     };
+    // The limit events the budget watch tells, which the reports count.
+    let tally = Arc::new(LimitTally::default());
     let mut reporter = match &settings.monitor {
-        Some(endpoint) => match Reporter::connect(&ctx, endpoint, &reported, Arc::clone(&settings.warnings), &log) {
-            Ok(reporter) => Some(reporter),
-            Err(e) => {
-                warn!(log, "cannot report to the launcher; the actor runs unseen"; "endpoint" => endpoint, "error" => %e);
-                None
+        Some(endpoint) => {
+            match Reporter::connect(&ctx, endpoint, &reported, Arc::clone(&settings.warnings), Arc::clone(&tally), &log)
+            {
+                Ok(reporter) => Some(reporter),
+                Err(e) => {
+                    warn!(log, "cannot report to the launcher; the actor runs unseen"; "endpoint" => endpoint, "error" => %e);
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
     // `cohort ctl` reaches the actor's process, not its devices'.
@@ -356,7 +361,7 @@ pub fn run_actor(
         }
         info!(log, "actor running"; "instances" => hosted.len());
         // NIC and peer events: after `Activate`, so the first ones find the components active.
-        let limits = LimitWatch::start(&reported, Budget::of(model), &settings.cgroup, sent_by_ports, &log);
+        let limits = LimitWatch::start(&reported, Budget::of(model), &settings.cgroup, sent_by_ports, tally, &log);
         let (mut watches, found) = Watches::start(&mut disco, actor, &settings.interface, limits, &log);
         broadcast(&hosted, found);
         let outside = Outside { reporter: reporter.as_mut(), launcher: launcher.as_mut(), watches: Some(&mut watches) };

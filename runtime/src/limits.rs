@@ -8,10 +8,12 @@
 //! beside the actor's sockets; everything else is sampled every [`SAMPLE_EVERY`].
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cohort_budgets::{Budget, CgroupUsage, Detector, Sample, SpaceMeter};
+use cohort_budgets::{Budget, CgroupUsage, Detector, Limit, Sample, SpaceMeter};
+use cohort_monitor::LimitCounts;
 use cohort_ports::stats::PortStats;
 use slog::{info, warn};
 
@@ -21,25 +23,50 @@ use crate::metrics::{cpu_seconds, resident_bytes};
 /// How often use is sampled.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
+/// How many limit events of each kind the actor told its components: kept by the watch, read by
+/// the reporter.
+#[derive(Debug, Default)]
+pub(crate) struct LimitTally([AtomicU64; 4]);
+
+impl LimitTally {
+    fn count(&self, limit: &Limit) {
+        let slot = match limit {
+            Limit::Cpu { .. } => 0,
+            Limit::Mem { .. } => 1,
+            Limit::Space { .. } => 2,
+            Limit::Net { .. } => 3,
+        };
+        self.0[slot].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts so far.
+    pub(crate) fn counts(&self) -> LimitCounts {
+        let [cpu, mem, space, net] = self.0.each_ref().map(|c| c.load(Ordering::Relaxed));
+        LimitCounts { cpu, mem, space, net }
+    }
+}
+
 /// Follows an actor's use against its budget.
 pub(crate) struct LimitWatch {
     detector: Detector,
     cgroup: Option<CgroupUsage>,
     space: Option<SpaceMeter>,
     ports: Vec<Arc<PortStats>>,
+    tally: Arc<LimitTally>,
     next: Instant,
     log: slog::Logger,
 }
 
 impl LimitWatch {
     /// Starts following actor `actor`'s use against `budget`, reading the cgroup folders
-    /// `cgroup` (none: the launcher enforces nothing) and the counters of `ports`; none when the
-    /// budget limits nothing.
+    /// `cgroup` (none: the launcher enforces nothing) and the counters of `ports`, and counting
+    /// the events it tells in `tally`; none when the budget limits nothing.
     pub(crate) fn start(
         actor: &str,
         budget: Budget,
         cgroup: &[PathBuf],
         ports: Vec<Arc<PortStats>>,
+        tally: Arc<LimitTally>,
         log: &slog::Logger,
     ) -> Option<LimitWatch> {
         if budget.is_empty() {
@@ -64,7 +91,7 @@ impl LimitWatch {
                 .ok()
         });
         info!(log, "following the actor's budget"; "budget" => %budget, "cgroup" => cgroup.is_some());
-        Some(LimitWatch { detector, cgroup, space, ports, next: Instant::now(), log: log.clone() })
+        Some(LimitWatch { detector, cgroup, space, ports, tally, next: Instant::now(), log: log.clone() })
     }
 
     /// The descriptor to poll beside the actor's sockets, if the kernel signals the memory
@@ -99,6 +126,7 @@ impl LimitWatch {
         };
         let over = self.detector.sample(now, sample);
         for limit in &over {
+            self.tally.count(limit);
             warn!(self.log, "the actor is over its budget"; "limit" => limit.keyword(), "detail" => %limit);
         }
         over.into_iter().map(ToComponent::Limit).collect()

@@ -4,7 +4,7 @@
 //! `on_limit(Mem)` first, then the kernel kills it, the launcher says why and restarts it.
 //! Where cgroups cannot be made (not root, or a root without hierarchies), the launcher warns
 //! once and the actors measure their use themselves: that is tested too, with an empty
-//! `COHORT_CGROUP_ROOT`. The enforcing tests skip visibly where cgroups are not writable, and
+//! `COHORT_CGROUP_ROOT`, whose launcher's metrics count the limits told. The enforcing tests skip visibly where cgroups are not writable, and
 //! fail there instead when `COHORT_REQUIRE_CGROUPS` is set (as CI does). The app is the
 //! `apps/budgets` example, whose components use the typed API (`on_limit` of the generated trait).
 //!
@@ -40,8 +40,8 @@ struct Started {
     _dir: TempDir,
 }
 
-/// Runs the app with `deployment` and the environment `env`.
-fn start(tag: &str, deployment: &str, env: &[(&str, &str)]) -> Started {
+/// Runs the app with `deployment`, the environment `env` and the arguments `extra`.
+fn start(tag: &str, deployment: &str, env: &[(&str, &str)], extra: &[&str]) -> Started {
     let dir = TempDir::new(tag).unwrap();
     let depl = dir.path().join("budgets.depl");
     std::fs::write(&depl, deployment).unwrap();
@@ -49,7 +49,8 @@ fn start(tag: &str, deployment: &str, env: &[(&str, &str)]) -> Started {
     std::fs::create_dir_all(&run).unwrap();
     let daemon = format!("tcp://127.0.0.1:{}", free_port().unwrap());
     let depl = depl.display().to_string();
-    let args = local_run_args(&depl, &daemon);
+    let mut args = local_run_args(&depl, &daemon);
+    args.extend(extra);
     let mut env: Vec<(&str, &str)> = env.to_vec();
     env.push(("XDG_RUNTIME_DIR", run.to_str().unwrap()));
     Started { app: AppRun::start(tag, BUDGETS, &args, &env).unwrap(), _dir: dir }
@@ -86,7 +87,7 @@ fn cpu_time(pid: i32) -> Duration {
 #[test]
 fn an_actor_over_its_cpu_quota_is_throttled_to_it_and_told() {
     let test = "an_actor_over_its_cpu_quota_is_throttled_to_it_and_told";
-    let mut started = start("budget-cpu", "app Budgets {\n\ton all Spinner;\n}\n", &[]);
+    let mut started = start("budget-cpu", "app Budgets {\n\ton all Spinner;\n}\n", &[], &[]);
     let app = &mut started.app;
     if !enforced(app).unwrap() {
         return skip(test, "cgroups cannot be made here (not root?)", "COHORT_REQUIRE_CGROUPS");
@@ -108,7 +109,7 @@ fn an_actor_over_its_cpu_quota_is_throttled_to_it_and_told() {
 #[test]
 fn an_actor_over_its_memory_budget_is_told_then_killed_and_restarted() {
     let test = "an_actor_over_its_memory_budget_is_told_then_killed_and_restarted";
-    let mut started = start("budget-mem", "app Budgets {\n\ton all Hog;\n}\n", &[]);
+    let mut started = start("budget-mem", "app Budgets {\n\ton all Hog;\n}\n", &[], &[]);
     let app = &mut started.app;
     if !enforced(app).unwrap() {
         return skip(test, "cgroups cannot be made here (not root?)", "COHORT_REQUIRE_CGROUPS");
@@ -137,7 +138,9 @@ fn without_cgroups_the_launcher_warns_once_and_actors_measure_their_use() {
     let empty = TempDir::new("no-cgroups").unwrap();
     let root = empty.path().to_str().unwrap().to_owned();
     let deployment = "app Budgets {\n\ton all Spinner;\n\ton all Hog;\n}\n";
-    let mut started = start("budget-none", deployment, &[("COHORT_CGROUP_ROOT", &root)]);
+    let metrics = format!("127.0.0.1:{}", free_port().unwrap());
+    let extra = ["--metrics", metrics.as_str()];
+    let mut started = start("budget-none", deployment, &[("COHORT_CGROUP_ROOT", &root)], &extra);
     let app = &mut started.app;
     assert!(!enforced(app).unwrap(), "an empty root has no hierarchy");
     // Unenforced, the spinner takes what it wants, which its own measure finds over budget;
@@ -150,6 +153,24 @@ fn without_cgroups_the_launcher_warns_once_and_actors_measure_their_use() {
     }
     kinds.sort();
     assert_eq!(kinds, [("Hog".to_owned(), "mem".to_owned()), ("Spinner".to_owned(), "cpu".to_owned())]);
+    // The launcher's metrics count them (the next report carries them: within half a second).
+    let counted = |text: &str, actor: &str, kind: &str| {
+        text.lines().any(|l| {
+            l.starts_with(r#"cohort_actor_limits_total{app="Budgets",host="#)
+                && l.contains(&format!(r#"actor="{actor}""#))
+                && l.contains(&format!(r#"kind="{kind}""#))
+                && !l.ends_with(" 0")
+        })
+    };
+    let give_up = std::time::Instant::now() + START;
+    loop {
+        let text = cohort_tests::http::get_ok(&metrics, "/metrics").unwrap();
+        if counted(&text, "Spinner", "cpu") && counted(&text, "Hog", "mem") {
+            break;
+        }
+        assert!(std::time::Instant::now() < give_up, "no limit counted in /metrics:\n{text}");
+        app.watch(std::time::Instant::now() + Duration::from_millis(100), |_| {});
+    }
     assert!(app.terminate().is_some_and(|s| s.success()), "the app stops cleanly");
     let warnings = app.records().iter().filter(|r| r.msg().starts_with("resource budgets are not enforced")).count();
     assert_eq!(warnings, 1, "the launcher warns once");

@@ -5,7 +5,12 @@ use cohort_monitor::ProcessStats;
 /// This process's resident memory, CPU time and threads now. A value the kernel does not give
 /// reads 0.
 pub(crate) fn process_stats() -> ProcessStats {
-    ProcessStats { rss_bytes: resident_bytes().unwrap_or(0), cpu_seconds: cpu_seconds(), threads: threads() }
+    ProcessStats {
+        rss_bytes: resident_bytes().unwrap_or(0),
+        cpu_seconds: cpu_seconds(),
+        threads: threads(),
+        limits: Default::default(),
+    }
 }
 
 /// Resident memory: the second field of `/proc/self/statm`, in pages.

@@ -9,12 +9,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cohort_model::ast::PortKind;
-use cohort_monitor::{unix_ms_now, ActorReport, GroupReport, InstanceReport, PortCounters, PortReport, WarningRing};
+use cohort_monitor::{
+    unix_ms_now, ActorReport, GroupReport, InstanceReport, PortCounters, PortReport, ProcessStats, WarningRing,
+};
 use cohort_ports::PortStats;
 use slog::{debug, warn};
 
 use super::process::process_stats;
 use super::{HandlerStats, REPORT_INTERVAL};
+use crate::limits::LimitTally;
 
 /// Reports the launcher has not taken yet, at most, before newer ones are dropped.
 const QUEUED_REPORTS: i32 = 4;
@@ -100,17 +103,20 @@ pub(crate) struct Reporter {
     next: Instant,
     /// Reports dropped because the launcher had not taken the earlier ones.
     dropped: u64,
+    /// The limit events the actor told its components.
+    limits: Arc<LimitTally>,
     log: slog::Logger,
 }
 
 impl Reporter {
     /// A reporter of actor `actor` to the launcher's `endpoint`, carrying the warnings of
-    /// `warnings`.
+    /// `warnings` and the limit events of `limits`.
     pub(crate) fn connect(
         ctx: &zmq::Context,
         endpoint: &str,
         actor: &str,
         warnings: Arc<WarningRing>,
+        limits: Arc<LimitTally>,
         log: &slog::Logger,
     ) -> Result<Reporter, zmq::Error> {
         let socket = ctx.socket(zmq::PUSH)?;
@@ -126,6 +132,7 @@ impl Reporter {
             warnings,
             next: Instant::now(),
             dropped: 0,
+            limits,
             log: log.clone(),
         })
     }
@@ -151,7 +158,7 @@ impl Reporter {
             pid: std::process::id(),
             started_ms: self.started_ms,
             at_ms: unix_ms_now(),
-            process: process_stats(),
+            process: ProcessStats { limits: self.limits.counts(), ..process_stats() },
             instances: self.instances.iter().map(|i| i.probe.report(&i.name, &i.component)).collect(),
             groups: groups(),
             warnings: self.warnings.latest(),
