@@ -5,7 +5,8 @@
 //!   10 ms tick: it wants a whole core, and the kernel throttles it to a fifth of one.
 //! - Actor `Hog` (`mem 64 mb`) hosts a [`Grow`], which allocates 4 MiB at each 20 ms tick (up to
 //!   256 MiB): it hears `on_limit` at 90 % of its budget, then the kernel kills it at 100 %, the
-//!   launcher logs why and restarts it, and it starts again.
+//!   launcher logs why and restarts it, and it starts again, until the launcher gives up on a
+//!   crash loop (five restarts within 30 s) and stops the app.
 //!
 //! Both log each `on_limit` (`limit`, with its `kind` and `detail`). Run it as root, or wherever
 //! the launcher may make cgroups (elsewhere it warns once and the actors only measure their
