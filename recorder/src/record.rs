@@ -44,6 +44,9 @@ pub struct RecordOptions {
     pub groups: bool,
 }
 
+/// Messages read from one provider in one turn at most.
+const BATCH: usize = 1024;
+
 /// How often the daemon is asked for the app's group instances (members join groups at any
 /// time, under names the model does not give).
 const GROUP_SCAN: Duration = Duration::from_secs(2);
@@ -204,7 +207,10 @@ pub fn record(
         }
         let Tracks { channels, losses, providers, .. } = &mut tracks;
         for provider in providers.values_mut() {
-            while let Some(received) = provider.sub.recv_bytes()? {
+            // A bounded batch per provider and turn: a flood from one neither starves the others
+            // nor keeps discovery's heartbeats waiting (its socket stays readable for the next turn).
+            for _ in 0..BATCH {
+                let Some(received) = provider.sub.recv_bytes()? else { break };
                 let recv_time = nanos(received.recv_time.unwrap_or_else(SystemTime::now));
                 let message = Recorded {
                     seq: received.seq,
