@@ -216,12 +216,21 @@ fn an_actor_over_its_network_budget_is_shaped_to_it_and_told() {
     listener_args.extend(common);
     let mut listener = hosts.launcher("b", "listener on host b", LIMITS, daemon, &listener_args, &env).unwrap();
 
-    let shaped = talker.wait("the launcher shaping its interface", START, |r| {
-        (r.msg() == "network budgets are shaped with tc").then_some(())
+    let shaped = talker.wait("the launcher's word on shaping", START, |r| match r.msg() {
+        "network budgets are shaped with tc" => Some(Ok(())),
+        m if m.starts_with("network budgets are not shaped") => Some(Err(r.text("error").to_owned())),
+        _ => None,
     });
-    if let Err(why) = shaped {
-        talker.records().iter().for_each(|r| eprintln!("talker: {}", r.value));
-        panic!("{why}");
+    match shaped {
+        Ok((_, Ok(()))) => {}
+        // No tc, no nft where the kernel lacks the cgroup classifier: CI installs both.
+        Ok((_, Err(why))) => {
+            return skip(test, &format!("traffic cannot be shaped here: {why}"), "COHORT_REQUIRE_CGROUPS")
+        }
+        Err(why) => {
+            talker.records().iter().for_each(|r| eprintln!("talker: {}", r.value));
+            panic!("{why}");
+        }
     }
     let (_, (actor, _)) = talker.wait("on_limit(Net)", START, |r| limit(r).filter(|(_, k)| k == "net")).unwrap();
     assert_eq!(actor, "Talk");
