@@ -29,6 +29,9 @@ pub enum BagError {
     },
 }
 
+/// One metadata record's keys and values.
+type Metadata = BTreeMap<String, String>;
+
 /// A recording, read whole into memory.
 #[derive(Debug)]
 pub struct Bag {
@@ -99,33 +102,34 @@ impl Bag {
         BagError::Mcap { path: self.path.clone(), source }
     }
 
-    /// Its metadata record `name`, if any.
-    fn metadata(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, BagError> {
+    /// Its metadata records, by name, and the model's text if it carries it: one pass over the
+    /// file's top-level records (chunks are skipped, not read).
+    fn extras(&self) -> Result<(BTreeMap<String, Metadata>, Option<String>), BagError> {
+        let (mut metadata, mut model) = (BTreeMap::new(), None);
         for record in mcap::read::LinearReader::new(&self.bytes).map_err(|e| self.failed(e))? {
-            if let mcap::records::Record::Metadata(m) = record.map_err(|e| self.failed(e))? {
-                if m.name == name {
-                    return Ok(Some(m.metadata));
+            match record.map_err(|e| self.failed(e))? {
+                mcap::records::Record::Metadata(m) => {
+                    metadata.insert(m.name, m.metadata);
                 }
+                mcap::records::Record::Attachment { header, data, .. } if header.name == MODEL_ATTACHMENT => {
+                    model = Some(String::from_utf8_lossy(&data).into_owned());
+                }
+                _ => {}
             }
         }
-        Ok(None)
+        Ok((metadata, model))
     }
 
-    /// The model's text, if the recording carries it.
-    fn model(&self) -> Result<Option<String>, BagError> {
-        for record in mcap::read::LinearReader::new(&self.bytes).map_err(|e| self.failed(e))? {
-            if let mcap::records::Record::Attachment { header, data, .. } = record.map_err(|e| self.failed(e))? {
-                if header.name == MODEL_ATTACHMENT {
-                    return Ok(Some(String::from_utf8_lossy(&data).into_owned()));
-                }
-            }
-        }
-        Ok(None)
+    /// The app it recorded, if it names it.
+    pub fn app(&self) -> Result<Option<String>, BagError> {
+        let (mut metadata, _) = self.extras()?;
+        Ok(metadata.remove(RECORDING_METADATA).and_then(|mut m| m.remove("app")))
     }
 
     /// Its channels, counts, time span, losses, app and model.
     pub fn info(&self) -> Result<BagInfo, BagError> {
-        let drops = self.metadata(DROPS_METADATA)?.unwrap_or_default();
+        let (mut metadata, model) = self.extras()?;
+        let drops = metadata.remove(DROPS_METADATA).unwrap_or_default();
         let mut channels: BTreeMap<u16, ChannelInfo> = BTreeMap::new();
         let mut info = BagInfo::default();
         for message in mcap::MessageStream::new(&self.bytes).map_err(|e| self.failed(e))? {
@@ -149,8 +153,8 @@ impl Bag {
             });
         }
         info.channels = channels.into_values().collect();
-        info.app = self.metadata(RECORDING_METADATA)?.and_then(|m| m.get("app").cloned());
-        info.model = self.model()?;
+        info.app = metadata.remove(RECORDING_METADATA).and_then(|mut m| m.remove("app"));
+        info.model = model;
         Ok(info)
     }
 

@@ -91,8 +91,10 @@ pub fn replay(
     stop: &AtomicBool,
     log: &slog::Logger,
 ) -> Result<ReplaySummary, ReplayError> {
-    let info = bag.info()?;
-    let app = options.app.clone().or(info.app).ok_or(ReplayError::NoApp)?;
+    let app = match &options.app {
+        Some(app) => app.clone(),
+        None => bag.app()?.ok_or(ReplayError::NoApp)?,
+    };
     // Group members' frames are not replayed: they would take part in the group's protocol.
     let selected = |m: &BagMessage| {
         m.encoding != GROUP_ENCODING && (options.messages.is_empty() || options.messages.contains(&m.message))

@@ -286,12 +286,11 @@ pub(crate) fn record(args: &RecordArgs) -> Result<(), Failure> {
 /// `cohort replay`.
 pub(crate) fn replay(args: &ReplayArgs) -> Result<(), Failure> {
     let bag = Bag::open(&args.file).map_err(anyhow::Error::from)?;
-    let info = bag.info().map_err(anyhow::Error::from)?;
-    let app = args
-        .app
-        .clone()
-        .or(info.app)
-        .with_context(|| format!("{}: the recording names no app: give --app", args.file.display()))?;
+    let app = match &args.app {
+        Some(app) => Some(app.clone()),
+        None => bag.app().map_err(anyhow::Error::from)?,
+    };
+    let app = app.with_context(|| format!("{}: the recording names no app: give --app", args.file.display()))?;
     let options = ReplayOptions {
         app: Some(app.clone()),
         daemon: args.reach.daemon.clone(),
