@@ -63,7 +63,8 @@
 //! | `COHORT_BENCH_QUICK=1` | off | 3 pairs, 20,000 messages, 1,000 round trips: a smoke run, numbers are rough |
 //! | `COHORT_BENCH_MESSAGES` | 400000 | messages per throughput run |
 //! | `COHORT_BENCH_ROUND_TRIPS` | 5000 | timed round trips per latency run (warm-up: 1/20 of it) |
-//! | `COHORT_BENCH_PAIRS` | 10 | raw/Cohort pairs per case |
+//! | `COHORT_BENCH_PAIRS` | 10 | raw/Cohort pairs per latency case (and `curve` pairs of every case) |
+//! | `COHORT_BENCH_STREAM_PAIRS` | 20 | raw/Cohort pairs per throughput case (quick: 3) |
 //! | `COHORT_BENCH_VERBOSE=1` | off | print every run on stderr |
 //! | `COHORT_BENCH_ONLY` | all | `raw`, `cohort`, `cbor` or `curve`: run that side only (for profiling; no lines) |
 //!
@@ -128,7 +129,11 @@ struct Config {
     messages: u64,
     warmup: usize,
     round_trips: usize,
+    /// Pairs per latency case, and how many pairs of any case include the `curve` side.
     pairs: usize,
+    /// Pairs per throughput case: runs are short and their ratios spread widely on a shared
+    /// machine, so more of them settle the median.
+    stream_pairs: usize,
     filters: Vec<String>,
     verbose: bool,
     only: Option<String>,
@@ -156,6 +161,7 @@ impl Config {
         let round_trips =
             env_number("COHORT_BENCH_ROUND_TRIPS").map_or(if quick { 1_000 } else { 5_000 }, |n| n as usize);
         let pairs = env_number("COHORT_BENCH_PAIRS").map_or(if quick { 3 } else { 10 }, |n| n as usize);
+        let stream_pairs = env_number("COHORT_BENCH_STREAM_PAIRS").map_or(if quick { 3 } else { 20 }, |n| n as usize);
         // cargo bench passes `--bench`; every other word is a filter.
         let filters = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
         Config {
@@ -163,6 +169,7 @@ impl Config {
             warmup: (round_trips / 20).max(1),
             round_trips,
             pairs,
+            stream_pairs,
             filters,
             verbose: env_flag("COHORT_BENCH_VERBOSE"),
             only: std::env::var("COHORT_BENCH_ONLY").ok().filter(|s| !s.is_empty()).inspect(|s| {
@@ -872,13 +879,22 @@ fn measure(cfg: &Config, case: &Case) -> Vec<(String, bool)> {
         sides.push(Side::Curve);
     }
     let mut runs: Vec<Vec<Outcome>> = vec![Vec::new(); sides.len()];
-    for pair in 0..cfg.pairs {
+    let pairs = match case.pattern {
+        Pattern::PubSub(_) => cfg.stream_pairs,
+        Pattern::ReqRep | Pattern::QryAns => cfg.pairs,
+    };
+    for pair in 0..pairs {
         let mut order: Vec<usize> = (0..sides.len()).collect();
         if pair % 2 == 1 {
             order.reverse();
         }
         for i in order {
             if cfg.only.as_ref().is_some_and(|only| only != sides[i].name()) {
+                continue;
+            }
+            // `curve` lines have no target: their first `pairs` pairs tell what encryption
+            // costs (they pair with the plain Cohort runs of the same pairs).
+            if sides[i] == Side::Curve && pair >= cfg.pairs {
                 continue;
             }
             let o = run(cfg, case, sides[i]);
@@ -1018,6 +1034,7 @@ fn warm_up_process(cfg: &Config) {
         warmup: 100,
         round_trips: cfg.round_trips.min(1_000),
         pairs: 1,
+        stream_pairs: 1,
         filters: Vec::new(),
         verbose: false,
         only: None,
@@ -1038,10 +1055,11 @@ fn main() {
     let (major, minor, patch) = zmq::version();
     let typed_size = minicbor_serde::to_vec(Reading::new(DATA)).unwrap().len();
     println!(
-        "ports_vs_raw: libzmq {major}.{minor}.{patch}, {} raw/cohort pairs per case (order alternating), {} messages \
-         per throughput run, {}+{} round trips of {ROUND_TRIP_BYTES} B per latency run; cbor lines send a \
-         {typed_size}-byte struct; curve lines compare CURVE with plain Cohort",
-        cfg.pairs, cfg.messages, cfg.warmup, cfg.round_trips
+        "ports_vs_raw: libzmq {major}.{minor}.{patch}, raw/cohort pairs per case (order alternating): {} per \
+         throughput case, {} per latency case, curve sides in the first {}; {} messages per throughput run, {}+{} \
+         round trips of {ROUND_TRIP_BYTES} B per latency run; cbor lines send a {typed_size}-byte struct; curve lines \
+         compare CURVE with plain Cohort",
+        cfg.stream_pairs, cfg.pairs, cfg.pairs, cfg.messages, cfg.warmup, cfg.round_trips
     );
     println!(
         "columns: median of each side's runs; ratio = median [min–max] of the per-pair ratios (side/raw, curve/plain); cpu = \
