@@ -145,6 +145,10 @@ pub struct GroupCore {
     role: Role,
     term: Term,
     voted_for: Option<MemberId>,
+    /// When this member last granted a candidate its vote: for the shortest election timeout
+    /// after, it grants no pre-vote for a later term (that candidate is about to announce
+    /// itself).
+    voted_at: Option<Duration>,
     votes: BTreeSet<MemberId>,
     /// The term of the pre-vote this member runs, if it runs one, and who granted it.
     prevote: Option<(Term, BTreeSet<MemberId>)>,
@@ -199,6 +203,7 @@ impl GroupCore {
             role: Role::Follower,
             term: 0,
             voted_for: None,
+            voted_at: None,
             votes: BTreeSet::new(),
             prevote: None,
             prevote_granted: None,
@@ -520,10 +525,18 @@ impl GroupCore {
                 // term. Grants then gather on the highest id among the candidates, which wins
                 // even when dozens ask at once. (Pre-votes bind nothing: votes, leases and
                 // promises, which safety rests on, are unchanged.)
-                let leader_silent = self.leader.is_none() || now >= self.leader_heard + self.config.election_min;
+                // A member that has just voted treats the candidate it voted for as a leader
+                // heard: granting a later term's pre-vote before that candidate's announcement
+                // arrives would let another candidate take the next term from under it.
+                let leader_silent = (self.leader.is_none() || now >= self.leader_heard + self.config.election_min)
+                    && self.voted_at.is_none_or(|at| now >= at + self.config.election_min);
                 let free =
                     self.prevote_granted.is_none_or(|(t, c, until)| t != term || c == from || from > c || now >= until);
-                let granted = term > self.term && self.role != Role::Leader && leader_silent && free;
+                // A member asking for the same term itself grants only a higher id: two
+                // candidates that granted each other would both drop their pre-votes, and the
+                // group would wait a whole election timeout for the next candidate.
+                let outranked = self.prevote.as_ref().is_none_or(|(asked, _)| *asked != term) || from > self.me;
+                let granted = term > self.term && self.role != Role::Leader && leader_silent && free && outranked;
                 // Only a grant is answered: the candidate counts grants alone, and replies go to
                 // every member (there is no direct path to a candidate), so answering every
                 // pre-vote of every candidate would cost n² deliveries per pre-vote, n³ per round
@@ -559,6 +572,7 @@ impl GroupCore {
                     && now >= self.promise.1;
                 if granted {
                     self.voted_for = Some(from);
+                    self.voted_at = Some(now);
                     self.election_deadline = now + self.election_timeout();
                 }
                 out.push(Output::Broadcast(GroupMessage::Vote { term: self.term, candidate: from, granted }));
