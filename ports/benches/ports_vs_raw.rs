@@ -55,7 +55,7 @@
 //! have no target. The report ends with how many targets were met (`N of M targets met`) and
 //! the names of the missed ones.
 //!
-//! Run: `cargo bench -p cohort-ports --bench ports_vs_raw` (2 to 3 minutes on 2 cores). Words
+//! Run: `cargo bench -p cohort-ports --bench ports_vs_raw` (about 5 minutes on 2 cores). Words
 //! after `--` pick the cases whose name contains all of them (`-- reqrep tcp`). Environment:
 //!
 //! | variable | default | meaning |
