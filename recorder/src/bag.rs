@@ -32,6 +32,11 @@ pub enum BagError {
 /// One metadata record's keys and values.
 type Metadata = BTreeMap<String, String>;
 
+/// The app named by the recording's metadata records (taken out of them).
+fn recorded_app(metadata: &mut BTreeMap<String, Metadata>) -> Option<String> {
+    metadata.remove(RECORDING_METADATA).and_then(|mut m| m.remove("app"))
+}
+
 /// A recording, read whole into memory.
 #[derive(Debug)]
 pub struct Bag {
@@ -123,7 +128,7 @@ impl Bag {
     /// The app it recorded, if it names it.
     pub fn app(&self) -> Result<Option<String>, BagError> {
         let (mut metadata, _) = self.extras()?;
-        Ok(metadata.remove(RECORDING_METADATA).and_then(|mut m| m.remove("app")))
+        Ok(recorded_app(&mut metadata))
     }
 
     /// Its channels, counts, time span, losses, app and model.
@@ -153,7 +158,7 @@ impl Bag {
             });
         }
         info.channels = channels.into_values().collect();
-        info.app = metadata.remove(RECORDING_METADATA).and_then(|mut m| m.remove("app"));
+        info.app = recorded_app(&mut metadata);
         info.model = model;
         Ok(info)
     }
