@@ -1050,6 +1050,8 @@ fn warm_up_process(cfg: &Config) {
 }
 
 fn main() {
+    // As an actor process does; process-wide, so the raw sides run with it too.
+    cohort_ports::allocator::tune_for_messages();
     let cfg = Config::from_env();
     std::fs::create_dir_all(&cfg.dir).unwrap();
     let (major, minor, patch) = zmq::version();

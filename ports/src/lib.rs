@@ -20,8 +20,10 @@
 //! Scopes pick the transport ([`scope`]); [`wire`] describes the frame format; the factory is
 //! [`PortFactory`]. `docs/ports.md` has the defaults and where libzmq comes from; [`security`],
 //! [`keyfile`] and [`zap`] are CURVE security, app key files and client authentication
-//! (`docs/security.md`).
+//! (`docs/security.md`). [`allocator`] tunes glibc's allocator for ZeroMQ's messages, once per
+//! process.
 
+pub mod allocator;
 mod bytes;
 mod codec;
 pub mod endpoint;

@@ -19,7 +19,7 @@ use cohort_groups::MemberId;
 use cohort_model::{ast, describe_ports};
 use cohort_monitor::WarningRing;
 use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, PortKind, Scope, Security, SocketOptions};
-use slog::{info, o, warn};
+use slog::{debug, info, o, warn};
 
 use crate::actor_ctl::LauncherLink;
 use crate::context::Identity;
@@ -197,6 +197,10 @@ pub fn run_actor(
         _ => actor.to_owned(),
     };
     let log = log.new(o!("actor" => actor.to_owned()));
+    // Before any socket sends: ZeroMQ messages of up to 112 bytes then come from glibc's fast
+    // bins (`cohort_ports::allocator`).
+    let tuning = cohort_ports::allocator::tune_for_messages();
+    debug!(log, "allocator tuned for messages"; "outcome" => ?tuning);
     let ctx = zmq::Context::new();
     let addressing = Addressing::new(&app.name.name, actor, &settings.interface)
         .map_err(|e| ActorError::Setup(format!("cannot choose where ports bind: {e}")))?;

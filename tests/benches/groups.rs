@@ -1405,6 +1405,8 @@ fn pubsub_case(dir: &Path, k: usize, n: u64, pairs: usize) -> (String, Row, Opti
 // ---------------------------------------------------------------------------------------------
 
 fn main() {
+    // As an actor process does; process-wide, so the raw sides run with it too.
+    cohort_ports::allocator::tune_for_messages();
     let quick = std::env::var_os("COHORT_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
     let (formations, kills, votes, messages, pairs) = if quick {
         ([(10, 2), (50, 1), (100, 1)], 10, 200, 50_000, 3)

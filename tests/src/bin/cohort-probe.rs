@@ -664,6 +664,8 @@ fn ask(o: &Options, daemon: &str, app: &str, actor: &str) -> anyhow::Result<()> 
 }
 
 fn main() -> anyhow::Result<()> {
+    // As an actor process does.
+    cohort_ports::allocator::tune_for_messages();
     let all: Vec<String> = std::env::args().skip(1).collect();
     let (args, o) = Options::parse(&all)?;
     let arg =
