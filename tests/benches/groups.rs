@@ -5,7 +5,7 @@
 //! Run it with `cargo bench -p cohort-tests --bench groups` (about 7 minutes on 2 cores, of which
 //! the idle cases take 4; `COHORT_BENCH_QUICK=1` for a smoke run of about 80 s with fewer
 //! repetitions and shorter windows). Words after `--` pick kinds of cases: `formation`,
-//! `failover`, `idle`, `votes`, `messages`. One discovery daemon (memory backend) serves on a
+//! `failover`, `idle`, `votes`, `messages` (with `app messages`), `app`. One discovery daemon (memory backend) serves on a
 //! thread of this process, on a free port of 127.0.0.1.
 //!
 //! Cases:
@@ -61,6 +61,11 @@
 //!   on the wire), and each one becomes an event with its own copy of the payload; the ratio to
 //!   raw PUB/SUB at the frame's size, also shown (information), tells what the header costs
 //!   apart from the receiving member's work.
+//! - **app messages** (`groups/app.rs`): the same through the runtime, as an app sends and takes
+//!   group messages: components in actors (threads of this process, a ZeroMQ context each), a
+//!   64-byte CBOR struct sent with `Group::send` and decoded in `on_group`, 2 or 4 receivers;
+//!   10 alternating pairs with raw PUB/SUB at 64 bytes, of 100,000 messages (quick: 3 of
+//!   10,000). Information.
 //!
 //! Every process is killed and reaped when its case ends, also on failure (and dies with this
 //! process: `PR_SET_PDEATHSIG`). The exit status is 0 even when a target is missed: this is a
@@ -82,6 +87,9 @@ use cohort_groups::{
 };
 use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, Security, SocketOptions};
 use cohort_tests::{stamp_of, unix_nanos};
+
+#[path = "groups/app.rs"]
+mod app;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_cohort-probe");
 const APP: &str = "GroupBench";
@@ -1413,6 +1421,8 @@ fn main() {
     } else {
         ([(10, 20), (50, 5), (100, 3)], 50, 1000, 500_000, 10)
     };
+    // Through the runtime: slower, so fewer messages per run.
+    let app_messages = messages / 5;
     // Failovers of a large group: fewer kills, each restarts a member of a 50-process group.
     let (large_group, large_kills) = (50, if quick { 3 } else { 20 });
     let (idle_sizes, idle_window): (&[usize], Duration) =
@@ -1480,6 +1490,18 @@ fn main() {
             println!("{line}");
             rows.push(row);
             met.extend(ok);
+        }
+    }
+    if wants("app messages") {
+        match start_daemon() {
+            Ok(daemon) => {
+                for k in [2, 4] {
+                    let (line, row) = app::app_case(daemon.endpoint(), k, app_messages, pairs);
+                    println!("{line}");
+                    rows.push(row);
+                }
+            }
+            Err(e) => println!("no discovery daemon, app message cases skipped: {e:#}"),
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
