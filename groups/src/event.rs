@@ -93,7 +93,7 @@ impl Payload {
 
     /// Decodes the payload as `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        minicbor_serde::from_slice(self.as_bytes())
+        cohort_ports::cbor::from_slice(self.as_bytes())
             .map_err(|e| DecodeError { wanted: std::any::type_name::<T>(), why: e.to_string() })
     }
 

@@ -25,6 +25,7 @@
 
 pub mod allocator;
 mod bytes;
+pub mod cbor;
 mod codec;
 pub mod endpoint;
 pub mod error;

@@ -25,6 +25,7 @@
 //! event channel has gone (its thread ended) has its groups left too.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -61,6 +62,8 @@ pub(crate) enum Command {
         instance: String,
         /// The thread's end of the component's wake-up PAIR.
         wake: zmq::Socket,
+        /// The component's [`CommandLink::woken`].
+        woken: Arc<AtomicBool>,
         /// Where the component's events go.
         events: Sender<Delivery>,
         /// The component's logger, for its members' logs.
@@ -204,7 +207,7 @@ pub(crate) struct Delivery {
     /// The member (a component that left and joined again has a new one).
     pub(crate) member: MemberId,
     /// Its group instance.
-    pub(crate) group: GroupName,
+    pub(crate) group: Arc<GroupName>,
     /// What happened.
     pub(crate) event: GroupEvent,
 }
@@ -235,6 +238,12 @@ pub(crate) enum SetupError {
 pub(crate) struct CommandLink {
     commands: Sender<Command>,
     wake: Arc<Mutex<zmq::Socket>>,
+    /// Shared by the clones of this link (one PAIR) and the thread: set while a wake-up sent
+    /// on this PAIR waits for the thread to take the commands. A command posted meanwhile needs
+    /// no wake-up of its own, so a burst of commands (a component sending group messages in a
+    /// loop) costs one. One flag per PAIR, not one for all: a wake-up on the PAIR of a
+    /// component the thread has let go of is never read, and must not hold back the others'.
+    woken: Arc<AtomicBool>,
     log: slog::Logger,
 }
 
@@ -247,7 +256,13 @@ impl CommandLink {
             warn!(self.log, "a group command was not carried out: the coordination thread has ended"; "command" => name);
             return Err(CoordinatorGone);
         }
-        wake(&self.socket(), &self.log);
+        // Set after the command is in the channel; the thread clears it, after reading this
+        // PAIR's wake-ups and before it takes the commands (`Coordination::obey`). So either it
+        // was clear and this wakes the thread, or a wake-up sent on this PAIR after the thread
+        // last read it is still to be read, and the commands taken then include this one.
+        if !self.woken.swap(true, Ordering::AcqRel) {
+            wake(&self.socket(), &self.log);
+        }
         Ok(())
     }
 
@@ -342,9 +357,11 @@ impl Coordinator {
         let ctx = factory.context().clone();
         let (thread_end, actor_end) = wake_pair(&ctx, &format!("inproc://cohort-groups/{actor}"))?;
         let (commands, receiver) = mpsc::channel();
+        let woken = Arc::new(AtomicBool::new(false));
         let coordination = Coordination {
             factory,
             commands: receiver,
+            actor_woken: Arc::clone(&woken),
             actor_wake: thread_end,
             components: BTreeMap::new(),
             members: BTreeMap::new(),
@@ -353,7 +370,7 @@ impl Coordinator {
         };
         let thread = std::thread::Builder::new().name(format!("{actor}.groups")).spawn(move || coordination.run())?;
         Ok(Coordinator {
-            link: CommandLink { commands, wake: Arc::new(Mutex::new(actor_end)), log: log.clone() },
+            link: CommandLink { commands, wake: Arc::new(Mutex::new(actor_end)), woken, log: log.clone() },
             ctx,
             actor: actor.to_owned(),
             next_component: 0,
@@ -371,11 +388,21 @@ impl Coordinator {
         let (thread_end, component_end) = wake_pair(&self.ctx, &endpoint)?;
         let (events, receiver) = mpsc::channel();
         let instance = instance.to_owned();
-        self.link.post(Command::Attach { component, instance, wake: thread_end, events, log: log.clone() })?;
+        let woken = Arc::new(AtomicBool::new(false));
+        let attach = Command::Attach {
+            component,
+            instance,
+            wake: thread_end,
+            woken: Arc::clone(&woken),
+            events,
+            log: log.clone(),
+        };
+        self.link.post(attach)?;
         // Attach is in the channel before any command of the component can be.
         let commands = CommandLink {
             commands: self.link.commands.clone(),
             wake: Arc::new(Mutex::new(component_end)),
+            woken,
             log: log.clone(),
         };
         Ok(GroupLink { component, commands, events: receiver })
@@ -421,13 +448,15 @@ struct Attached {
     instance: String,
     /// The thread's end of the component's wake-up PAIR.
     wake: zmq::Socket,
+    /// The component's link's [`CommandLink::woken`].
+    woken: Arc<AtomicBool>,
     events: Sender<Delivery>,
     log: slog::Logger,
 }
 
 /// A member the thread holds, with whom it belongs to.
 struct Membership {
-    group: GroupName,
+    group: Arc<GroupName>,
     owner: ComponentId,
     member: GroupMember,
     view: Arc<GroupView>,
@@ -447,6 +476,8 @@ enum Flow {
 struct Coordination {
     factory: PortFactory,
     commands: Receiver<Command>,
+    /// The actor's link's [`CommandLink::woken`].
+    actor_woken: Arc<AtomicBool>,
     /// The thread's end of the actor's wake-up PAIR.
     actor_wake: zmq::Socket,
     components: BTreeMap<ComponentId, Attached>,
@@ -496,9 +527,13 @@ impl Coordination {
 
     /// Carries out every waiting command.
     fn obey(&mut self) -> Flow {
+        // Each PAIR's wake-ups are read, then its flag cleared: every command posted before
+        // that is taken below, and one posted after it wakes the thread again.
         clear_wakeups(&self.actor_wake);
+        self.actor_woken.swap(false, Ordering::AcqRel);
         for component in self.components.values() {
             clear_wakeups(&component.wake);
+            component.woken.swap(false, Ordering::AcqRel);
         }
         loop {
             match self.commands.try_recv() {
@@ -518,8 +553,8 @@ impl Coordination {
 
     fn handle(&mut self, command: Command) -> Flow {
         match command {
-            Command::Attach { component, instance, wake, events, log } => {
-                self.components.insert(component, Attached { instance, wake, events, log });
+            Command::Attach { component, instance, wake, woken, events, log } => {
+                self.components.insert(component, Attached { instance, wake, woken, events, log });
             }
             Command::Join { group, key, config, owner, reply } => self.join(group, key, config, owner, reply),
             Command::Leave { member } => {
@@ -577,6 +612,7 @@ impl Coordination {
             member.leave();
             return;
         }
+        let group = Arc::new(group);
         self.members.insert(id, Membership { group, owner, member, view, elections: 0, votes: VoteCounts::default() });
     }
 
@@ -639,7 +675,7 @@ impl Coordination {
                     GroupEvent::VoteLost { .. } => joined.votes.lost += 1,
                     _ => {}
                 }
-                let delivery = Delivery { member: *id, group: joined.group.clone(), event };
+                let delivery = Delivery { member: *id, group: Arc::clone(&joined.group), event };
                 if component.events.send(delivery).is_err() {
                     gone.insert(joined.owner);
                     break;

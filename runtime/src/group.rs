@@ -111,7 +111,7 @@ impl GroupOpError {
 }
 
 fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, GroupOpError> {
-    minicbor_serde::to_vec(value).map_err(|e| GroupOpError::Encode(e.to_string()))
+    cohort_ports::cbor::to_vec(value).map_err(|e| GroupOpError::Encode(e.to_string()))
 }
 
 /// The configuration of a group type of the model: Cohort's defaults, scaled to the model's

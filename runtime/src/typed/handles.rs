@@ -232,7 +232,7 @@ impl InsideMessage {
     /// Decodes the message (CBOR, as [`InsPlug::send`] encodes it) as `T`; the error names the
     /// type asked for.
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        minicbor_serde::from_slice(&self.0)
+        cohort_ports::cbor::from_slice(&self.0)
             .map_err(|e| DecodeError { wanted: std::any::type_name::<T>(), why: e.to_string() })
     }
 
