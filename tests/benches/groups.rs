@@ -5,8 +5,9 @@
 //! Run it with `cargo bench -p cohort-tests --bench groups` (about 7 minutes on 2 cores, of which
 //! the idle cases take 4; `COHORT_BENCH_QUICK=1` for a smoke run of about 80 s with fewer
 //! repetitions and shorter windows). Words after `--` pick kinds of cases: `formation`,
-//! `failover`, `idle`, `votes`, `messages` (with `app messages`), `app`. One discovery daemon (memory backend) serves on a
-//! thread of this process, on a free port of 127.0.0.1.
+//! `failover`, `idle`, `votes`, `messages` (which takes `app messages` too), `app`. A discovery
+//! daemon (memory backend) serves the process cases, and another the app cases, on a thread of
+//! this process, on a free port of 127.0.0.1.
 //!
 //! Cases:
 //!
