@@ -1,5 +1,5 @@
 //! Cohort's CBOR codec for application values, public: the one that typed ports use, for the
-//! other places that carry application values (group messages, inside ports, replays).
+//! other places that carry application values (group messages, inside ports' messages).
 //!
 //! It writes exactly the bytes `minicbor-serde` writes and reads what `minicbor-serde` reads
 //! (see `docs/ports.md`, Wire format), in about half the time.
