@@ -9,7 +9,11 @@
 //!   - **CPU per message**: the process's user+sys time (`getrusage(RUSAGE_SELF)`) from just
 //!     before the first data message is sent until the receiver takes the end marker, divided
 //!     by the message count. It covers the whole process: sender, receiver and the ZeroMQ I/O
-//!     threads, which are all threads of this process (nothing else runs meanwhile).
+//!     threads, which are all threads of this process (nothing else runs meanwhile). The CPU
+//!     line also shows how often each side's subscriber waited in `poll` (having emptied its
+//!     socket), per 1000 messages, the median over the runs: each wait is a wake-up that costs
+//!     CPU, and a side that waits more often (the faster subscriber) can end up the slower,
+//!     which is how a Cohort line can read above 1 (`docs/ports.md`).
 //! - `reqrep`: round trips of 64 B from a `req` port to a `rep` port that echoes them, against
 //!   a raw REQ→REP echo. `qryans`: a `qry` port to an `ans` port (final answer), against a raw
 //!   DEALER→ROUTER echo. Warm-up round trips (1/20 of the timed ones), then the timed ones, each
@@ -220,6 +224,7 @@ fn socket_options() -> SocketOptions {
 
 /// Waits until `socket` is readable.
 fn wait(socket: &zmq::Socket) {
+    POLLS.fetch_add(1, Ordering::Relaxed);
     let mut items = [socket.as_poll_item(zmq::POLLIN)];
     loop {
         match zmq::poll(&mut items, STALL_MS) {
@@ -230,6 +235,10 @@ fn wait(socket: &zmq::Socket) {
         }
     }
 }
+
+/// How many times [`wait`] was called: a throughput run's receiver waits in `poll` only when it
+/// has emptied its socket, so the count over a run is how often it slept.
+static POLLS: AtomicU64 = AtomicU64::new(0);
 
 /// Sends warm-up messages, one a millisecond, until the receiver has seen one.
 fn warm_up(seen: &AtomicBool, mut send: impl FnMut()) {
@@ -764,6 +773,8 @@ struct Outcome {
     p50: f64,
     p99: f64,
     cpu: f64,
+    /// Throughput runs: how often the receiver waited in `poll`, per 1000 messages.
+    polls: f64,
 }
 
 impl Outcome {
@@ -785,9 +796,14 @@ impl Outcome {
 fn run(cfg: &Config, case: &Case, side: Side) -> Outcome {
     let t = case.transport;
     let (typed, curve) = (side == Side::Typed, side == Side::Curve);
+    let polls_before = POLLS.load(Ordering::Relaxed);
+    let per_thousand = |outcome: Outcome| Outcome {
+        polls: (POLLS.load(Ordering::Relaxed) - polls_before) as f64 * 1000.0 / cfg.messages as f64,
+        ..outcome
+    };
     match (case.pattern, side) {
-        (Pattern::PubSub(size), Side::Raw) => Outcome::of_stream(raw_pubsub(cfg, t, size)),
-        (Pattern::PubSub(size), _) => Outcome::of_stream(cohort_pubsub(cfg, t, size, typed, curve)),
+        (Pattern::PubSub(size), Side::Raw) => per_thousand(Outcome::of_stream(raw_pubsub(cfg, t, size))),
+        (Pattern::PubSub(size), _) => per_thousand(Outcome::of_stream(cohort_pubsub(cfg, t, size, typed, curve))),
         (Pattern::ReqRep, Side::Raw) => Outcome::of_trips(raw_echo(cfg, t, false)),
         (Pattern::QryAns, Side::Raw) => Outcome::of_trips(raw_echo(cfg, t, true)),
         (Pattern::ReqRep, _) => Outcome::of_trips(cohort_echo(cfg, t, false, typed, curve)),
@@ -943,6 +959,7 @@ fn measure(cfg: &Config, case: &Case) -> Vec<(String, bool)> {
                 met: (!curve).then_some(r.median >= floor),
             });
             let r = ratio(cpu);
+            let polls = |o: &Outcome| o.polls;
             lines.push(Line {
                 label: &label,
                 what: "cpu/msg",
@@ -951,7 +968,7 @@ fn measure(cfg: &Config, case: &Case) -> Vec<(String, bool)> {
                 raw: format!("{:.3} µs", median(raw, cpu)),
                 ours: format!("{:.3} µs", median(ours, cpu)),
                 ratio: r,
-                extra: String::new(),
+                extra: format!("polls/1k {:.1} vs {:.1}  ", median(raw, polls), median(ours, polls)),
                 target: if typed || curve { "—" } else { "≤ 1.10×raw" },
                 met: (!typed && !curve).then_some(r.median <= 1.10),
             });
