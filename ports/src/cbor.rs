@@ -1,14 +1,14 @@
 //! Cohort's CBOR codec for application values, public: the one that typed ports use, for the
 //! other places that carry application values (group messages, inside ports' messages).
 //!
-//! It writes exactly the bytes `minicbor-serde` writes and reads what `minicbor-serde` reads
-//! (see `docs/ports.md`, Wire format), in about half the time.
+//! It writes exactly the bytes `minicbor-serde` writes and reads what `minicbor-serde` reads,
+//! except malformed input that minicbor-serde lets through (see `docs/ports.md`, the typed path),
+//! in about half the time.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::codec;
-use crate::wire::FrameError;
 
 /// Why a value did not encode, or bytes did not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,10 +28,7 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CborError> {
 
 /// Decodes `bytes` as one CBOR value of type `T`; trailing bytes are an error.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CborError> {
-    codec::decode(bytes).map_err(|e| match e {
-        FrameError::Payload(why) => CborError(why),
-        other => CborError(other.to_string()),
-    })
+    codec::decode_text(bytes).map_err(CborError)
 }
 
 #[cfg(test)]

@@ -30,7 +30,12 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Res
 /// The decoder is our own ([`mod@decode`]), which accepts what minicbor-serde's accepts and gives
 /// the same values, in about half the time.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FrameError> {
-    decode::from_slice(bytes).map_err(|e| FrameError::Payload(e.to_string()))
+    decode_text(bytes).map_err(FrameError::Payload)
+}
+
+/// [`decode`], with why it failed as text.
+pub(crate) fn decode_text<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    decode::from_slice(bytes).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
