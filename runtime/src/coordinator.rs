@@ -3,16 +3,18 @@
 //! elections, leader leases and votes going by itself, however long a component's handler
 //! takes. Component code never runs on it, and it never waits on a component.
 //!
-//! How the threads talk (the pattern of [`crate::control`]: a Rust value over a std channel,
-//! then an empty frame on an inproc PAIR that wakes the receiver's poll):
+//! How the threads talk (the pattern of [`crate::control`]: a Rust value over a queue, then an
+//! empty frame on an inproc PAIR that wakes the receiver's poll). The queues are
+//! [`crate::handoff`] queues, which allocate nothing per value (a std channel's allocations
+//! cost more than the group messages they carried):
 //!
 //! - **Commands** ([`Command`]) come from the components' [`Group`](crate::Group) handles and
-//!   from the actor's main thread (discovery's endpoint updates, stop) over one channel; each
+//!   from the actor's main thread (discovery's endpoint updates, stop) over one queue; each
 //!   sender wakes the thread through its own PAIR. A command whose caller needs a result
 //!   carries a [`Reply`] of capacity 1. The thread answers at once, without waiting, so the
 //!   caller waits microseconds (bounded by [`ANSWER_TIMEOUT`] in case the thread has died).
 //! - **Events** go back to the member's component: one [`Delivery`] per event over the
-//!   component's own channel, then a wake-up on the component's PAIR, which its executor polls
+//!   component's own queue, then a wake-up on the component's PAIR, which its executor polls
 //!   with its ports; `on_group` then runs on the component's thread.
 //! - **Views**: after every poll of a member and every command to it, the thread refreshes the
 //!   member's [`GroupView`] (leader, term, members, lease), which the [`Group`](crate::Group)
@@ -22,11 +24,11 @@
 //! earliest member deadline; take every waiting command; poll every member at the current
 //! time; refresh the views; hand out the events. The thread ends when told to stop or when no
 //! one can send it commands any more, and leaves every group it still holds. A component whose
-//! event channel has gone (its thread ended) has its groups left too.
+//! event queue has gone (its thread ended) has its groups left too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -40,6 +42,7 @@ use slog::{debug, error, info, o, warn};
 use crate::context::uuid_text;
 use crate::control::{clear_wakeups, wake, wake_pair};
 use crate::group::{GroupName, GroupView};
+use crate::handoff::{handoff, Empty, HandoffReceiver, HandoffSender};
 
 /// How long a caller waits for the coordination thread's answer. The thread answers at once;
 /// this bound only keeps a component from hanging should the thread have died.
@@ -65,7 +68,7 @@ pub(crate) enum Command {
         /// The component's [`CommandLink::woken`].
         woken: Arc<AtomicBool>,
         /// Where the component's events go.
-        events: Sender<Delivery>,
+        events: HandoffSender<Delivery>,
         /// The component's logger, for its members' logs.
         log: slog::Logger,
     },
@@ -231,12 +234,12 @@ pub(crate) enum SetupError {
     Gone(#[from] CoordinatorGone),
 }
 
-/// A way to send commands to the coordination thread: the shared command channel and the
+/// A way to send commands to the coordination thread: the shared command queue and the
 /// sending thread's own wake-up PAIR. Clones share the PAIR behind a Mutex; they are all used
 /// by one thread (a component's, or the actor's main thread), so the lock is never contended.
 #[derive(Clone)]
 pub(crate) struct CommandLink {
-    commands: Sender<Command>,
+    commands: HandoffSender<Command>,
     wake: Arc<Mutex<zmq::Socket>>,
     /// Shared by the clones of this link (one PAIR) and the thread: set while a wake-up sent
     /// on this PAIR waits for the thread to take the commands. A command posted meanwhile needs
@@ -256,7 +259,7 @@ impl CommandLink {
             warn!(self.log, "a group command was not carried out: the coordination thread has ended"; "command" => name);
             return Err(CoordinatorGone);
         }
-        // Set after the command is in the channel; the thread clears it, after reading this
+        // Set after the command is in the queue; the thread clears it, after reading this
         // PAIR's wake-ups and before it takes the commands (`Coordination::obey`). So either it
         // was clear and this wakes the thread, or a wake-up sent on this PAIR after the thread
         // last read it is still to be read, and the commands taken then include this one.
@@ -301,7 +304,7 @@ impl CommandLink {
 pub(crate) struct GroupLink {
     component: ComponentId,
     commands: CommandLink,
-    events: Receiver<Delivery>,
+    events: HandoffReceiver<Delivery>,
 }
 
 impl GroupLink {
@@ -333,7 +336,7 @@ impl GroupLink {
     }
 
     /// The next event for the component, without waiting.
-    pub(crate) fn try_next(&self) -> Option<Delivery> {
+    pub(crate) fn try_next(&mut self) -> Option<Delivery> {
         self.events.try_recv().ok()
     }
 }
@@ -356,7 +359,7 @@ impl Coordinator {
         let log = log.new(o!("thread" => format!("{actor}.groups")));
         let ctx = factory.context().clone();
         let (thread_end, actor_end) = wake_pair(&ctx, &format!("inproc://cohort-groups/{actor}"))?;
-        let (commands, receiver) = mpsc::channel();
+        let (commands, receiver) = handoff();
         let woken = Arc::new(AtomicBool::new(false));
         let coordination = Coordination {
             factory,
@@ -386,7 +389,7 @@ impl Coordinator {
         self.next_component += 1;
         let endpoint = format!("inproc://cohort-groups/{}/{instance}", self.actor);
         let (thread_end, component_end) = wake_pair(&self.ctx, &endpoint)?;
-        let (events, receiver) = mpsc::channel();
+        let (events, receiver) = handoff();
         let instance = instance.to_owned();
         let woken = Arc::new(AtomicBool::new(false));
         let attach = Command::Attach {
@@ -398,7 +401,7 @@ impl Coordinator {
             log: log.clone(),
         };
         self.link.post(attach)?;
-        // Attach is in the channel before any command of the component can be.
+        // Attach is in the queue before any command of the component can be.
         let commands = CommandLink {
             commands: self.link.commands.clone(),
             wake: Arc::new(Mutex::new(component_end)),
@@ -450,7 +453,7 @@ struct Attached {
     wake: zmq::Socket,
     /// The component's link's [`CommandLink::woken`].
     woken: Arc<AtomicBool>,
-    events: Sender<Delivery>,
+    events: HandoffSender<Delivery>,
     log: slog::Logger,
 }
 
@@ -475,7 +478,7 @@ enum Flow {
 /// The coordination thread's state.
 struct Coordination {
     factory: PortFactory,
-    commands: Receiver<Command>,
+    commands: HandoffReceiver<Command>,
     /// The actor's link's [`CommandLink::woken`].
     actor_woken: Arc<AtomicBool>,
     /// The thread's end of the actor's wake-up PAIR.
@@ -542,8 +545,8 @@ impl Coordination {
                         return Flow::Stop;
                     }
                 }
-                Err(TryRecvError::Empty) => return Flow::Continue,
-                Err(TryRecvError::Disconnected) => {
+                Err(Empty::Now) => return Flow::Continue,
+                Err(Empty::ForGood) => {
                     debug!(self.log, "no one can send group commands any more");
                     return Flow::Stop;
                 }

@@ -19,6 +19,7 @@ pub mod ctl;
 mod events;
 mod executor;
 mod group;
+mod handoff;
 pub mod host;
 mod hosted;
 pub mod launcher;
