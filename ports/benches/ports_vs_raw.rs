@@ -70,6 +70,8 @@
 //! | `COHORT_BENCH_PAIRS` | 10 | raw/Cohort pairs per latency case (and `curve` pairs of every case) |
 //! | `COHORT_BENCH_STREAM_PAIRS` | 20 | raw/Cohort pairs per throughput case (quick: 3) |
 //! | `COHORT_BENCH_VERBOSE=1` | off | print every run on stderr |
+//! | `COHORT_BENCH_SPIN` | 0 | yields before each `poll`, both sides (see [`wait`]): the loop without most sleeps |
+//! | `COHORT_BENCH_RAW_PAD` | 0 | bytes added to the raw side's pub/sub payloads: 14 makes its messages as long as Cohort's frames |
 //! | `COHORT_BENCH_ONLY` | all | `raw`, `cohort`, `cbor` or `curve`: run that side only (for profiling; no lines) |
 //!
 //! The exit status is 0 even when a target is missed: this is a report.
@@ -139,6 +141,8 @@ struct Config {
     /// machine, so more of them settle the median.
     stream_pairs: usize,
     filters: Vec<String>,
+    /// Bytes added to the raw side's pub/sub payloads (Cohort's header is 14).
+    raw_pad: usize,
     verbose: bool,
     only: Option<String>,
     dir: PathBuf,
@@ -151,6 +155,15 @@ fn env_number(name: &str) -> Option<u64> {
     match text.trim().replace('_', "").parse() {
         Ok(n) if n > 0 => Some(n),
         _ => panic!("{name}={text:?} is not a positive number"),
+    }
+}
+
+/// A count from the environment that may be 0; unset is 0.
+fn env_count(name: &str) -> u64 {
+    let Ok(text) = std::env::var(name) else { return 0 };
+    match text.trim().replace('_', "").parse() {
+        Ok(n) => n,
+        Err(_) => panic!("{name}={text:?} is not a number"),
     }
 }
 
@@ -175,6 +188,7 @@ impl Config {
             pairs,
             stream_pairs,
             filters,
+            raw_pad: usize::try_from(env_count("COHORT_BENCH_RAW_PAD")).expect("COHORT_BENCH_RAW_PAD fits in memory"),
             verbose: env_flag("COHORT_BENCH_VERBOSE"),
             only: std::env::var("COHORT_BENCH_ONLY").ok().filter(|s| !s.is_empty()).inspect(|s| {
                 let sides = ["raw", "cohort", "cbor", "curve"];
@@ -222,8 +236,18 @@ fn socket_options() -> SocketOptions {
     }
 }
 
-/// Waits until `socket` is readable.
+/// Waits until `socket` is readable. With `COHORT_BENCH_SPIN=N`, first yields the CPU up to N
+/// times, asking libzmq after each whether the socket has become readable (`ZMQ_EVENTS`), and
+/// polls only if it has not: a loop that seldom sleeps, for both sides alike.
 fn wait(socket: &zmq::Socket) {
+    static SPINS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let spins = *SPINS.get_or_init(|| env_count("COHORT_BENCH_SPIN"));
+    for _ in 0..spins {
+        if socket.get_events().is_ok_and(|e| e.contains(zmq::POLLIN)) {
+            return;
+        }
+        thread::yield_now();
+    }
     POLLS.fetch_add(1, Ordering::Relaxed);
     let mut items = [socket.as_poll_item(zmq::POLLIN)];
     loop {
@@ -426,7 +450,7 @@ fn raw_pubsub(cfg: &Config, t: Transport, size: usize) -> Stream {
         })
     };
     warm_up(&seen, || publisher.send(&[WARM][..], 0).unwrap());
-    let data = payload(size);
+    let data = payload(size + cfg.raw_pad);
     let cpu_at_start = process_cpu();
     for _ in 0..cfg.messages {
         publisher.send(&data[..], 0).unwrap();
@@ -1053,6 +1077,7 @@ fn warm_up_process(cfg: &Config) {
         pairs: 1,
         stream_pairs: 1,
         filters: Vec::new(),
+        raw_pad: cfg.raw_pad,
         verbose: false,
         only: None,
         dir: cfg.dir.clone(),
@@ -1084,6 +1109,14 @@ fn main() {
         "columns: median of each side's runs; ratio = median [min–max] of the per-pair ratios (side/raw, curve/plain); cpu = \
          process user+sys per message (msg) or round trip (rt)"
     );
+    let spins = env_count("COHORT_BENCH_SPIN");
+    if spins > 0 || cfg.raw_pad > 0 {
+        println!(
+            "not the default loop: {spins} yields before each poll (COHORT_BENCH_SPIN), raw pub/sub payloads {} bytes \
+             longer (COHORT_BENCH_RAW_PAD)",
+            cfg.raw_pad
+        );
+    }
     let started = Instant::now();
     warm_up_process(&cfg);
     let mut verdicts = Vec::new();

@@ -143,6 +143,8 @@ pub(crate) struct Arrival {
     pub(crate) header: Header,
     pub(crate) recv_time: Option<SystemTime>,
     offset: usize,
+    /// The whole frame's length, so counting it needs no second look at the message.
+    len: usize,
 }
 
 impl Arrival {
@@ -211,8 +213,10 @@ impl Inbox {
                 self.refuse(&FrameError::FrameCount { found, expected: usize::from(routed) + 1 });
                 continue;
             }
-            match check(&self.body, expected, want) {
-                Ok((header, offset)) => return Ok(Some(Arrival { header, recv_time, offset })),
+            // The message is looked at once here (each look is two calls into libzmq).
+            let frame: &[u8] = &self.body;
+            match check(frame, expected, want) {
+                Ok((header, offset)) => return Ok(Some(Arrival { header, recv_time, offset, len: frame.len() })),
                 Err(e) => self.refuse(&e),
             }
         }
@@ -243,10 +247,17 @@ impl Inbox {
         &self.body
     }
 
-    /// Counts the message last received as delivered.
+    /// Counts `arrival`, the message last received, as delivered.
     #[inline]
-    pub(crate) fn delivered(&self) {
-        self.stats.received(self.body.len());
+    pub(crate) fn delivered(&self, arrival: &Arrival) {
+        self.stats.received(arrival.len);
+    }
+
+    /// Counts the message last received, a frame of `len` bytes, as delivered (a receive that
+    /// checked [`Inbox::body`] itself).
+    #[inline]
+    pub(crate) fn delivered_len(&self, len: usize) {
+        self.stats.received(len);
     }
 
     /// The message last received, to lend its payload ([`crate::RawPayload`]).

@@ -135,7 +135,7 @@ impl Hub {
                 return Ok(None);
             };
             if let Some(value) = self.inbox.decode(&arrival) {
-                self.inbox.delivered();
+                self.inbox.delivered(&arrival);
                 let from = PeerId(self.inbox.identity().to_vec());
                 return Ok(Some(FromPeer { from, message: arrival.received(value) }));
             }
@@ -147,7 +147,7 @@ impl Hub {
         let Some(arrival) = self.inbox.next(&self.socket, true, &self.message, Want::Bytes)? else {
             return Ok(None);
         };
-        self.inbox.delivered();
+        self.inbox.delivered(&arrival);
         let from = PeerId(self.inbox.identity().to_vec());
         Ok(Some(FromPeer { from, message: arrival.received(self.inbox.payload(&arrival)) }))
     }
@@ -329,7 +329,7 @@ impl Spoke {
                 return Ok(None);
             };
             if let Some(value) = self.inbox.decode(&arrival) {
-                self.inbox.delivered();
+                self.inbox.delivered(&arrival);
                 return Ok(Some(arrival.received(value)));
             }
         }
@@ -342,7 +342,7 @@ impl Spoke {
             self.watch_link();
             return Ok(None);
         };
-        self.inbox.delivered();
+        self.inbox.delivered(&arrival);
         Ok(Some(arrival.received(self.inbox.payload(&arrival))))
     }
 

@@ -162,7 +162,7 @@ impl SubPort {
                 return Ok(None);
             };
             if let Some(value) = self.inbox.decode(&arrival) {
-                self.inbox.delivered();
+                self.inbox.delivered(&arrival);
                 return Ok(Some(arrival.received(value)));
             }
         }
@@ -184,7 +184,9 @@ impl SubPort {
             };
             // The frame is looked up once, for the checks and the payload: this is the data
             // path of groups, one call per message.
-            let value = match check(self.inbox.body(), &self.message, Want::Bytes) {
+            let frame = self.inbox.body();
+            let len = frame.len();
+            let value = match check(frame, &self.message, Want::Bytes) {
                 Ok((header, offset)) if header.flags.contains(Flags::RAW) => {
                     raw(RawPayload::new(self.inbox.body_mut(), offset))
                         .map(|value| (header, Mixed::Raw(value)))
@@ -197,7 +199,7 @@ impl SubPort {
             };
             match value {
                 Ok((header, value)) => {
-                    self.inbox.delivered();
+                    self.inbox.delivered_len(len);
                     return Ok(Some(Received { value, seq: header.seq, send_time: header.send_time, recv_time }));
                 }
                 Err(e) => self.inbox.refuse(&e),
@@ -210,7 +212,7 @@ impl SubPort {
         let Some(arrival) = self.inbox.next(&self.socket, false, &self.message, Want::Bytes)? else {
             return Ok(None);
         };
-        self.inbox.delivered();
+        self.inbox.delivered(&arrival);
         Ok(Some(arrival.received(self.inbox.payload(&arrival))))
     }
 }

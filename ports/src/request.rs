@@ -439,7 +439,7 @@ impl Requester {
         match self.inbox.decode::<T>(&arrival) {
             Some(value) => {
                 self.settle(seq, last);
-                self.inbox.delivered();
+                self.inbox.delivered(&arrival);
                 Ok(Some(Response::Reply { id: RequestId(seq), message: arrival.received(value), last }))
             }
             None => {
@@ -461,7 +461,7 @@ impl Requester {
         let seq = arrival.header.seq;
         let last = self.ends_with(&arrival);
         self.settle(seq, last);
-        self.inbox.delivered();
+        self.inbox.delivered(&arrival);
         Ok(Some(Response::Reply { id: RequestId(seq), message: arrival.received(self.inbox.payload(&arrival)), last }))
     }
 
@@ -482,7 +482,7 @@ impl Requester {
             while let Some(arrival) = self.next_reply(want, Some(index))? {
                 if arrival.header.seq == id.0 {
                     self.pending.remove(&id.0);
-                    self.inbox.delivered();
+                    self.inbox.delivered(&arrival);
                     return Ok(arrival);
                 }
                 // A late reply to an earlier call that timed out: it has no taker.

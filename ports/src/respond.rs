@@ -89,7 +89,7 @@ impl ReplyPort {
                 return Ok(None);
             };
             if let Some(value) = self.inbox.decode(&arrival) {
-                self.inbox.delivered();
+                self.inbox.delivered(&arrival);
                 let token = ReplyToken { identity: self.inbox.identity().to_vec(), seq: arrival.header.seq };
                 return Ok(Some(Request { token, message: arrival.received(value) }));
             }
@@ -101,7 +101,7 @@ impl ReplyPort {
         let Some(arrival) = self.inbox.next(&self.socket, true, &self.request_type, Want::Bytes)? else {
             return Ok(None);
         };
-        self.inbox.delivered();
+        self.inbox.delivered(&arrival);
         let token = ReplyToken { identity: self.inbox.identity().to_vec(), seq: arrival.header.seq };
         Ok(Some(Request { token, message: arrival.received(self.inbox.payload(&arrival)) }))
     }
