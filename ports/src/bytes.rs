@@ -32,11 +32,7 @@ unsafe impl Sync for ReceivedBytes {}
 impl ReceivedBytes {
     /// The bytes of `message` from `start` on (none when `start` is past its end).
     pub(crate) fn new(message: zmq::Message, start: usize) -> ReceivedBytes {
-        let bytes: &[u8] = &message;
-        let len = bytes.len();
-        let struct_start = std::ptr::from_ref(&message).cast::<u8>() as usize;
-        let struct_range = struct_start..struct_start + std::mem::size_of::<zmq::Message>();
-        let data = (!struct_range.contains(&(bytes.as_ptr() as usize))).then(|| NonNull::from(bytes).cast::<u8>());
+        let (data, len) = outside_data(&message);
         ReceivedBytes { message, start: start.min(len), data, len }
     }
 
@@ -79,6 +75,16 @@ impl fmt::Debug for ReceivedBytes {
     }
 }
 
+/// The start of `message`'s data when it lies outside the message struct (a large message's
+/// buffer, which stays put when the struct moves), and the message's length.
+fn outside_data(message: &zmq::Message) -> (Option<NonNull<u8>>, usize) {
+    let bytes: &[u8] = message;
+    let struct_start = std::ptr::from_ref(message).cast::<u8>() as usize;
+    let struct_range = struct_start..struct_start + std::mem::size_of::<zmq::Message>();
+    let data = (!struct_range.contains(&(bytes.as_ptr() as usize))).then(|| NonNull::from(bytes).cast::<u8>());
+    (data, bytes.len())
+}
+
 /// The raw payload of the message just received, lent to the reader of
 /// [`SubPort::recv_mixed`](crate::SubPort::recv_mixed): read it where it is
 /// ([`RawPayload::as_bytes`]; the port then receives the next message into the same libzmq
@@ -87,18 +93,31 @@ pub struct RawPayload<'a> {
     message: &'a mut zmq::Message,
     /// Where the payload starts in the message.
     start: usize,
+    /// The message's data, looked up once (each look is two calls into libzmq), when it lies
+    /// outside the message struct (as for [`ReceivedBytes`]); the message is borrowed, so it
+    /// neither moves nor changes while this lives. `None` for a small message, read in place.
+    data: Option<NonNull<u8>>,
+    /// The message's length.
+    len: usize,
 }
 
 impl<'a> RawPayload<'a> {
     /// The bytes of `message` from `start` on.
     pub(crate) fn new(message: &'a mut zmq::Message, start: usize) -> RawPayload<'a> {
-        RawPayload { message, start }
+        let (data, len) = outside_data(message);
+        RawPayload { message, start: start.min(len), data, len }
     }
 
     /// The payload's bytes, in place.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        self.message.get(self.start..).unwrap_or_default()
+        match self.data {
+            // SAFETY: `data` is the start of the message's `len` bytes, outside the struct, read
+            // when it was lent; the message stays borrowed (unchanged) as long as `self`, and
+            // `start <= len`.
+            Some(data) => unsafe { std::slice::from_raw_parts(data.as_ptr().add(self.start), self.len - self.start) },
+            None => self.message.get(self.start..).unwrap_or_default(),
+        }
     }
 
     /// Takes the payload along: the message it arrived in moves into the [`ReceivedBytes`]
