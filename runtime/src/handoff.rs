@@ -1,6 +1,7 @@
 //! A queue from one or more threads to one, that allocates nothing per value once its buffers
 //! have grown: senders append to a shared buffer under a lock, and the receiver takes the whole
-//! buffer at once, swapping in its own empty one. Both buffers keep their capacity.
+//! buffer at once, swapping in its own empty one. Both buffers keep their
+//! capacity (up to [`KEEP`] values).
 //!
 //! It carries the group coordination thread's commands and events (`crate::coordinator`), where
 //! a std channel cost more than the values it carried: an unbounded `mpsc` channel allocates a
@@ -8,11 +9,16 @@
 //! consolidates the arena's fast bins (`docs/groups.md`). Like a std channel, it tells a sender
 //! that the receiver is gone, and the receiver that no sender is left.
 //!
-//! Waking the receiver is the caller's business (here an inproc PAIR per sender).
+//! Waking the receiver is the caller's business (here an inproc PAIR per sender). An empty
+//! buffer keeps room for [`KEEP`] values; the memory of a larger burst is given back once taken.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// The capacity, in values, that an empty buffer keeps for the next round. A burst may grow a
+/// buffer beyond it; the receiver gives the memory back once it has taken the burst.
+const KEEP: usize = 1024;
 
 /// What the threads share.
 struct Shared<T> {
@@ -95,6 +101,10 @@ impl<T> HandoffReceiver<T> {
         }
         // Acquire, before looking: a sender that is gone sent everything it sent before this.
         let no_senders = self.shared.senders.load(Ordering::Acquire) == 0;
+        // Empty here: what the senders get next is no larger than a normal round needs.
+        if self.taken.capacity() > KEEP {
+            self.taken.shrink_to(KEEP);
+        }
         if let Some(queue) = self.shared.lock().as_mut() {
             std::mem::swap(queue, &mut self.taken);
         }
@@ -148,6 +158,23 @@ mod tests {
         drop(other);
         assert_eq!(rx.try_recv().unwrap(), "b");
         assert_eq!(rx.try_recv().unwrap_err(), Empty::ForGood);
+    }
+
+    /// A burst's memory is given back once it has been taken.
+    #[test]
+    fn gives_back_a_burst() {
+        let (tx, mut rx) = handoff();
+        for i in 0..10 * KEEP {
+            tx.send(i).unwrap();
+        }
+        assert_eq!(rx.try_recv().unwrap(), 0);
+        for i in 1..10 * KEEP {
+            assert_eq!(rx.try_recv().unwrap(), i);
+        }
+        assert_eq!(rx.try_recv().unwrap_err(), Empty::Now);
+        tx.send(0).unwrap();
+        assert_eq!(rx.try_recv().unwrap(), 0);
+        assert!(rx.taken.capacity() <= KEEP && rx.shared.lock().as_ref().unwrap().capacity() <= KEEP);
     }
 
     /// A sender gets its value back once the receiver is gone; what waited is dropped.
