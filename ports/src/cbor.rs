@@ -1,5 +1,6 @@
 //! Cohort's CBOR codec for application values, public: the one that typed ports use, for the
-//! other places that carry application values (group messages, inside ports' messages).
+//! other places that carry application values (group messages, inside ports' messages, the
+//! inputs and outputs of a component replay).
 //!
 //! It writes exactly the bytes `minicbor-serde` writes and reads what `minicbor-serde` reads,
 //! except malformed input that minicbor-serde lets through (see `docs/ports.md`, the typed path),

@@ -70,7 +70,7 @@ pub enum InputEvent {
 impl Input {
     /// A message on `port`, encoded as CBOR from `value`.
     pub fn message<T: serde::Serialize>(at: Duration, port: &str, value: &T) -> Result<Input, ReplayError> {
-        let payload = minicbor_serde::to_vec(value).map_err(|e| ReplayError::Encode(e.to_string()))?;
+        let payload = cohort_ports::cbor::to_vec(value).map_err(|e| ReplayError::Encode(e.to_string()))?;
         Ok(Input { at, event: InputEvent::Message { port: port.to_owned(), payload } })
     }
 
@@ -81,7 +81,7 @@ impl Input {
 
     /// The reply `value` to the oldest open request on `port`.
     pub fn reply<T: serde::Serialize>(at: Duration, port: &str, value: &T) -> Result<Input, ReplayError> {
-        let payload = minicbor_serde::to_vec(value).map_err(|e| ReplayError::Encode(e.to_string()))?;
+        let payload = cohort_ports::cbor::to_vec(value).map_err(|e| ReplayError::Encode(e.to_string()))?;
         Ok(Input { at, event: InputEvent::Reply { port: port.to_owned(), payload } })
     }
 }
@@ -112,7 +112,7 @@ pub enum OutputKind {
 impl Output {
     /// The message, decoded as `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ReplayError> {
-        minicbor_serde::from_slice(&self.payload).map_err(|e| ReplayError::Decode(e.to_string()))
+        cohort_ports::cbor::from_slice(&self.payload).map_err(|e| ReplayError::Decode(e.to_string()))
     }
 }
 
