@@ -1,10 +1,11 @@
 //! The frame format of a group member's sockets ([`crate::GroupMember`]).
 //!
 //! Every ZeroMQ message on the gpub/gsub mesh, on the leader's ROUTER and on a member's DEALER
-//! is one Cohort frame (see `cohort_ports::wire`) of message type [`FRAME_TYPE`]. Its payload
-//! has one of two forms, told apart by the `RAW` flag of the frame's header:
+//! is one Cohort frame (see `cohort_ports::wire`), of message type [`FRAME_TYPE`] or bare. It has
+//! one of two forms:
 //!
-//! - **Control frames** (`RAW` clear): the payload is one CBOR [`Envelope`]:
+//! - **Control frames** (a port frame with the `RAW` flag clear): the payload is one CBOR
+//!   [`Envelope`]:
 //!
 //!   ```text
 //!   { "from": bstr(16),                       the sender's MemberId
@@ -12,8 +13,10 @@
 //!           | { "Data": bstr } }              an application message to every other member
 //!   ```
 //!
-//! - **Data frames** (`RAW` set; on the mesh only): the payload is one application message
-//!   ([`GroupMember::send`](crate::GroupMember::send)) in a fixed layout, [`DataFrame`]:
+//! - **Data frames** (on the mesh only): one application message
+//!   ([`GroupMember::send`](crate::GroupMember::send)) in a fixed layout, [`DataFrame`], sent as
+//!   a bare frame: the ports' one-byte tag (`cohort_ports::wire::BARE_TAG`, `0xB7`) instead of
+//!   their 14-byte header, then
 //!
 //!   | offset | size | field |
 //!   |---|---|---|
@@ -21,12 +24,13 @@
 //!   | 1 | 16 | the sender's MemberId |
 //!   | 17 | the rest (0 or more) | the application's bytes, as given to `send` |
 //!
-//!   A raw payload shorter than [`DATA_HEADER_LEN`] bytes, or with another first byte, is not
-//!   a data frame: the gsub port refuses it (its `undecodable` counter, part of
-//!   `MemberStats::refused`) and drops it. Data frames are what members send for application
-//!   messages: reading one is a length check and a copy of the application's bytes, where a
-//!   CBOR envelope costs a decoder run per message. The CBOR `Data` body above is the earlier
-//!   form of the same message; members still accept it on the mesh, but no longer send it.
+//!   so a 64-byte message is an 82-byte frame. A payload shorter than [`DATA_HEADER_LEN`]
+//!   bytes, or with another first byte, is not a data frame: the gsub port refuses it (its
+//!   `undecodable` counter, part of `MemberStats::refused`) and drops it. Reading one is a
+//!   length check and a copy of the application's bytes, where a CBOR envelope costs a decoder
+//!   run per message. Members also accept the two earlier forms of the same message on the
+//!   mesh, but no longer send them: the same layout as the raw payload of a port frame (`RAW`
+//!   set), and the CBOR `Data` body above.
 //!
 //! Which bodies each socket carries (anything else is dropped and counted):
 //!

@@ -402,7 +402,7 @@ impl GroupMember {
     /// the outgoing ZeroMQ message.
     pub fn send(&mut self, payload: &[u8]) -> Result<(), GroupError> {
         let header = DataFrame::header(&self.id);
-        self.gpub.send_bytes_prefixed(&header, payload).inspect_err(|_| self.stats.send_errors += 1)?;
+        self.gpub.send_bare(&header, payload).inspect_err(|_| self.stats.send_errors += 1)?;
         Ok(())
     }
 
@@ -503,7 +503,7 @@ impl GroupMember {
                 if from == own {
                     return Ok(DataFrameFrom::ThisMember);
                 }
-                events.push(GroupEvent::Message { from, payload: Payload::received(raw, DATA_HEADER_LEN) });
+                GroupEvent::push_message(events, from, raw, DATA_HEADER_LEN);
                 Ok(DataFrameFrom::Other)
             });
             let envelope = match received {

@@ -255,6 +255,29 @@ fn group_messages_reach_the_others_but_not_the_sender() {
     assert_eq!(g.m(0).stats(), MemberStats::default());
 }
 
+/// Group messages arrive whole at every size: copied into their events when small, kept in the
+/// message they came in when larger.
+#[test]
+fn group_messages_of_every_size_arrive_whole() {
+    let mut g = Group::new("sizes", 2, config());
+    g.mesh_up();
+    let a = g.id(0);
+    let sizes = [0, 1, 63, 64, 72, 73, 200, 1000, 70_000];
+    let payloads: Vec<Vec<u8>> = sizes.iter().map(|&n| (0..n).map(|i| (i % 251) as u8).collect()).collect();
+    for payload in &payloads {
+        g.m(0).send(payload).unwrap();
+    }
+    g.run_until("every size at member 1", |g| payloads.iter().all(|p| g.has(1, |e| is_message(e, a, p))));
+    let got: Vec<Vec<u8>> = g.events[1]
+        .iter()
+        .filter_map(|(_, e)| match e {
+            GroupEvent::Message { payload, .. } => Some(payload.as_bytes().to_vec()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, payloads, "in order, each once");
+}
+
 #[test]
 fn leader_messages_reach_the_leader_and_only_the_member_addressed() {
     let mut g = Group::new("leader_msgs", 3, config());
@@ -399,6 +422,13 @@ fn frame(type_name: &str, flags: Flags, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A bare frame (what members send group messages in): the ports' tag, then `bytes`.
+fn bare(bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![wire::BARE_TAG];
+    out.extend_from_slice(bytes);
+    out
+}
+
 fn envelope_frame(from: MemberId, body: Body<'_>) -> Vec<u8> {
     frame(FRAME_TYPE, Flags::empty(), &minicbor_serde::to_vec(Envelope { from, body }).unwrap())
 }
@@ -420,8 +450,12 @@ fn junk() -> Vec<Vec<u8>> {
         frame("Other", Flags::empty(), &minicbor_serde::to_vec(1u8).unwrap()),
         frame(FRAME_TYPE, Flags::empty(), &noise),
         frame(FRAME_TYPE, Flags::RAW, b"raw bytes"),
-        // A data frame cut short inside its sender id.
+        // A data frame cut short inside its sender id, in both forms; a bare frame of nothing,
+        // and one with another tag than a data frame's.
         frame(FRAME_TYPE, Flags::RAW, &DataFrame { from: [7; 16], payload: b"" }.encode()[..9]),
+        bare(&DataFrame { from: [7; 16], payload: b"" }.encode()[..9]),
+        bare(b""),
+        bare(&[0x02; 40]),
         frame(FRAME_TYPE, Flags::empty(), &minicbor_serde::to_vec("a string").unwrap()),
         frame(FRAME_TYPE, Flags::empty(), &[0x9f; 64]),
     ]
@@ -489,7 +523,7 @@ fn garbage_is_dropped_and_the_members_keep_working() {
 
     // A data frame claiming to come from the leader: the leader rejects it (a member never
     // gets its own messages); the followers take it, in place.
-    let forged = frame(FRAME_TYPE, Flags::RAW, &DataFrame { from: lid, payload: b"forged" }.encode());
+    let forged = bare(&DataFrame { from: lid, payload: b"forged" }.encode());
     let before = g.m(l).stats().rejected;
     g.run_until("the leader's own data frame rejected", |g| {
         publisher.send(&forged[..], 0).unwrap();
@@ -499,6 +533,12 @@ fn garbage_is_dropped_and_the_members_keep_working() {
         g.has(x, |e| is_message(e, lid, b"forged")) && g.has(y, |e| is_message(e, lid, b"forged"))
     });
     assert!(!g.has(l, |e| matches!(e, GroupEvent::Message { .. })), "the leader got its own message");
+    // The earlier form of a data frame, a port frame's raw payload, is still taken.
+    let earlier = frame(FRAME_TYPE, Flags::RAW, &DataFrame { from: lid, payload: b"earlier" }.encode());
+    g.run_until("the followers took the earlier form", |g| {
+        publisher.send(&earlier[..], 0).unwrap();
+        g.has(x, |e| is_message(e, lid, b"earlier")) && g.has(y, |e| is_message(e, lid, b"earlier"))
+    });
 
     // Everything still works.
     g.m(x).send(b"still here").unwrap();

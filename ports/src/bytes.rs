@@ -12,45 +12,27 @@ use std::ptr::NonNull;
 /// It derefs to the payload's bytes. Dropping it releases the message.
 pub struct ReceivedBytes {
     message: zmq::Message,
-    /// Where the payload starts in the message.
+    /// Where the payload starts in the message (at most its length).
     start: usize,
-    /// The message's data, when it lies outside the message struct (a large message's
-    /// buffer), so it stays put when the struct moves: reading it then costs no call into
-    /// libzmq. `None` for a small message, whose bytes live inside the struct.
-    data: Option<NonNull<u8>>,
-    /// The message's length.
-    len: usize,
 }
-
-// SAFETY: `data` points into the buffer of `message`, which the value owns and never changes;
-// libzmq's messages may move between threads (`zmq::Message` is `Send` and `Sync`), and their
-// shared buffers count references atomically.
-unsafe impl Send for ReceivedBytes {}
-// SAFETY: as above; shared access only reads the bytes.
-unsafe impl Sync for ReceivedBytes {}
 
 impl ReceivedBytes {
     /// The bytes of `message` from `start` on (none when `start` is past its end).
     pub(crate) fn new(message: zmq::Message, start: usize) -> ReceivedBytes {
-        let (data, len) = outside_data(&message);
-        ReceivedBytes { message, start: start.min(len), data, len }
+        let start = start.min(message.len());
+        ReceivedBytes { message, start }
     }
 
     /// The bytes.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        match self.data {
-            // SAFETY: `data` is the start of the message's `len` bytes, outside the struct,
-            // which live as long as the message (owned by `self`) and are never written.
-            Some(data) => unsafe { std::slice::from_raw_parts(data.as_ptr().add(self.start), self.len - self.start) },
-            None => &self.message[self.start..],
-        }
+        self.message.get(self.start..).unwrap_or_default()
     }
 
     /// The same message without its first `n` bytes (or empty, when it has fewer).
     #[must_use]
     pub fn skip(mut self, n: usize) -> ReceivedBytes {
-        self.start = self.start.saturating_add(n).min(self.len);
+        self.start = self.start.saturating_add(n).min(self.message.len());
         self
     }
 }
@@ -75,49 +57,44 @@ impl fmt::Debug for ReceivedBytes {
     }
 }
 
-/// The start of `message`'s data when it lies outside the message struct (a large message's
-/// buffer, which stays put when the struct moves), and the message's length.
-fn outside_data(message: &zmq::Message) -> (Option<NonNull<u8>>, usize) {
-    let bytes: &[u8] = message;
-    let struct_start = std::ptr::from_ref(message).cast::<u8>() as usize;
-    let struct_range = struct_start..struct_start + std::mem::size_of::<zmq::Message>();
-    let data = (!struct_range.contains(&(bytes.as_ptr() as usize))).then(|| NonNull::from(bytes).cast::<u8>());
-    (data, bytes.len())
-}
-
 /// The raw payload of the message just received, lent to the reader of
 /// [`SubPort::recv_mixed`](crate::SubPort::recv_mixed): read it where it is
 /// ([`RawPayload::as_bytes`]; the port then receives the next message into the same libzmq
 /// message), or take it along without a copy ([`RawPayload::take`]).
 pub struct RawPayload<'a> {
     message: &'a mut zmq::Message,
+    /// The payload's bytes, looked up when the frame was checked (each look is two calls into
+    /// libzmq). They stay valid while this lives: the message is borrowed, so it neither moves
+    /// nor changes.
+    payload: NonNull<[u8]>,
     /// Where the payload starts in the message.
     start: usize,
-    /// The message's data, looked up once (each look is two calls into libzmq), when it lies
-    /// outside the message struct (as for [`ReceivedBytes`]); the message is borrowed, so it
-    /// neither moves nor changes while this lives. `None` for a small message, read in place.
-    data: Option<NonNull<u8>>,
-    /// The message's length.
-    len: usize,
 }
 
 impl<'a> RawPayload<'a> {
     /// The bytes of `message` from `start` on.
+    #[cfg(test)]
     pub(crate) fn new(message: &'a mut zmq::Message, start: usize) -> RawPayload<'a> {
-        let (data, len) = outside_data(message);
-        RawPayload { message, start: start.min(len), data, len }
+        let frame = NonNull::from(&**message);
+        RawPayload::lent(message, frame, start)
+    }
+
+    /// The bytes of `message`, whose whole frame `frame` is (read from it just before), from
+    /// `start` on.
+    #[inline]
+    pub(crate) fn lent(message: &'a mut zmq::Message, frame: NonNull<[u8]>, start: usize) -> RawPayload<'a> {
+        let start = start.min(frame.len());
+        // SAFETY: `frame` is the message's bytes and `start` lies within them.
+        let payload = unsafe { NonNull::slice_from_raw_parts(frame.cast::<u8>().add(start), frame.len() - start) };
+        RawPayload { message, payload, start }
     }
 
     /// The payload's bytes, in place.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        match self.data {
-            // SAFETY: `data` is the start of the message's `len` bytes, outside the struct, read
-            // when it was lent; the message stays borrowed (unchanged) as long as `self`, and
-            // `start <= len`.
-            Some(data) => unsafe { std::slice::from_raw_parts(data.as_ptr().add(self.start), self.len - self.start) },
-            None => self.message.get(self.start..).unwrap_or_default(),
-        }
+        // SAFETY: `payload` lies within the message's bytes, read when it was lent; the message
+        // stays borrowed (unmoved, unchanged) as long as `self`.
+        unsafe { self.payload.as_ref() }
     }
 
     /// Takes the payload along: the message it arrived in moves into the [`ReceivedBytes`]

@@ -115,10 +115,12 @@ impl<'a> RawFrame<'a> {
         RawFrame { header: [0; wire::TIMED_HEADER_LEN], header_len: 0, prefix: &[], payload: frame }
     }
 
-    /// The same frame with `prefix` before its payload bytes (copied with them, in place).
+    /// A bare frame ([`wire::BARE_TAG`], then `prefix` and `payload`, copied in place).
     #[inline]
-    pub(crate) fn prefixed(self, prefix: &'a [u8]) -> RawFrame<'a> {
-        RawFrame { prefix, ..self }
+    pub(crate) fn bare(prefix: &'a [u8], payload: &'a [u8]) -> RawFrame<'a> {
+        let mut header = [0; wire::TIMED_HEADER_LEN];
+        header[0] = wire::BARE_TAG;
+        RawFrame { header, header_len: wire::BARE_HEADER_LEN, prefix, payload }
     }
 
     /// The frame's length in bytes: header, prefix and payload.
@@ -135,6 +137,9 @@ pub(crate) enum Want {
     Typed,
     /// The payload bytes, whatever their encoding.
     Bytes,
+    /// The payload bytes, whatever their encoding, or a bare frame's bytes (a group
+    /// subscriber's byte receives).
+    BytesOrBare,
 }
 
 /// A frame that passed the checks; its payload stays in the [`Inbox`].
@@ -315,6 +320,11 @@ impl Inbox {
 /// offset of the payload.
 #[inline]
 pub(crate) fn check(frame: &[u8], expected: &MessageType, want: Want) -> Result<(Header, usize), FrameError> {
+    if want == Want::BytesOrBare && frame.first() == Some(&wire::BARE_TAG) {
+        // A bare frame reads as a raw one of the port's type, unnumbered and untimed.
+        let header = Header { flags: Flags::RAW, type_id: expected.id(), seq: 0, send_time: None };
+        return Ok((header, wire::BARE_HEADER_LEN));
+    }
     let (header, payload) = wire::read_header(frame)?;
     wire::check_type(&header, expected)?;
     if want == Want::Typed && header.flags.contains(Flags::RAW) {
@@ -439,13 +449,18 @@ mod tests {
                 assert_eq!((header.type_id, header.seq, body), (ty.id(), 7, &payload[..]), "timed {timed}, {len} B");
                 assert!(header.flags.contains(Flags::RAW.with(Flags::FINAL)));
                 assert_eq!(header.send_time.is_some_and(|t| t >= before - std::time::Duration::from_millis(1)), timed);
-                // The same payload in two pieces makes the same frame.
+                // A bare frame of the same payload in two pieces: the tag, then the bytes.
                 let (prefix, rest) = payload.split_at(len / 3);
-                let frame = outbox.raw_frame(&ty, 8, Flags::empty(), rest).prefixed(prefix);
-                send_frame(&mut tx, &frame, false, &options).unwrap();
+                send_frame(&mut tx, &RawFrame::bare(prefix, rest), false, &options).unwrap();
                 let msg = rx.recv_msg(0).unwrap();
-                let (header, body) = wire::read_header(&msg).unwrap();
-                assert_eq!((header.seq, body), (8, &payload[..]), "prefixed, timed {timed}, {len} B");
+                assert_eq!(msg.split_first(), Some((&wire::BARE_TAG, &payload[..])), "bare, {len} B");
+                assert_eq!(wire::read_header(&msg), Err(FrameError::Bare));
+                assert_eq!(check(&msg, &ty, Want::Bytes), Err(FrameError::Bare));
+                let (header, offset) = check(&msg, &ty, Want::BytesOrBare).unwrap();
+                assert_eq!(
+                    (header.flags, header.seq, header.send_time, &msg[offset..]),
+                    (Flags::RAW, 0, None, &payload[..])
+                );
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Publish/subscribe ports: `pub`/`sub` and the group's `gpub`/`gsub`.
 
 use std::collections::BTreeSet;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -82,13 +83,12 @@ impl PubPort {
         Ok(())
     }
 
-    /// Publishes `prefix` followed by `bytes` as one raw payload, as [`PubPort::send_bytes`]
-    /// would publish the two joined, without joining them first: both are copied once, straight
-    /// into the outgoing message. For a fixed header of the caller's own before application
-    /// bytes (a group's data frames).
-    pub fn send_bytes_prefixed(&mut self, prefix: &[u8], bytes: &[u8]) -> Result<(), PortError> {
-        self.seq += 1;
-        let frame = self.outbox.raw_frame(&self.message, self.seq, Flags::empty(), bytes).prefixed(prefix);
+    /// Publishes a bare frame (`cohort_ports::wire`'s [`BARE_TAG`](crate::wire::BARE_TAG),
+    /// then `prefix` and `bytes`, both copied once straight into the outgoing message): no
+    /// header, type id or sequence number, for a layout of the caller's own that identifies its
+    /// frames (a group's data frames). Only group subscribers accept bare frames.
+    pub fn send_bare(&mut self, prefix: &[u8], bytes: &[u8]) -> Result<(), PortError> {
+        let frame = RawFrame::bare(prefix, bytes);
         send_frame(&mut self.socket, &frame, false, &self.options)?;
         self.stats.sent(frame.len());
         Ok(())
@@ -100,8 +100,8 @@ impl PubPort {
 pub enum Mixed<T, R> {
     /// A CBOR payload (sent with [`PubPort::send`]), decoded.
     Typed(T),
-    /// A raw payload (sent with [`PubPort::send_bytes`] or [`PubPort::send_bytes_prefixed`]), as
-    /// the receiver's own reader made it.
+    /// A raw payload (sent with [`PubPort::send_bytes`], or a bare frame's bytes after the tag,
+    /// sent with [`PubPort::send_bare`]), as the receiver's own reader made it.
     Raw(R),
 }
 
@@ -168,8 +168,18 @@ impl SubPort {
         }
     }
 
+    /// What the byte receives accept: bare frames too on a group subscriber.
+    fn bytes_want(&self) -> Want {
+        if self.kind == PortKind::GroupSub {
+            Want::BytesOrBare
+        } else {
+            Want::Bytes
+        }
+    }
+
     /// The next message, CBOR or raw, or `None` when none is waiting. Never blocks. For ports
-    /// whose publishers send both: a CBOR payload is decoded as `T`, a raw payload is handed to
+    /// whose publishers send both: a CBOR payload is decoded as `T`, a raw payload (on a group
+    /// subscriber, a bare frame's bytes after the tag too, sequence number 0) is handed to
     /// `raw` in place, as a [`RawPayload`] it may read where it is or take along (no copy
     /// either way), and `raw` reads it into an `R` or says
     /// why it cannot. A payload that does not decode, or that `raw` turns down, is refused like
@@ -186,9 +196,10 @@ impl SubPort {
             // path of groups, one call per message.
             let frame = self.inbox.body();
             let len = frame.len();
-            let value = match check(frame, &self.message, Want::Bytes) {
+            let value = match check(frame, &self.message, self.bytes_want()) {
                 Ok((header, offset)) if header.flags.contains(Flags::RAW) => {
-                    raw(RawPayload::new(self.inbox.body_mut(), offset))
+                    let frame = NonNull::from(frame);
+                    raw(RawPayload::lent(self.inbox.body_mut(), frame, offset))
                         .map(|value| (header, Mixed::Raw(value)))
                         .map_err(FrameError::Payload)
                 }
@@ -207,9 +218,10 @@ impl SubPort {
         }
     }
 
-    /// The payload bytes of the next message, or `None` when none is waiting. Never blocks.
+    /// The payload bytes of the next message, or `None` when none is waiting. Never blocks. A
+    /// group subscriber takes bare frames too (their bytes after the tag, sequence number 0).
     pub fn recv_bytes(&mut self) -> Result<Option<Received<&[u8]>>, PortError> {
-        let Some(arrival) = self.inbox.next(&self.socket, false, &self.message, Want::Bytes)? else {
+        let Some(arrival) = self.inbox.next(&self.socket, false, &self.message, self.bytes_want())? else {
             return Ok(None);
         };
         self.inbox.delivered(&arrival);

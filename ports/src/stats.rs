@@ -36,7 +36,8 @@ pub struct StatsSnapshot {
     pub malformed: u64,
     /// Frames dropped because they are of another format version.
     pub foreign_version: u64,
-    /// Frames dropped because they carry another message type.
+    /// Frames dropped because they carry another message type (a group's bare data frames
+    /// included, anywhere but on a group subscriber).
     pub wrong_type: u64,
     /// Frames dropped because the payload does not decode (or is raw where CBOR was asked for).
     pub undecodable: u64,
@@ -133,7 +134,7 @@ impl PortStats {
                 bump(&self.malformed)
             }
             FrameError::Version { .. } => bump(&self.foreign_version),
-            FrameError::WrongType { .. } => bump(&self.wrong_type),
+            FrameError::WrongType { .. } | FrameError::Bare => bump(&self.wrong_type),
             FrameError::Encoding { .. } | FrameError::Payload(_) => bump(&self.undecodable),
         }
     }

@@ -15,11 +15,26 @@
 //! The payload is CBOR (serde; written by `minicbor-serde`, read by a decoder of our own that
 //! accepts what minicbor-serde's accepts, in `codec`) unless `RAW` is set, in which case it is
 //! the bytes the application gave.
+//!
+//! **Bare frames.** A frame whose first byte is [`BARE_TAG`] has no header: the rest is its
+//! sender's own bytes, with no type id, sequence number or send time. A group's data frames are
+//! bare (`cohort_groups::envelope`): the group's own layout identifies them and their sender, so
+//! the 14-byte header would only make every small group message longer. No format version has
+//! the tag's value, so the first byte tells the two forms apart. Only group subscribers accept
+//! bare frames, in their byte receives ([`crate::SubPort::recv_bytes`] and
+//! [`crate::SubPort::recv_mixed`], as a raw payload of sequence number 0 and no send time);
+//! every other receive refuses them ([`FrameError::Bare`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The format version this build writes and accepts.
 pub const FORMAT_VERSION: u8 = 1;
+
+/// The first byte of a bare frame (see the module documentation), which no format version has.
+pub const BARE_TAG: u8 = 0xB7;
+
+/// Length of a bare frame's header: [`BARE_TAG`] alone.
+pub const BARE_HEADER_LEN: usize = 1;
 
 /// Length of the header without the optional send time.
 pub const BASE_HEADER_LEN: usize = 14;
@@ -126,6 +141,10 @@ pub enum FrameError {
         /// Header length it needed.
         needed: usize,
     },
+    /// A bare frame (a group's data frame), which only a group subscriber's byte receives
+    /// accept.
+    #[error("bare frame (a group's data frame) where a port frame was expected")]
+    Bare,
     /// The frame is of another format version (or not a Cohort frame at all).
     #[error("frame of format version {found}, expected {FORMAT_VERSION}")]
     Version {
@@ -206,6 +225,9 @@ pub(crate) fn put_header(out: &mut [u8], flags: Flags, type_id: u32, seq: u64) {
 /// Reads the header at the start of `frame` and returns it with the payload that follows.
 #[inline]
 pub fn read_header(frame: &[u8]) -> Result<(Header, &[u8]), FrameError> {
+    if frame.first() == Some(&BARE_TAG) {
+        return Err(FrameError::Bare);
+    }
     if frame.len() < BASE_HEADER_LEN {
         // A frame too short to be ours may still announce another version: say so if it does.
         if let Some(&version) = frame.first() {

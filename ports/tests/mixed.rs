@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! A subscriber taking CBOR and raw messages from the same publishers (`SubPort::recv_mixed`),
-//! and raw payloads sent in two pieces (`PubPort::send_bytes_prefixed`).
+//! and bare frames (`PubPort::send_bare`), which only group subscribers take.
 
 mod common;
 
@@ -31,11 +31,11 @@ fn typed_and_raw_messages_arrive_in_order_and_bad_ones_are_refused() {
         let before = subscriber.stats().snapshot();
 
         publisher.send(&Reading::new(1)).unwrap();
-        publisher.send_bytes_prefixed(b"R", b"abc").unwrap();
+        publisher.send_bytes(b"Rabc").unwrap();
         publisher.send_bytes(b"Xrefused by the reader").unwrap();
         publisher.send_bytes(b"Rwhole").unwrap();
-        publisher.send_bytes_prefixed(b"", b"").unwrap();
-        publisher.send_bytes_prefixed(b"R", b"").unwrap();
+        publisher.send_bytes(b"").unwrap();
+        publisher.send_bytes(b"R").unwrap();
         publisher.send(&Reading::new(2)).unwrap();
 
         let got = next(&mut subscriber);
@@ -52,6 +52,49 @@ fn typed_and_raw_messages_arrive_in_order_and_bad_ones_are_refused() {
         assert_eq!(after.received - before.received, 5);
         assert!(subscriber.recv_mixed::<Reading, _>(read_raw).unwrap().is_none());
     }
+}
+
+/// Bare frames reach a group subscriber's byte receives, in order with the port frames around
+/// them, as unnumbered raw payloads; a plain subscriber refuses them as of another type.
+#[test]
+fn bare_frames_reach_group_subscribers_only() {
+    let env = Env::new("mixed-bare");
+    let spec = |owner: &str, kind| PortSpec::new(owner, "port", kind, Scope::Global, "Reading");
+    let mut publisher = env.factory.publisher(&spec("sender", PortKind::GroupPub)).unwrap();
+    let mut group = env.factory.subscriber(&spec("member", PortKind::GroupSub)).unwrap();
+    let mut plain = env.factory.subscriber(&spec("other", PortKind::Sub)).unwrap();
+    // The group subscriber joins last, so no warm-up message of the other's join is left for it.
+    for subscriber in [&mut plain, &mut group] {
+        subscriber.add_endpoint(publisher.endpoint()).unwrap();
+        join(&mut publisher, subscriber);
+    }
+    let (group_before, plain_before) = (group.stats().snapshot(), plain.stats().snapshot());
+
+    publisher.send(&Reading::new(1)).unwrap();
+    publisher.send_bare(b"R", b"abc").unwrap();
+    publisher.send_bare(b"", b"").unwrap();
+    publisher.send_bare(b"R", b"").unwrap();
+    publisher.send_bare(b"Rby", b"tes").unwrap();
+    publisher.send(&Reading::new(2)).unwrap();
+
+    let got = next(&mut group);
+    assert_eq!(got.value, Mixed::Typed(Reading::new(1)));
+    assert_ne!(got.seq, 0, "a port frame is numbered");
+    let got = next(&mut group);
+    assert_eq!((got.value, got.seq, got.send_time), (Mixed::Raw(b"abc".to_vec()), 0, None));
+    assert_eq!(next(&mut group).value, Mixed::Raw(Vec::new()));
+    let got = until(&mut group, "a bare frame's bytes", |s| s.recv_bytes().unwrap().map(|r| (r.value.to_vec(), r.seq)));
+    assert_eq!(got, (b"Rbytes".to_vec(), 0));
+    assert_eq!(next(&mut group).value, Mixed::Typed(Reading::new(2)));
+    let after = group.stats().snapshot();
+    assert_eq!(after.undecodable - group_before.undecodable, 1, "the empty bare frame, turned down by the reader");
+    assert_eq!(after.received - group_before.received, 5);
+
+    assert_eq!(next(&mut plain).value, Mixed::Typed(Reading::new(1)));
+    assert_eq!(next(&mut plain).value, Mixed::Typed(Reading::new(2)));
+    let after = plain.stats().snapshot();
+    assert_eq!(after.wrong_type - plain_before.wrong_type, 4, "every bare frame");
+    assert_eq!(after.received - plain_before.received, 2);
 }
 
 #[test]

@@ -6,8 +6,9 @@
 //! lines), then an end marker; each receiver takes them in `on_group` and decodes each one, as
 //! an app does. So every message goes component → the actor's group coordination thread →
 //! gpub → the receiving actor's coordination thread → its component. Alongside, in alternating
-//! pairs, raw PUB/SUB at the same size ([`raw_pubsub`]). Information: issue 13's target is
-//! judged on `GroupMember` ([`super::pubsub_case`]); this is what an app gets.
+//! pairs, raw PUB/SUB at the same size ([`raw_pubsub`], whose subscribers read every byte).
+//! Information: issue 13's target is judged on `GroupMember` ([`super::pubsub_case`]); this is
+//! what an app gets.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
