@@ -8,7 +8,7 @@
 //! through the arena's locked bins, with both threads taking the arena's lock.
 //!
 //! Measured (`cargo bench -p cohort-tests --bench groups -- messages`, 2026-12-04, on 2 cores):
-//! group messages with a 64-byte payload travel in 95-byte frames; with `M_MXFAST` at glibc's
+//! group messages with a 64-byte payload travelled in 95-byte frames; with `M_MXFAST` at glibc's
 //! largest value, 160 bytes (messages of up to 112 bytes), they ran 7–18 % faster (1 → 2 members:
 //! 1.58–1.60 M msg/s before, 1.70–1.87 M after; 1 → 4: 0.89–0.96 M before, 1.00–1.05 M after).
 //! So [`tune_for_messages`] raises it, at the start of a process that sends messages (an actor).

@@ -218,10 +218,14 @@ pub fn record(
                     publish_time: received.send_time.map_or(recv_time, nanos),
                     data: received.value.to_vec(),
                 };
-                if let (Some(last), Some(l)) = (provider.last_seq, losses.get_mut(provider.channel)) {
-                    l.lost += message.seq.saturating_sub(last + 1);
+                // Sequence numbers start at 1; a group's data frames (bare) carry none and read
+                // as 0, so their losses cannot show.
+                if message.seq != 0 {
+                    if let (Some(last), Some(l)) = (provider.last_seq, losses.get_mut(provider.channel)) {
+                        l.lost += message.seq.saturating_sub(last + 1);
+                    }
+                    provider.last_seq = Some(message.seq);
                 }
-                provider.last_seq = Some(message.seq);
                 summary.received += 1;
                 match &mut target {
                     Target::File(sink, path) => {
