@@ -213,14 +213,18 @@ impl GroupEvent {
         // Written in place, field by field: an event built aside and then moved in would be
         // read back before its scattered narrow writes had landed (a stall per message).
         events.reserve(1);
-        if let Some(slot) = events.spare_capacity_mut().first_mut() {
-            let event =
-                slot.write(GroupEvent::Message { from, payload: Payload(Bytes::Inline { len, bytes: [0; INLINE] }) });
-            if let GroupEvent::Message { payload: Payload(Bytes::Inline { bytes: inline, .. }), .. } = event {
-                inline[..bytes.len()].copy_from_slice(bytes);
+        match events.spare_capacity_mut().first_mut() {
+            Some(slot) => {
+                let event = slot
+                    .write(GroupEvent::Message { from, payload: Payload(Bytes::Inline { len, bytes: [0; INLINE] }) });
+                if let GroupEvent::Message { payload: Payload(Bytes::Inline { bytes: inline, .. }), .. } = event {
+                    inline[..bytes.len()].copy_from_slice(bytes);
+                }
+                // SAFETY: the first spare slot, now written, becomes the last element.
+                unsafe { events.set_len(events.len() + 1) };
             }
-            // SAFETY: the first spare slot, now written, becomes the last element.
-            unsafe { events.set_len(events.len() + 1) };
+            // Not after `reserve(1)`; were it so, the message still goes in, the plain way.
+            None => events.push(GroupEvent::Message { from, payload: Payload(Bytes::Owned(bytes.to_vec())) }),
         }
     }
 
