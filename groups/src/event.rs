@@ -77,6 +77,20 @@ impl Payload {
         Payload(Bytes::Owned(bytes))
     }
 
+    /// The payload that is `raw`'s bytes after a data frame header of `header` bytes: copied
+    /// when small, left in the ZeroMQ message it arrived in when larger.
+    pub(crate) fn from_frame(raw: RawPayload<'_>, header: usize) -> Payload {
+        let bytes = raw.as_bytes().get(header..).unwrap_or_default();
+        match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= INLINE => {
+                let mut inline = [0; INLINE];
+                inline[..bytes.len()].copy_from_slice(bytes);
+                Payload(Bytes::Inline { len, bytes: inline })
+            }
+            _ => Payload(Bytes::Received(raw.take().skip(header))),
+        }
+    }
+
     /// Decodes the payload as `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
         cohort_ports::cbor::from_slice(self.as_bytes())
@@ -205,8 +219,7 @@ impl GroupEvent {
         let len = match u8::try_from(bytes.len()) {
             Ok(len) if bytes.len() <= INLINE => len,
             _ => {
-                let payload = Payload(Bytes::Received(raw.take().skip(header)));
-                events.push(GroupEvent::Message { from, payload });
+                events.push(GroupEvent::Message { from, payload: Payload::from_frame(raw, header) });
                 return;
             }
         };

@@ -18,6 +18,7 @@
 pub mod actions;
 pub mod config;
 pub mod core;
+mod delivery;
 pub mod envelope;
 mod event;
 mod lease;
@@ -28,6 +29,7 @@ pub mod wire;
 
 pub use config::{ConfigError, GroupConfig, MAX_CLOCK_DRIFT};
 pub use core::{CommandError, Event, GroupCore, Output, Role};
+pub use delivery::{Delivery, LentMessage};
 pub use event::{DecodeError, GroupEvent, Payload, VoteSubject};
 pub use member::{GroupError, GroupKey, GroupMember, MemberStats, Traffic};
 pub use wire::{GroupMessage, MemberId, Outcome, Subject, Term, VoteId, VoteKind};

@@ -35,6 +35,7 @@ use slog::{debug, info, o, warn};
 use crate::actions::{micros_since_epoch, Schedule};
 use crate::config::{ConfigError, GroupConfig};
 use crate::core::{CommandError, Event, GroupCore, Output};
+use crate::delivery::{Delivery, LentMessage};
 use crate::envelope::{Body, Channel, DataFrame, Envelope, DATA_HEADER_LEN, FRAME_TYPE};
 use crate::event::{GroupEvent, Payload};
 use crate::wire::{GroupMessage, MemberId, Outcome, Subject, VoteId, VoteKind};
@@ -370,16 +371,27 @@ impl GroupMember {
     /// [`GroupMember::poll`], appending the events to `events`: an owner that keeps one buffer
     /// for every poll allocates nothing per poll.
     pub fn poll_into(&mut self, now: Instant, events: &mut Vec<GroupEvent>) {
-        // During the poll, events go straight into the owner's buffer (after the ones waiting
-        // since the last poll): each is moved once on its way out.
-        events.append(&mut self.events);
-        std::mem::swap(&mut self.events, events);
+        self.poll_with(now, |delivery| match delivery {
+            Delivery::Message(message) => message.push_to(events),
+            Delivery::Event(event) => events.push(event),
+        });
+    }
+
+    /// [`GroupMember::poll`], handing each event to `handle` as it comes, in the same order,
+    /// and each group message lent in the ZeroMQ message it arrived in ([`Delivery::Message`]):
+    /// an owner that reads a message where it is ([`LentMessage::as_bytes`]) saves building an
+    /// event for it, the fastest way to take group messages. `handle` cannot call the member
+    /// (it is borrowed for the poll): commands go after `poll_with` returns.
+    ///
+    /// [`LentMessage::as_bytes`]: crate::LentMessage::as_bytes
+    pub fn poll_with(&mut self, now: Instant, mut handle: impl FnMut(Delivery<'_>)) {
         self.backlog = false;
         // The leader's own messages first: one it sent before a Leave that arrives on the mesh
-        // in the same poll still counts.
+        // in the same poll still counts. Events wait in `self.events` (after those left from
+        // commands since the last poll) until a group message or the end of the poll.
         self.read_spoke(now);
         self.read_hub(now);
-        self.read_mesh(now);
+        self.read_mesh(now, &mut handle);
         let core_now = self.core_time(now);
         if core_now >= self.core.next_deadline() {
             let out = self.core.tick(core_now);
@@ -394,7 +406,7 @@ impl GroupMember {
                 late: due.late,
             });
         }
-        std::mem::swap(&mut self.events, events);
+        hand_over(&mut self.events, &mut handle);
     }
 
     /// Sends a group (pub/sub) message to all other members, as a data frame
@@ -489,21 +501,21 @@ impl GroupMember {
     }
 
     /// Reads the mesh: data frames (and CBOR `Data` envelopes, their earlier form) from other
-    /// members become [`GroupEvent::Message`]s, with no log line per message (the ports count
-    /// them); control envelopes go to the core. Frames from this member itself, and control
-    /// messages that do not belong on the mesh, are rejected.
-    fn read_mesh(&mut self, now: Instant) {
+    /// members go to `handle` as they are read (after the events before them), with no log
+    /// line per message (the ports count them); control envelopes go to the core. Frames from
+    /// this member itself, and control messages that do not belong on the mesh, are rejected.
+    fn read_mesh(&mut self, now: Instant, handle: &mut impl FnMut(Delivery<'_>)) {
         for _ in 0..BATCH {
-            // A data frame becomes its event right where it is read (the event is built once,
-            // in place, with a small payload copied into it and a larger one left in the message
-            // it arrived in); control envelopes are boxed, so what comes back is small either way.
+            // A data frame is handed over right where it is read, in the message it arrived
+            // in; control envelopes are boxed, so what comes back is small either way.
             let (own, events) = (self.id, &mut self.events);
             let received = self.gsub.recv_mixed::<Box<Envelope<'static>>, _>(|raw| {
                 let from = DataFrame::decode(raw.as_bytes()).map_err(|e| e.to_string())?.from;
                 if from == own {
                     return Ok(DataFrameFrom::ThisMember);
                 }
-                GroupEvent::push_message(events, from, raw, DATA_HEADER_LEN);
+                hand_over(events, handle);
+                handle(Delivery::Message(LentMessage::in_frame(from, raw, DATA_HEADER_LEN)));
                 Ok(DataFrameFrom::Other)
             });
             let envelope = match received {
@@ -527,8 +539,9 @@ impl GroupMember {
             }
             match envelope.body {
                 Body::Data(payload) => {
-                    self.events
-                        .push(GroupEvent::Message { from: envelope.from, payload: Payload::new(payload.into_owned()) });
+                    hand_over(&mut self.events, handle);
+                    let payload = Payload::new(payload.into_owned());
+                    handle(Delivery::Message(LentMessage::decoded(envelope.from, payload)));
                 }
                 Body::Control(message) => self.handle(now, envelope.from, message.into_owned()),
             }
@@ -799,6 +812,16 @@ impl GroupMember {
 }
 
 /// A vote id for logs: requester and number.
+/// Hands the events waiting in `events` to `handle`, in order.
+#[inline]
+fn hand_over(events: &mut Vec<GroupEvent>, handle: &mut impl FnMut(Delivery<'_>)) {
+    if !events.is_empty() {
+        for event in events.drain(..) {
+            handle(Delivery::Event(event));
+        }
+    }
+}
+
 fn vote_text(vote: &VoteId) -> String {
     format!("{}#{}", text(&vote.requester), vote.number)
 }

@@ -40,12 +40,36 @@ fn key() -> GroupKey {
     GroupKey { app: "Test".into(), group_type: "G".into(), instance: "one".into(), message: "Msg".into() }
 }
 
+/// The events of one `poll_with`, as `poll` would have returned them: each lent message's
+/// bytes and sender are checked against the event it makes.
+fn poll_lent(member: &mut GroupMember) -> Vec<GroupEvent> {
+    let mut events = Vec::new();
+    member.poll_with(Instant::now(), |delivery| match delivery {
+        Delivery::Message(message) => {
+            let (from, bytes) = (message.from(), message.as_bytes().to_vec());
+            let event = message.into_event();
+            assert!(
+                matches!(&event, GroupEvent::Message { from: f, payload } if *f == from && payload.as_bytes() == bytes)
+            );
+            events.push(event);
+        }
+        Delivery::Event(event) => {
+            assert!(!matches!(event, GroupEvent::Message { .. }), "a group message as an event: {event:?}");
+            events.push(event);
+        }
+    });
+    events
+}
+
 /// The members of one group in one test, and everything each one reported (with when).
 struct Group {
     members: Vec<Option<GroupMember>>,
     events: Vec<Vec<(SystemTime, GroupEvent)>>,
     /// Cast this ballot on every vote called, as soon as it is called.
     auto_vote: Option<bool>,
+    /// Poll with `GroupMember::poll_with` (group messages lent, checked, then kept as events)
+    /// instead of `GroupMember::poll`.
+    lend: bool,
     dir: PathBuf,
     // Declared after the members, so they close first.
     _factories: Vec<PortFactory>,
@@ -73,7 +97,7 @@ impl Group {
                 m.add_peer(e).unwrap();
             }
         }
-        Group { members, events: vec![Vec::new(); n], auto_vote: None, dir, _factories: factories }
+        Group { members, events: vec![Vec::new(); n], auto_vote: None, lend: false, dir, _factories: factories }
     }
 
     fn m(&mut self, i: usize) -> &mut GroupMember {
@@ -93,7 +117,8 @@ impl Group {
     fn step(&mut self, max: Duration) {
         for i in 0..self.members.len() {
             let Some(member) = self.members[i].as_mut() else { continue };
-            for event in member.poll(Instant::now()) {
+            let events = if self.lend { poll_lent(member) } else { member.poll(Instant::now()) };
+            for event in events {
                 if let (Some(yes), GroupEvent::VoteRequested { vote, .. }) = (self.auto_vote, &event) {
                     // The vote may have ended already (the others' ballots decided it while
                     // this member's own VoteRequested waited for this poll): then it is unknown.
@@ -272,6 +297,30 @@ fn group_messages_of_every_size_arrive_whole() {
         .iter()
         .filter_map(|(_, e)| match e {
             GroupEvent::Message { payload, .. } => Some(payload.as_bytes().to_vec()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, payloads, "in order, each once");
+}
+
+/// `poll_with` lends every group message, of every size, in order with the other events (the
+/// joins `mesh_up` waits for); made events, they are what `poll` gives.
+#[test]
+fn lent_group_messages_arrive_whole_and_in_order() {
+    let mut g = Group::new("lent", 2, config());
+    g.lend = true;
+    g.mesh_up();
+    let a = g.id(0);
+    let payloads: Vec<Vec<u8>> =
+        [0, 5, 72, 73, 70_000].iter().map(|&n| (0..n).map(|i| (i % 241) as u8).collect()).collect();
+    for payload in &payloads {
+        g.m(0).send(payload).unwrap();
+    }
+    g.run_until("every message at member 1", |g| payloads.iter().all(|p| g.has(1, |e| is_message(e, a, p))));
+    let got: Vec<&[u8]> = g.events[1]
+        .iter()
+        .filter_map(|(_, e)| match e {
+            GroupEvent::Message { payload, .. } => Some(payload.as_bytes()),
             _ => None,
         })
         .collect();
@@ -463,7 +512,18 @@ fn junk() -> Vec<Vec<u8>> {
 
 #[test]
 fn garbage_is_dropped_and_the_members_keep_working() {
-    let mut g = Group::new("garbage", 3, config());
+    garbage_is_dropped(false);
+}
+
+/// The same, polled with `poll_with`: what it lends is what `poll` returns.
+#[test]
+fn garbage_is_dropped_and_the_members_keep_working_lending() {
+    garbage_is_dropped(true);
+}
+
+fn garbage_is_dropped(lend: bool) {
+    let mut g = Group::new(if lend { "garbage-lent" } else { "garbage" }, 3, config());
+    g.lend = lend;
     let l = g.elect();
     let [x, y] = g.others(l)[..] else { panic!("two followers") };
     let (lid, xid, yid) = (g.id(l), g.id(x), g.id(y));
@@ -538,6 +598,12 @@ fn garbage_is_dropped_and_the_members_keep_working() {
     g.run_until("the followers took the earlier form", |g| {
         publisher.send(&earlier[..], 0).unwrap();
         g.has(x, |e| is_message(e, lid, b"earlier")) && g.has(y, |e| is_message(e, lid, b"earlier"))
+    });
+    // And so is the earliest, a CBOR envelope.
+    let envelope = envelope_frame(lid, Body::Data(Cow::Borrowed(b"earliest")));
+    g.run_until("the followers took the earliest form", |g| {
+        publisher.send(&envelope[..], 0).unwrap();
+        g.has(x, |e| is_message(e, lid, b"earliest")) && g.has(y, |e| is_message(e, lid, b"earliest"))
     });
 
     // Everything still works.

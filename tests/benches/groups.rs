@@ -89,7 +89,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, ensure, Context as _};
 use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
 use cohort_groups::{
-    CommandError, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId, Outcome, Role, VoteKind,
+    CommandError, Delivery, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId, Outcome, Role,
+    VoteKind,
 };
 use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, Security, SocketOptions};
 use cohort_tests::{stamp_of, unix_nanos};
@@ -1110,7 +1111,7 @@ impl Run {
 }
 
 /// One group member sends `n` messages to `k` others on threads.
-fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<Run> {
+fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64, take: Take) -> anyhow::Result<Run> {
     let instance = format!("pubsub-{k}-{round}");
     let sender_factory = factory(dir, &format!("{instance}-s"), no_drop_options())?;
     let mut sender = GroupMember::join(&sender_factory, key(&instance), GroupConfig::default(), log())?;
@@ -1124,7 +1125,7 @@ fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<Ru
         let (tx, dir, instance) = (tx.clone(), dir.to_owned(), instance.clone());
         // Named, so a profile tells the two kinds of receiver apart.
         threads.push(thread::Builder::new().name(format!("group-recv-{i}")).spawn(move || {
-            if let Err(e) = group_receiver(&dir, &instance, i, sender_id, &prx, &tx) {
+            if let Err(e) = group_receiver(&dir, &instance, i, sender_id, &prx, &tx, take) {
                 let _ = tx.send((i, Report::Failed(format!("receiver {i}: {e:#}"))));
             }
         })?);
@@ -1170,8 +1171,18 @@ fn group_pubsub(dir: &Path, round: usize, k: usize, n: u64) -> anyhow::Result<Ru
     result
 }
 
+/// How a receiving member takes group messages.
+#[derive(Clone, Copy, PartialEq)]
+enum Take {
+    /// Lent, read in place (`GroupMember::poll_with`).
+    Lent,
+    /// As events (`GroupMember::poll_into`, one buffer for all).
+    Events,
+}
+
 /// A receiving member, used as an app uses one: poll the member's sockets until one is readable
-/// or its deadline comes, then take the events of `GroupMember::poll_into` (one buffer for all).
+/// or its deadline comes, then take what `GroupMember::poll_with` lends (or the events of
+/// `GroupMember::poll_into`).
 fn group_receiver(
     dir: &Path,
     instance: &str,
@@ -1179,6 +1190,7 @@ fn group_receiver(
     sender: MemberId,
     peers: &Receiver<Vec<Endpoint>>,
     reports: &Sender<(usize, Report)>,
+    take: Take,
 ) -> anyhow::Result<()> {
     let factory = factory(dir, &format!("{instance}-r{i}"), no_drop_options())?;
     let mut member = GroupMember::join(&factory, key(instance), GroupConfig::default(), log())?;
@@ -1191,26 +1203,40 @@ fn group_receiver(
     let mut events = Vec::new();
     let peek = peek_only();
     loop {
-        member.poll_into(Instant::now(), &mut events);
-        for event in &events {
-            match event {
-                GroupEvent::MemberJoined(m) if *m == sender => reports.send((i, Report::Ready))?,
-                GroupEvent::Message { payload, .. } => {
-                    let bytes = payload.as_bytes();
-                    read_through(bytes, peek);
-                    match bytes.first() {
-                        Some(&DATA) => count += 1,
-                        Some(&END) => {
-                            reports.send((i, Report::Done(count, Instant::now())))?;
-                            return Ok(());
-                        }
+        let (mut heard_sender, mut ended) = (false, None);
+        let mut message = |bytes: &[u8]| {
+            read_through(bytes, peek);
+            match bytes.first() {
+                Some(&DATA) => count += 1,
+                Some(&END) => ended = Some(Instant::now()),
+                _ => {}
+            }
+        };
+        match take {
+            Take::Lent => member.poll_with(Instant::now(), |delivery| match delivery {
+                Delivery::Message(lent) => message(lent.as_bytes()),
+                Delivery::Event(GroupEvent::MemberJoined(m)) => heard_sender |= m == sender,
+                Delivery::Event(_) => {}
+            }),
+            Take::Events => {
+                member.poll_into(Instant::now(), &mut events);
+                for event in &events {
+                    match event {
+                        GroupEvent::Message { payload, .. } => message(payload.as_bytes()),
+                        GroupEvent::MemberJoined(m) => heard_sender |= *m == sender,
                         _ => {}
                     }
                 }
-                _ => {}
+                events.clear();
             }
         }
-        events.clear();
+        if heard_sender {
+            reports.send((i, Report::Ready))?;
+        }
+        if let Some(at) = ended {
+            reports.send((i, Report::Done(count, at)))?;
+            return Ok(());
+        }
         ensure!(Instant::now() < give_up, "no end marker within {GIVE_UP:?} ({count} messages)");
         let wait = member.next_deadline().saturating_duration_since(Instant::now()).as_micros().div_ceil(1000);
         if wait == 0 {
@@ -1344,69 +1370,86 @@ fn cpu_text(cpu: f64) -> String {
     format!("{:.2} µs", cpu * 1e6)
 }
 
-/// The three sides of a message case.
+/// The sides of a message case.
 #[derive(Clone, Copy, PartialEq)]
 enum MessageSide {
     /// Raw PUB/SUB with the group's payload, [`PAYLOAD`] bytes: the target's reference.
     Raw,
-    /// Group messages.
+    /// Group messages, lent to the receivers (`poll_with`): the target's case.
     Group,
+    /// Group messages taken as events (`poll_into`, information).
+    GroupEvents,
     /// Raw PUB/SUB at the size of a group data frame, [`FRAME`] bytes (information).
     RawFrame,
 }
 
-/// The three sides for `k` receivers over `pairs` triples of runs, raw, group, raw at the
-/// frame's size, and the reverse in turn (drift on a shared machine hits them alike); the ratio
-/// is the median of the triples' throughput ratios (group over raw), with their spread, and the
-/// same against raw at the frame's size is shown for information. Also returns whether it meets
-/// the target.
-fn pubsub_case(dir: &Path, k: usize, n: u64, pairs: usize) -> (String, Row, Option<bool>) {
-    const SIDES: [MessageSide; 3] = [MessageSide::Raw, MessageSide::Group, MessageSide::RawFrame];
-    // (group, raw, raw at the frame's size) per triple.
-    let mut runs: Vec<(Run, Run, Run)> = Vec::new();
+/// One run of each side of a message case.
+struct Round {
+    raw: Run,
+    group: Run,
+    group_events: Run,
+    raw_frame: Run,
+}
+
+/// The sides for `k` receivers over `rounds` rounds of runs, raw, group, group as events, raw
+/// at the frame's size, and the reverse in turn (drift on a shared machine hits them alike); the
+/// ratio is the median of the rounds' throughput ratios (group over raw), with their spread;
+/// the same for group messages taken as events, and against raw at the frame's size, is shown
+/// for information. Also returns whether it meets the target.
+fn pubsub_case(dir: &Path, k: usize, n: u64, rounds: usize) -> (String, Row, Option<bool>) {
+    const SIDES: [MessageSide; 4] =
+        [MessageSide::Raw, MessageSide::Group, MessageSide::GroupEvents, MessageSide::RawFrame];
+    let mut runs: Vec<Round> = Vec::new();
     let mut failure = None;
-    for pair in 0..pairs {
+    for round in 0..rounds {
         let mut order = SIDES;
-        if pair % 2 == 1 {
+        if round % 2 == 1 {
             order.reverse();
         }
-        let (mut group, mut raw, mut raw_frame) = (None, None, None);
-        for side in order {
+        let mut done: [Option<Run>; 4] = [None; 4];
+        for (slot, side) in order.into_iter().enumerate() {
             let result = match side {
                 MessageSide::Raw => raw_pubsub(k, n, PAYLOAD),
-                MessageSide::Group => group_pubsub(dir, pair, k, n),
+                MessageSide::Group => group_pubsub(dir, 2 * round, k, n, Take::Lent),
+                MessageSide::GroupEvents => group_pubsub(dir, 2 * round + 1, k, n, Take::Events),
                 MessageSide::RawFrame => raw_pubsub(k, n, FRAME),
             };
             match result {
-                Ok(run) => match side {
-                    MessageSide::Raw => raw = Some(run),
-                    MessageSide::Group => group = Some(run),
-                    MessageSide::RawFrame => raw_frame = Some(run),
-                },
+                Ok(run) => done[slot] = Some(run),
                 Err(e) => failure = Some(format!("{e:#}")),
             }
         }
-        if let (Some(group), Some(raw), Some(raw_frame)) = (group, raw, raw_frame) {
-            runs.push((group, raw, raw_frame));
+        let side = |wanted: MessageSide| order.iter().position(|s| *s == wanted).and_then(|slot| done[slot]);
+        if let (Some(raw), Some(group), Some(group_events), Some(raw_frame)) = (
+            side(MessageSide::Raw),
+            side(MessageSide::Group),
+            side(MessageSide::GroupEvents),
+            side(MessageSide::RawFrame),
+        ) {
+            runs.push(Round { raw, group, group_events, raw_frame });
         }
     }
-    let column = |f: &dyn Fn(&(Run, Run, Run)) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
-    let (group_rate, _, _) = spread(&column(&|(g, _, _)| g.rate));
-    let (raw_rate, _, _) = spread(&column(&|(_, r, _)| r.rate));
-    let (group_cpu, _, _) = spread(&column(&|(g, _, _)| g.cpu.as_secs_f64()));
-    let (raw_cpu, _, _) = spread(&column(&|(_, r, _)| r.cpu.as_secs_f64()));
-    let (ratio, low, high) = spread(&column(&|(g, r, _)| g.rate / r.rate));
-    let (cpu_ratio, _, _) = spread(&column(&|(g, r, _)| g.cpu.as_secs_f64() / r.cpu.as_secs_f64()));
-    let (frame_ratio, frame_low, frame_high) = spread(&column(&|(g, _, f)| g.rate / f.rate));
-    let (frame_cpu_ratio, _, _) = spread(&column(&|(g, _, f)| g.cpu.as_secs_f64() / f.cpu.as_secs_f64()));
-    let at_frame_size = format!(
-        "against raw at the frame's {FRAME} B: {frame_ratio:.2} ({frame_low:.2}–{frame_high:.2}), CPU {frame_cpu_ratio:.2}×"
+    let column = |f: &dyn Fn(&Round) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
+    let cpu = |run: &Run| run.cpu.as_secs_f64();
+    let (group_rate, _, _) = spread(&column(&|r| r.group.rate));
+    let (raw_rate, _, _) = spread(&column(&|r| r.raw.rate));
+    let (group_cpu, _, _) = spread(&column(&|r| cpu(&r.group)));
+    let (raw_cpu, _, _) = spread(&column(&|r| cpu(&r.raw)));
+    let (ratio, low, high) = spread(&column(&|r| r.group.rate / r.raw.rate));
+    let (cpu_ratio, _, _) = spread(&column(&|r| cpu(&r.group) / cpu(&r.raw)));
+    let (events_ratio, events_low, events_high) = spread(&column(&|r| r.group_events.rate / r.raw.rate));
+    let (events_cpu_ratio, _, _) = spread(&column(&|r| cpu(&r.group_events) / cpu(&r.raw)));
+    let (frame_ratio, frame_low, frame_high) = spread(&column(&|r| r.group.rate / r.raw_frame.rate));
+    let (frame_cpu_ratio, _, _) = spread(&column(&|r| cpu(&r.group) / cpu(&r.raw_frame)));
+    let information = format!(
+        "as events (poll_into): {events_ratio:.2} ({events_low:.2}–{events_high:.2}), CPU {events_cpu_ratio:.2}×; \
+         against raw at the frame's {FRAME} B: {frame_ratio:.2} ({frame_low:.2}–{frame_high:.2}), CPU {frame_cpu_ratio:.2}×"
     );
     let what = format!("group messages 64 B, 1 → {k} members");
     let met = (failure.is_none() && !runs.is_empty()).then_some(ratio >= MESSAGES_TARGET);
     let mut line = format!(
-        "{what:<51} n={n} ×{} triples  group {} CPU {}/msg  raw {} CPU {}/msg  ratio {ratio:.2} ({low:.2}–{high:.2}), \
-         CPU {cpu_ratio:.2}×  (target ≥ {MESSAGES_TARGET}: {}); {at_frame_size}",
+        "{what:<51} n={n} ×{} rounds  group {} CPU {}/msg  raw {} CPU {}/msg  ratio {ratio:.2} ({low:.2}–{high:.2}), \
+         CPU {cpu_ratio:.2}×  (target ≥ {MESSAGES_TARGET}: {}); {information}",
         runs.len(),
         rate_text(group_rate),
         cpu_text(group_cpu),
@@ -1424,7 +1467,7 @@ fn pubsub_case(dir: &Path, k: usize, n: u64, pairs: usize) -> (String, Row, Opti
     let row = Row {
         case: what,
         median: format!(
-            "{} at {}/msg CPU (raw {} at {}/msg; {ratio:.2}×, {low:.2}–{high:.2}; {at_frame_size})",
+            "{} at {}/msg CPU (raw {} at {}/msg; {ratio:.2}×, {low:.2}–{high:.2}; {information})",
             rate_text(group_rate),
             cpu_text(group_cpu),
             rate_text(raw_rate),

@@ -1,0 +1,88 @@
+//! What [`GroupMember::poll_with`](crate::GroupMember::poll_with) hands its handler: group
+//! messages lent in the ZeroMQ message they arrived in, and every other event.
+//!
+//! An owner that reads each group message as it arrives saves building an event for it (and
+//! copying a small payload into that event, then reading it back): the handler reads the bytes
+//! where libzmq put them, as a raw subscriber would. One that wants to keep a message makes it
+//! an event ([`LentMessage::into_event`]).
+
+use cohort_ports::RawPayload;
+
+use crate::event::{GroupEvent, Payload};
+use crate::wire::MemberId;
+
+/// One thing that happened in the group, in order, as
+/// [`GroupMember::poll_with`](crate::GroupMember::poll_with) hands it over.
+pub enum Delivery<'a> {
+    /// A group message from another member ([`GroupMember::send`](crate::GroupMember::send)),
+    /// lent until the handler returns.
+    Message(LentMessage<'a>),
+    /// Any other event (never a [`GroupEvent::Message`]: those come as
+    /// [`Delivery::Message`]).
+    Event(GroupEvent),
+}
+
+/// A group message from another member, lent to the handler of
+/// [`GroupMember::poll_with`](crate::GroupMember::poll_with): read it in place
+/// ([`LentMessage::as_bytes`], no copy), or keep it ([`LentMessage::into_event`]).
+pub struct LentMessage<'a> {
+    from: MemberId,
+    body: Lent<'a>,
+}
+
+/// Where a lent message's bytes are.
+enum Lent<'a> {
+    /// In the frame it arrived in, after a data frame header of `header` bytes.
+    Frame { raw: RawPayload<'a>, header: usize },
+    /// Decoded already (a message in the earlier CBOR form).
+    Decoded(Payload),
+}
+
+impl<'a> LentMessage<'a> {
+    /// The message from `from` whose payload is `raw`'s bytes after a data frame header of
+    /// `header` bytes.
+    #[inline]
+    pub(crate) fn in_frame(from: MemberId, raw: RawPayload<'a>, header: usize) -> LentMessage<'a> {
+        LentMessage { from, body: Lent::Frame { raw, header } }
+    }
+
+    /// A message whose payload was decoded from an envelope (the earlier CBOR form).
+    pub(crate) fn decoded(from: MemberId, payload: Payload) -> LentMessage<'a> {
+        LentMessage { from, body: Lent::Decoded(payload) }
+    }
+
+    /// The sender.
+    #[inline]
+    pub fn from(&self) -> MemberId {
+        self.from
+    }
+
+    /// The message's bytes (CBOR when the sender is a runtime component), where they are.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.body {
+            Lent::Frame { raw, header } => raw.as_bytes().get(*header..).unwrap_or_default(),
+            Lent::Decoded(payload) => payload.as_bytes(),
+        }
+    }
+
+    /// The message as the [`GroupEvent::Message`] [`GroupMember::poll`](crate::GroupMember::poll)
+    /// would have returned: a small payload is copied into the event, a larger one stays in
+    /// the ZeroMQ message it arrived in (no copy).
+    pub fn into_event(self) -> GroupEvent {
+        let payload = match self.body {
+            Lent::Frame { raw, header } => Payload::from_frame(raw, header),
+            Lent::Decoded(payload) => payload,
+        };
+        GroupEvent::Message { from: self.from, payload }
+    }
+
+    /// Appends the message to `events` as a [`GroupEvent::Message`], written in place.
+    #[inline]
+    pub(crate) fn push_to(self, events: &mut Vec<GroupEvent>) {
+        match self.body {
+            Lent::Frame { raw, header } => GroupEvent::push_message(events, self.from, raw, header),
+            Lent::Decoded(payload) => events.push(GroupEvent::Message { from: self.from, payload }),
+        }
+    }
+}
