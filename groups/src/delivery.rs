@@ -24,45 +24,63 @@ pub enum Delivery<'a> {
 
 /// A group message from another member, lent to the handler of
 /// [`GroupMember::poll_with`](crate::GroupMember::poll_with): read it in place
-/// ([`LentMessage::as_bytes`], no copy), or keep it ([`LentMessage::into_event`]).
+/// ([`LentMessage::as_bytes`], no copy), or keep it ([`LentMessage::into_event`]). A handle to
+/// the message where the member holds it, one pointer wide: taking it out of a [`Delivery`]
+/// copies nothing else.
 pub struct LentMessage<'a> {
+    lent: &'a mut Lent<'a>,
+}
+
+/// A lent message, held by the member while the handler runs.
+pub(crate) struct Lent<'a> {
     from: MemberId,
-    body: Lent<'a>,
+    body: Body<'a>,
 }
 
 /// Where a lent message's bytes are.
-enum Lent<'a> {
+enum Body<'a> {
     /// In the frame it arrived in, after a data frame header of `header` bytes.
     Frame { raw: RawPayload<'a>, header: usize },
     /// Decoded already (a message in the earlier CBOR form).
     Decoded(Payload),
+    /// Taken ([`LentMessage::into_event`] consumes the handle, so nothing reads this).
+    Taken,
 }
 
-impl<'a> LentMessage<'a> {
+impl<'a> Lent<'a> {
     /// The message from `from` whose payload is `raw`'s bytes after a data frame header of
     /// `header` bytes.
     #[inline]
-    pub(crate) fn in_frame(from: MemberId, raw: RawPayload<'a>, header: usize) -> LentMessage<'a> {
-        LentMessage { from, body: Lent::Frame { raw, header } }
+    pub(crate) fn in_frame(from: MemberId, raw: RawPayload<'a>, header: usize) -> Lent<'a> {
+        Lent { from, body: Body::Frame { raw, header } }
     }
 
     /// A message whose payload was decoded from an envelope (the earlier CBOR form).
-    pub(crate) fn decoded(from: MemberId, payload: Payload) -> LentMessage<'a> {
-        LentMessage { from, body: Lent::Decoded(payload) }
+    pub(crate) fn decoded(from: MemberId, payload: Payload) -> Lent<'a> {
+        Lent { from, body: Body::Decoded(payload) }
     }
 
+    /// The handle to lend.
+    #[inline]
+    pub(crate) fn handle(&'a mut self) -> LentMessage<'a> {
+        LentMessage { lent: self }
+    }
+}
+
+impl LentMessage<'_> {
     /// The sender.
     #[inline]
     pub fn from(&self) -> MemberId {
-        self.from
+        self.lent.from
     }
 
     /// The message's bytes (CBOR when the sender is a runtime component), where they are.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        match &self.body {
-            Lent::Frame { raw, header } => raw.as_bytes().get(*header..).unwrap_or_default(),
-            Lent::Decoded(payload) => payload.as_bytes(),
+        match &self.lent.body {
+            Body::Frame { raw, header } => raw.as_bytes().get(*header..).unwrap_or_default(),
+            Body::Decoded(payload) => payload.as_bytes(),
+            Body::Taken => &[],
         }
     }
 
@@ -70,19 +88,22 @@ impl<'a> LentMessage<'a> {
     /// would have returned: a small payload is copied into the event, a larger one stays in
     /// the ZeroMQ message it arrived in (no copy).
     pub fn into_event(self) -> GroupEvent {
-        let payload = match self.body {
-            Lent::Frame { raw, header } => Payload::from_frame(raw, header),
-            Lent::Decoded(payload) => payload,
+        let payload = match std::mem::replace(&mut self.lent.body, Body::Taken) {
+            Body::Frame { raw, header } => Payload::from_frame(raw, header),
+            Body::Decoded(payload) => payload,
+            Body::Taken => Payload::new(Vec::new()),
         };
-        GroupEvent::Message { from: self.from, payload }
+        GroupEvent::Message { from: self.lent.from, payload }
     }
 
     /// Appends the message to `events` as a [`GroupEvent::Message`], written in place.
     #[inline]
     pub(crate) fn push_to(self, events: &mut Vec<GroupEvent>) {
-        match self.body {
-            Lent::Frame { raw, header } => GroupEvent::push_message(events, self.from, raw, header),
-            Lent::Decoded(payload) => events.push(GroupEvent::Message { from: self.from, payload }),
+        let from = self.lent.from;
+        match std::mem::replace(&mut self.lent.body, Body::Taken) {
+            Body::Frame { raw, header } => GroupEvent::push_message(events, from, raw, header),
+            Body::Decoded(payload) => events.push(GroupEvent::Message { from, payload }),
+            Body::Taken => {}
         }
     }
 }

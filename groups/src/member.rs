@@ -35,7 +35,7 @@ use slog::{debug, info, o, warn};
 use crate::actions::{micros_since_epoch, Schedule};
 use crate::config::{ConfigError, GroupConfig};
 use crate::core::{CommandError, Event, GroupCore, Output};
-use crate::delivery::{Delivery, LentMessage};
+use crate::delivery::{Delivery, Lent};
 use crate::envelope::{Body, Channel, DataFrame, Envelope, DATA_HEADER_LEN, FRAME_TYPE};
 use crate::event::{GroupEvent, Payload};
 use crate::wire::{GroupMessage, MemberId, Outcome, Subject, VoteId, VoteKind};
@@ -515,7 +515,8 @@ impl GroupMember {
                     return Ok(DataFrameFrom::ThisMember);
                 }
                 hand_over(events, handle);
-                handle(Delivery::Message(LentMessage::in_frame(from, raw, DATA_HEADER_LEN)));
+                let mut lent = Lent::in_frame(from, raw, DATA_HEADER_LEN);
+                handle(Delivery::Message(lent.handle()));
                 Ok(DataFrameFrom::Other)
             });
             let envelope = match received {
@@ -540,8 +541,8 @@ impl GroupMember {
             match envelope.body {
                 Body::Data(payload) => {
                     hand_over(&mut self.events, handle);
-                    let payload = Payload::new(payload.into_owned());
-                    handle(Delivery::Message(LentMessage::decoded(envelope.from, payload)));
+                    let mut lent = Lent::decoded(envelope.from, Payload::new(payload.into_owned()));
+                    handle(Delivery::Message(lent.handle()));
                 }
                 Body::Control(message) => self.handle(now, envelope.from, message.into_owned()),
             }
