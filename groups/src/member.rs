@@ -812,7 +812,6 @@ impl GroupMember {
     }
 }
 
-/// A vote id for logs: requester and number.
 /// Hands the events waiting in `events` to `handle`, in order.
 #[inline]
 fn hand_over(events: &mut Vec<GroupEvent>, handle: &mut impl FnMut(Delivery<'_>)) {
@@ -823,6 +822,7 @@ fn hand_over(events: &mut Vec<GroupEvent>, handle: &mut impl FnMut(Delivery<'_>)
     }
 }
 
+/// A vote id for logs: requester and number.
 fn vote_text(vote: &VoteId) -> String {
     format!("{}#{}", text(&vote.requester), vote.number)
 }

@@ -47,26 +47,26 @@
 //!   run in alternating blocks of a tenth of the votes. Informational, with the ratio of the
 //!   medians.
 //! - **group messages**: one member sends 64-byte messages with `send`, 2 or 4 other members
-//!   (a thread each) take them from `poll` as an app does (poll the member's sockets, then take
-//!   its events); alongside, a raw PUB into raw SUBs over tcp loopback, each SUB in the best loop
+//!   (a thread each) take them as an app driving a member does: poll the member's sockets, then
+//!   take what `poll_with` lends (the target's case) or, for information, the events of
+//!   `poll_into`; alongside, a raw PUB into raw SUBs over tcp loopback, each SUB in the best loop
 //!   libzmq allows (poll, then take every waiting message without blocking). Both publishers
 //!   have `ZMQ_XPUB_NODROP` and high-water marks of 1000, so nothing is lost (the counts are
 //!   checked). Every receiver, group or raw, reads every byte of each message it gets (a
 //!   checksum), as an application reads what it receives: a raw subscriber that looked at one
-//!   byte would skip the cache misses that reading a message costs any real consumer, which a
-//!   member, handing each message on as an event with its own copy, cannot skip.
+//!   byte would skip the cache misses that reading a message costs any real consumer.
 //!   `COHORT_BENCH_PEEK=1` makes every receiver look at the first byte only, as these cases did
 //!   before. Rate: messages over the time from the first send to the last receiver seeing the
 //!   end marker. CPU: the process's user + system time (`getrusage`; sender, receivers and every
 //!   ZeroMQ I/O thread) from the first send until every receiver reported, per message sent.
-//!   10 triples of runs of 500,000 messages (quick: 3 of 50,000; about 50 s in all, 7 in a quick
-//!   run): raw, group, and raw at the group frame's size (82 bytes), then the reverse, in turn;
-//!   the ratio is the median of the triples' throughput ratios of group to raw, shown with their
-//!   spread (min–max). Target (issue 13): ratio ≥ 0.9. A group message is a data frame, sent
-//!   bare (the ports' one-byte tag instead of their 14-byte header, then a tag and the 16-byte
-//!   sender id: 18 bytes more than the raw payload on the wire), and each one becomes an event
-//!   with its own copy of the payload; the ratio to raw PUB/SUB at the frame's size, also shown
-//!   (information), tells what the frame's length costs apart from the receiving member's work.
+//!   10 rounds of runs of 500,000 messages (quick: 3 of 50,000; about 70 s in all, 10 in a quick
+//!   run): raw, group lent, group as events, and raw at the group frame's size (82 bytes), then
+//!   the reverse, in turn; the ratio is the median of the rounds' throughput ratios of group
+//!   (lent) to raw, shown with their spread (min–max). Target (issue 13): ratio ≥ 0.9. A group
+//!   message is a data frame, sent bare (the ports' one-byte tag instead of their 14-byte
+//!   header, then a tag and the 16-byte sender id: 18 bytes more than the raw payload on the
+//!   wire); the ratio to raw PUB/SUB at the frame's size, also shown (information), tells what
+//!   the frame's length costs apart from the receiving member's work.
 //! - **app messages** (`groups/app.rs`): the same through the runtime, as an app sends and takes
 //!   group messages: components in actors (threads of this process, a ZeroMQ context each), a
 //!   64-byte CBOR struct sent with `Group::send` and decoded in `on_group`, 2 or 4 receivers;
