@@ -6,6 +6,8 @@
 //! where libzmq put them, as a raw subscriber would. One that wants to keep a message makes it
 //! an event ([`LentMessage::into_event`]).
 
+use std::fmt;
+
 use cohort_ports::RawPayload;
 
 use crate::event::{GroupEvent, Payload};
@@ -13,6 +15,7 @@ use crate::wire::MemberId;
 
 /// One thing that happened in the group, in order, as
 /// [`GroupMember::poll_with`](crate::GroupMember::poll_with) hands it over.
+#[derive(Debug)]
 pub enum Delivery<'a> {
     /// A group message from another member ([`GroupMember::send`](crate::GroupMember::send)),
     /// lent until the handler returns.
@@ -29,6 +32,12 @@ pub enum Delivery<'a> {
 /// copies nothing else.
 pub struct LentMessage<'a> {
     lent: &'a mut Lent<'a>,
+}
+
+impl fmt::Debug for LentMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LentMessage").field("from", &self.from()).field("bytes", &self.as_bytes()).finish()
+    }
 }
 
 /// A lent message, held by the member while the handler runs.
