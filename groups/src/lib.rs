@@ -8,7 +8,8 @@
 //! - [`sim`]: a deterministic simulator of many members over a faulty network (test tooling).
 //! - [`GroupMember`]: one member over ZeroMQ, the core's driver; its
 //!   [`poll`](GroupMember::poll) returns [`GroupEvent`]s, the one event type components see
-//!   (the runtime re-exports it). The core's own [`Event`] stays between the core and its
+//!   (the runtime re-exports it), and [`poll_with`](GroupMember::poll_with) hands them to a
+//!   handler with each group message lent where it arrived ([`Delivery`], [`LentMessage`]). The core's own [`Event`] stays between the core and its
 //!   driver.
 //!
 //! The core also carries member ↔ leader messages and runs votes (majority or consensus, on a
