@@ -16,7 +16,7 @@ use crate::core::Event;
 use crate::wire::{MemberId, Outcome, Subject, VoteId, VoteKind};
 
 /// The bytes of a message from the group (CBOR, as the runtime encodes values), decoded on
-/// demand. A small group message's payload (up to [`INLINE`] bytes) is copied into the event;
+/// demand. A small group message's payload (up to 72 bytes) is copied into the event;
 /// a larger one stays in the ZeroMQ message it arrived in (no copy). Cloning one copies its
 /// bytes.
 #[derive(Clone)]
