@@ -284,7 +284,19 @@ fn group_messages_reach_the_others_but_not_the_sender() {
 /// message they came in when larger.
 #[test]
 fn group_messages_of_every_size_arrive_whole() {
-    let mut g = Group::new("sizes", 2, config());
+    messages_of_every_size_arrive_whole(false);
+}
+
+/// The same through `poll_with`: every message lent in order with the other events (the joins
+/// `mesh_up` waits for); made events, they are what `poll` gives.
+#[test]
+fn lent_group_messages_arrive_whole_and_in_order() {
+    messages_of_every_size_arrive_whole(true);
+}
+
+fn messages_of_every_size_arrive_whole(lend: bool) {
+    let mut g = Group::new(if lend { "sizes-lent" } else { "sizes" }, 2, config());
+    g.lend = lend;
     g.mesh_up();
     let a = g.id(0);
     let sizes = [0, 1, 63, 64, 72, 73, 200, 1000, 70_000];
@@ -293,30 +305,6 @@ fn group_messages_of_every_size_arrive_whole() {
         g.m(0).send(payload).unwrap();
     }
     g.run_until("every size at member 1", |g| payloads.iter().all(|p| g.has(1, |e| is_message(e, a, p))));
-    let got: Vec<Vec<u8>> = g.events[1]
-        .iter()
-        .filter_map(|(_, e)| match e {
-            GroupEvent::Message { payload, .. } => Some(payload.as_bytes().to_vec()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(got, payloads, "in order, each once");
-}
-
-/// `poll_with` lends every group message, of every size, in order with the other events (the
-/// joins `mesh_up` waits for); made events, they are what `poll` gives.
-#[test]
-fn lent_group_messages_arrive_whole_and_in_order() {
-    let mut g = Group::new("lent", 2, config());
-    g.lend = true;
-    g.mesh_up();
-    let a = g.id(0);
-    let payloads: Vec<Vec<u8>> =
-        [0, 5, 72, 73, 70_000].iter().map(|&n| (0..n).map(|i| (i % 241) as u8).collect()).collect();
-    for payload in &payloads {
-        g.m(0).send(payload).unwrap();
-    }
-    g.run_until("every message at member 1", |g| payloads.iter().all(|p| g.has(1, |e| is_message(e, a, p))));
     let got: Vec<&[u8]> = g.events[1]
         .iter()
         .filter_map(|(_, e)| match e {
