@@ -1,5 +1,6 @@
 //! Builds libzmq from the source `zeromq-src` carries, with CURVE through the libsodium that
-//! `libsodium-sys-stable` built, and links both statically.
+//! `libsodium-sys-stable` built, and with libzmq's draft API (for two socket options), and
+//! links both statically.
 //!
 //! Not run when the package's `links` key is overridden to link a libzmq of the system
 //! (`target.<triple>.zmq.rustc-link-lib = ["zmq"]`, docs/security.md).
@@ -22,5 +23,11 @@ fn main() {
     let flags = env::var("CXXFLAGS").map(|f| format!("{f} -w")).unwrap_or_else(|_| "-w".to_owned());
     // The build script is one thread; cc reads the variable when it compiles, below.
     env::set_var("CXXFLAGS", flags);
-    zeromq_src::Build::new().with_libsodium(Some(zeromq_src::LibLocation::new(lib, include))).build();
+    // The draft API for its socket options ZMQ_IN_BATCH_SIZE and ZMQ_OUT_BATCH_SIZE (how many
+    // bytes a connection reads and writes at once), which group members raise: nothing else
+    // changes for the sockets Cohort uses (draft socket types and functions are only added).
+    zeromq_src::Build::new()
+        .enable_draft(true)
+        .with_libsodium(Some(zeromq_src::LibLocation::new(lib, include)))
+        .build();
 }

@@ -32,5 +32,5 @@ pub use config::{ConfigError, GroupConfig, MAX_CLOCK_DRIFT};
 pub use core::{CommandError, Event, GroupCore, Output, Role};
 pub use delivery::{Delivery, LentMessage};
 pub use event::{DecodeError, GroupEvent, Payload, VoteSubject};
-pub use member::{GroupError, GroupKey, GroupMember, MemberStats, Traffic};
+pub use member::{GroupError, GroupKey, GroupMember, MemberStats, Traffic, MESH_BATCH_SIZE};
 pub use wire::{GroupMessage, MemberId, Outcome, Subject, Term, VoteId, VoteKind};

@@ -56,7 +56,7 @@ pub use hub::{FromPeer, Hub, InsPlug, InsPort, LeaderPort, MemberPort, PeerId, S
 pub use keyfile::{KeyFile, KeyFileError};
 pub use kind::{PortKind, Side};
 pub use monitor::{LinkEvent, LinkState};
-pub use options::SocketOptions;
+pub use options::{SocketOptions, DEFAULT_BATCH_SIZE};
 pub use publish::{Mixed, PubPort, SubPort};
 pub use request::{CltPort, QryPort, ReqPort, RequestId, Response};
 pub use respond::{AnsPort, RepPort, ReplyPort, ReplyToken, Request, SrvPort};

@@ -23,6 +23,7 @@ fn custom() -> SocketOptions {
         reconnect_interval: Duration::from_millis(70),
         request_timeout: Duration::from_secs(2),
         publish_no_drop: false,
+        batch_size: 65536,
     }
 }
 
@@ -164,4 +165,19 @@ fn oversized_messages_are_not_delivered() {
     assert!(
         matches!(until(&mut req, "the reply", |r| r.recv::<u8>().unwrap()), Response::Reply { id, .. } if id == small)
     );
+}
+
+/// A batch size below one byte is refused when a socket is made, with what was being set.
+#[test]
+fn a_batch_size_below_one_byte_is_refused() {
+    let options = SocketOptions { batch_size: 0, ..SocketOptions::default() };
+    let env = Env::with("batch-zero", options, Security::None).unwrap();
+    let refused = env.factory.subscriber(&PortSpec::new("s", "sub", PortKind::Sub, Scope::Local, "M"));
+    match refused {
+        Err(e @ PortError::Zmq { source: zmq::Error::EINVAL, .. }) => {
+            assert!(e.to_string().contains("batch size to 0 bytes"), "{e}");
+        }
+        Err(e) => panic!("expected EINVAL, got {e}"),
+        Ok(_) => panic!("a batch size of 0 was taken"),
+    }
 }

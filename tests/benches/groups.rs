@@ -52,7 +52,8 @@
 //!   `poll_into`; alongside, a raw PUB into raw SUBs over tcp loopback, each SUB in the best loop
 //!   libzmq allows (poll, then take every waiting message without blocking). Both publishers
 //!   have `ZMQ_XPUB_NODROP` and high-water marks of 1000, so nothing is lost (the counts are
-//!   checked). Every receiver, group or raw, reads every byte of each message it gets (a
+//!   checked); raw sockets read and write batches of 256 KiB as members' do
+//!   (`MESH_BATCH_SIZE`; libzmq's 8 KiB made raw PUB/SUB slower too). Every receiver, group or raw, reads every byte of each message it gets (a
 //!   checksum), as an application reads what it receives: a raw subscriber that looked at one
 //!   byte would skip the cache misses that reading a message costs any real consumer.
 //!   `COHORT_BENCH_PEEK=1` makes every receiver look at the first byte only, as these cases did
@@ -90,7 +91,7 @@ use anyhow::{anyhow, bail, ensure, Context as _};
 use cohort_discovery::{Daemon, DaemonThread, MemoryBackend, RegistryConfig};
 use cohort_groups::{
     CommandError, Delivery, GroupConfig, GroupError, GroupEvent, GroupKey, GroupMember, MemberId, Outcome, Role,
-    VoteKind,
+    VoteKind, MESH_BATCH_SIZE,
 };
 use cohort_ports::{Addressing, Endpoint, Interface, PortFactory, Security, SocketOptions};
 use cohort_tests::{stamp_of, unix_nanos};
@@ -1251,19 +1252,23 @@ fn group_receiver(
     }
 }
 
-fn set_xpub_nodrop(socket: &mut zmq::Socket) -> anyhow::Result<()> {
-    let one: i32 = 1;
-    // SAFETY: the socket pointer is valid while `socket` lives; ZMQ_XPUB_NODROP takes an int.
+/// Sets the int socket option `option` (number `name` in zmq.h), which the `zmq` crate has no
+/// setter for.
+fn set_int_option(socket: &mut zmq::Socket, option: i32, name: &str, value: i32) -> anyhow::Result<()> {
+    // SAFETY: the socket pointer is valid while `socket` lives; the option takes an int.
     let rc = unsafe {
-        zmq_sys::zmq_setsockopt(
-            socket.as_mut_ptr(),
-            zmq_sys::ZMQ_XPUB_NODROP as i32,
-            (&one as *const i32).cast(),
-            std::mem::size_of::<i32>(),
-        )
+        zmq_sys::zmq_setsockopt(socket.as_mut_ptr(), option, (&value as *const i32).cast(), std::mem::size_of::<i32>())
     };
-    ensure!(rc == 0, "setting ZMQ_XPUB_NODROP");
+    ensure!(rc == 0, "setting {name} to {value}: {}", zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }));
     Ok(())
+}
+
+/// A raw socket as a member's are (besides no-drop and queue limits): batches of
+/// [`MESH_BATCH_SIZE`] bytes, with which raw PUB/SUB is faster too (the best raw loop).
+fn set_member_batches(socket: &mut zmq::Socket) -> anyhow::Result<()> {
+    // zmq.h's ZMQ_IN_BATCH_SIZE and ZMQ_OUT_BATCH_SIZE, draft options.
+    set_int_option(socket, 101, "ZMQ_IN_BATCH_SIZE", MESH_BATCH_SIZE)?;
+    set_int_option(socket, 102, "ZMQ_OUT_BATCH_SIZE", MESH_BATCH_SIZE)
 }
 
 /// A raw PUB sends `n` messages of `size` bytes to `k` raw SUBs on threads.
@@ -1271,7 +1276,8 @@ fn raw_pubsub(k: usize, n: u64, size: usize) -> anyhow::Result<Run> {
     let ctx = zmq::Context::new();
     let mut publisher = ctx.socket(zmq::PUB)?;
     publisher.set_sndhwm(HWM)?;
-    set_xpub_nodrop(&mut publisher)?;
+    set_int_option(&mut publisher, zmq_sys::ZMQ_XPUB_NODROP as i32, "ZMQ_XPUB_NODROP", 1)?;
+    set_member_batches(&mut publisher)?;
     publisher.bind("tcp://127.0.0.1:*")?;
     let endpoint = publisher.get_last_endpoint()?.map_err(|_| anyhow!("endpoint"))?;
     let (tx, reports) = channel();
@@ -1318,9 +1324,10 @@ fn raw_pubsub(k: usize, n: u64, size: usize) -> anyhow::Result<Run> {
 /// readable, then take every message waiting without blocking.
 fn raw_receiver(endpoint: &str, i: usize, reports: &Sender<(usize, Report)>) -> anyhow::Result<()> {
     let ctx = zmq::Context::new();
-    let subscriber = ctx.socket(zmq::SUB)?;
+    let mut subscriber = ctx.socket(zmq::SUB)?;
     subscriber.set_rcvhwm(HWM)?;
     subscriber.set_subscribe(b"")?;
+    set_member_batches(&mut subscriber)?;
     subscriber.connect(endpoint)?;
     let give_up = Instant::now() + GIVE_UP;
     let mut msg = zmq::Message::new();
