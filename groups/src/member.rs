@@ -125,10 +125,10 @@ const BATCH: usize = 256;
 
 /// How many bytes a member's sockets read from a connection, and write to it, at once
 /// ([`SocketOptions::batch_size`]; at least this, more if the factory's options say so).
-/// libzmq's 8 KiB takes a system call per ~100 small group messages; 256 KiB takes in whatever
-/// is queued, up to the 1,000 messages a queue holds by default. Measured in the groups
-/// benchmark (1 → 2 members, 64-byte messages): about a quarter more messages per second than
-/// with 8 KiB, raw PUB/SUB given the same size gaining a little less.
+/// libzmq's 8 KiB takes a system call per ~100 data frames of 64-byte messages, 256 KiB up to
+/// ~3,000 (as many as are queued). In the groups benchmark (1 → 2 members, 64-byte messages)
+/// members then send about a quarter more messages per second than with 8 KiB, and raw PUB/SUB
+/// given the same size gains a little less.
 pub const MESH_BATCH_SIZE: i32 = 256 * 1024;
 
 /// One member of one group instance: the core, its sockets, and the actions it waits to run.
