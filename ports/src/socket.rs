@@ -72,7 +72,6 @@ fn apply_security(socket: &zmq::Socket, side: Side, security: &Security) -> Resu
     Ok(())
 }
 
-/// Sets an `int` option that `zmq` 0.10 has no setter for.
 /// zmq.h's numbers of the draft options `ZMQ_IN_BATCH_SIZE` and `ZMQ_OUT_BATCH_SIZE` (zmq-sys
 /// declares the stable API only).
 const BATCH_SIZE_OPTIONS: [(u32, &str); 2] = [(101, "ZMQ_IN_BATCH_SIZE"), (102, "ZMQ_OUT_BATCH_SIZE")];
@@ -93,6 +92,7 @@ fn set_batch_size(socket: &mut zmq::Socket, bytes: i32) -> Result<(), PortError>
     Ok(())
 }
 
+/// Sets an `int` option that `zmq` 0.10 has no setter for.
 pub(crate) fn set_int_option(socket: &mut zmq::Socket, option: u32, value: i32, name: &str) -> Result<(), PortError> {
     let option = i32::try_from(option).map_err(|_| PortError::zmq(format!("setting {name}"), zmq::Error::EINVAL))?;
     // SAFETY: the socket pointer is valid for the life of `socket`; the value is an int of the

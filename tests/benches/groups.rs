@@ -53,9 +53,10 @@
 //!   libzmq allows (poll, then take every waiting message without blocking). Both publishers
 //!   have `ZMQ_XPUB_NODROP` and high-water marks of 1000, so nothing is lost (the counts are
 //!   checked); raw sockets read and write batches of 256 KiB as members' do
-//!   (`MESH_BATCH_SIZE`; libzmq's 8 KiB made raw PUB/SUB slower too). Every receiver, group or raw, reads every byte of each message it gets (a
-//!   checksum), as an application reads what it receives: a raw subscriber that looked at one
-//!   byte would skip the cache misses that reading a message costs any real consumer.
+//!   (`MESH_BATCH_SIZE`; libzmq's 8 KiB made raw PUB/SUB slower too). Every receiver, group or
+//!   raw, reads every byte of each message it gets (a checksum), as an application reads what
+//!   it receives: a raw subscriber that looked at one byte would skip the cache misses that
+//!   reading a message costs any real consumer.
 //!   `COHORT_BENCH_PEEK=1` makes every receiver look at the first byte only, as these cases did
 //!   before. Rate: messages over the time from the first send to the last receiver seeing the
 //!   end marker. CPU: the process's user + system time (`getrusage`; sender, receivers and every
